@@ -1,0 +1,406 @@
+//! Interface languages (SPEC P4): English and French, chosen per user, with dates,
+//! numbers and money formatted per locale, and times shown in the user's zone.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Locale {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "en" => Ok(Locale::En),
+            "fr" => Ok(Locale::Fr),
+            _ => Err("must be en or fr".into()),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Fr => "fr",
+        }
+    }
+}
+
+pub fn parse_time_zone(s: &str) -> Result<Tz, String> {
+    s.trim()
+        .parse::<Tz>()
+        .map_err(|_| format!("“{}” is not a known time zone", s.trim()))
+}
+
+/// A locale and a zone: what a page needs to show text, dates and numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Fmt {
+    pub locale: Locale,
+    pub tz: Tz,
+}
+
+const MONTHS_EN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS_FR: [&str; 12] = [
+    "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.",
+];
+
+impl Fmt {
+    pub fn new(locale: Locale, tz: Tz) -> Self {
+        Self { locale, tz }
+    }
+    /// The translated text for a key; the key itself if it has none (a test checks
+    /// that every key used has both languages).
+    pub fn t(&self, key: &str) -> &'static str {
+        lookup(self.locale, key)
+    }
+    pub fn date(&self, d: NaiveDate) -> String {
+        match self.locale {
+            Locale::En => format!("{} {}, {}", MONTHS_EN[d.month0() as usize], d.day(), d.year()),
+            Locale::Fr => format!("{} {} {}", d.day(), MONTHS_FR[d.month0() as usize], d.year()),
+        }
+    }
+    /// A UTC instant (unix seconds) as date and time in the viewer's zone.
+    pub fn datetime(&self, unix: i64) -> String {
+        let Some(utc) = DateTime::<Utc>::from_timestamp(unix, 0) else {
+            return String::new();
+        };
+        let local = self.tz.from_utc_datetime(&utc.naive_utc());
+        let date = self.date(local.date_naive());
+        match self.locale {
+            Locale::En => {
+                let (pm, h) = local.hour12();
+                format!("{date}, {h}:{:02} {}", local.minute(), if pm { "PM" } else { "AM" })
+            }
+            Locale::Fr => format!("{date} {:02}:{:02}", local.hour(), local.minute()),
+        }
+    }
+    pub fn date_of(&self, unix: i64) -> String {
+        DateTime::<Utc>::from_timestamp(unix, 0)
+            .map(|u| self.date(self.tz.from_utc_datetime(&u.naive_utc()).date_naive()))
+            .unwrap_or_default()
+    }
+    pub fn number(&self, n: f64, decimals: usize) -> String {
+        let s = format!("{:.*}", decimals, n.abs());
+        let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+        let (group, dec) = match self.locale {
+            Locale::En => (",", "."),
+            Locale::Fr => ("\u{202f}", ","),
+        };
+        let mut out = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                out.push_str(group);
+            }
+            out.push(c);
+        }
+        if !frac.is_empty() {
+            out.push_str(dec);
+            out.push_str(frac);
+        }
+        if n < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            out.insert(0, '-');
+        }
+        out
+    }
+    pub fn integer(&self, n: i64) -> String {
+        self.number(n as f64, 0)
+    }
+    /// Cents as money in a currency.
+    pub fn money(&self, cents: i64, currency: &str) -> String {
+        let n = self.number(cents as f64 / 100.0, 2);
+        let sym = match currency {
+            "EUR" => "€",
+            "USD" => "$",
+            "GBP" => "£",
+            other => other,
+        };
+        match self.locale {
+            Locale::En if sym.chars().count() == 1 => {
+                if let Some(rest) = n.strip_prefix('-') {
+                    format!("-{sym}{rest}")
+                } else {
+                    format!("{sym}{n}")
+                }
+            }
+            _ => format!("{n}\u{a0}{sym}"),
+        }
+    }
+}
+
+fn lookup(locale: Locale, key: &str) -> &'static str {
+    static TABLE: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| STRINGS.iter().map(|(k, en, fr)| (*k, (*en, *fr))).collect());
+    match table.get(key) {
+        Some((en, fr)) => match locale {
+            Locale::En => en,
+            Locale::Fr => fr,
+        },
+        None => {
+            // Unknown keys are programming errors; show something readable.
+            Box::leak(key.to_string().into_boxed_str())
+        }
+    }
+}
+
+pub fn has_key(key: &str) -> bool {
+    STRINGS.iter().any(|(k, _, _)| *k == key)
+}
+
+/// Every interface text: key, English, French.
+pub static STRINGS: &[(&str, &str, &str)] = &[
+    (
+        "app.tagline",
+        "Your sales model, in daily practice",
+        "Votre modèle commercial, au quotidien",
+    ),
+    ("nav.home", "Home", "Accueil"),
+    ("nav.accounts", "Accounts", "Comptes"),
+    ("nav.contacts", "Contacts", "Contacts"),
+    ("nav.search", "Search", "Recherche"),
+    ("nav.settings", "Settings", "Paramètres"),
+    ("nav.profile", "My profile", "Mon profil"),
+    ("nav.logout", "Log out", "Se déconnecter"),
+    ("nav.menu", "Menu", "Menu"),
+    ("login.title", "Sign in to Carnet", "Connexion à Carnet"),
+    ("login.submit", "Sign in", "Se connecter"),
+    ("login.failed", "Wrong email or password.", "Email ou mot de passe incorrect."),
+    (
+        "login.throttled",
+        "Too many attempts. Wait a minute and try again.",
+        "Trop de tentatives. Patientez une minute puis réessayez.",
+    ),
+    ("setup.title", "Create the first administrator", "Créer le premier administrateur"),
+    (
+        "setup.intro",
+        "Carnet has no user yet. This one-time page creates the administrator account.",
+        "Carnet n'a pas encore d'utilisateur. Cette page, à usage unique, crée le compte administrateur.",
+    ),
+    (
+        "setup.invalid",
+        "This setup link is invalid or has already been used.",
+        "Ce lien d'installation est invalide ou a déjà servi.",
+    ),
+    ("field.email", "Email", "Email"),
+    ("field.password", "Password", "Mot de passe"),
+    ("field.name", "Name", "Nom"),
+    ("field.first_name", "First name", "Prénom"),
+    ("field.last_name", "Last name", "Nom"),
+    ("field.status", "Status", "Statut"),
+    ("field.owner", "Owner", "Responsable"),
+    ("field.phone", "Phone", "Téléphone"),
+    ("field.mobile", "Mobile", "Portable"),
+    ("field.website", "Website", "Site web"),
+    ("field.address", "Address", "Adresse"),
+    ("field.postal_code", "Postal code", "Code postal"),
+    ("field.city", "City", "Ville"),
+    ("field.country", "Country", "Pays"),
+    ("field.company_id", "Company ID (SIREN/SIRET)", "Identifiant (SIREN/SIRET)"),
+    ("field.vat_number", "VAT number", "N° de TVA"),
+    ("field.source", "Source", "Origine"),
+    ("field.description", "Description", "Description"),
+    ("field.job_title", "Job title", "Fonction"),
+    ("field.tags", "Tags", "Étiquettes"),
+    ("field.role", "Role", "Rôle"),
+    ("field.account", "Account", "Compte"),
+    ("field.locale", "Language", "Langue"),
+    ("field.time_zone", "Time zone", "Fuseau horaire"),
+    ("field.created_at", "Created", "Créé le"),
+    ("field.updated_at", "Updated", "Modifié le"),
+    ("field.color", "Colour", "Couleur"),
+    ("field.label", "Label", "Libellé"),
+    ("field.key", "Key", "Clé"),
+    ("field.kind", "Type", "Type"),
+    ("field.choices", "Choices (one per line)", "Choix (un par ligne)"),
+    ("field.entity", "Record type", "Type de fiche"),
+    ("field.multi", "Several tags allowed", "Plusieurs étiquettes possibles"),
+    ("field.segment", "Used as segment", "Sert de segment"),
+    ("field.from_status", "From status", "À partir du statut"),
+    ("field.always", "Always", "Toujours"),
+    ("field.field", "Field", "Champ"),
+    ("field.user_role", "Role", "Rôle"),
+    ("field.active", "Active", "Actif"),
+    ("action.save", "Save", "Enregistrer"),
+    ("action.create", "Create", "Créer"),
+    ("action.edit", "Edit", "Modifier"),
+    ("action.delete", "Delete", "Supprimer"),
+    ("action.cancel", "Cancel", "Annuler"),
+    ("action.add", "Add", "Ajouter"),
+    ("action.filter", "Filter", "Filtrer"),
+    ("action.reset", "Reset", "Réinitialiser"),
+    ("action.export_csv", "Export CSV", "Exporter en CSV"),
+    ("action.save_view", "Save this view", "Enregistrer cette vue"),
+    ("action.next_page", "Next page", "Page suivante"),
+    ("action.first_page", "First page", "Première page"),
+    ("action.create_anyway", "Create anyway", "Créer quand même"),
+    ("action.upload", "Upload", "Envoyer"),
+    ("action.link", "Link", "Lier"),
+    ("action.unlink", "Remove link", "Retirer le lien"),
+    ("action.post_comment", "Post comment", "Publier"),
+    (
+        "action.confirm_delete",
+        "Delete this record and its history?",
+        "Supprimer cette fiche et son historique ?",
+    ),
+    ("accounts.title", "Accounts", "Comptes"),
+    ("accounts.new", "New account", "Nouveau compte"),
+    (
+        "accounts.empty",
+        "No account matches these filters.",
+        "Aucun compte ne correspond à ces filtres.",
+    ),
+    ("contacts.title", "Contacts", "Contacts"),
+    ("contacts.new", "New contact", "Nouveau contact"),
+    (
+        "contacts.empty",
+        "No contact matches these filters.",
+        "Aucun contact ne correspond à ces filtres.",
+    ),
+    ("contacts.on_account", "Contacts", "Contacts"),
+    ("contacts.accounts", "Accounts", "Comptes"),
+    ("card.details", "Details", "Informations"),
+    ("card.timeline", "Timeline", "Historique"),
+    (
+        "card.comment_placeholder",
+        "Write a note for your colleagues…",
+        "Écrivez une note pour vos collègues…",
+    ),
+    ("card.attachments", "Attachments", "Pièces jointes"),
+    ("card.no_attachments", "No file yet.", "Aucun fichier."),
+    ("card.custom_fields", "Custom fields", "Champs personnalisés"),
+    ("card.add_contact", "Link a contact", "Lier un contact"),
+    ("card.no_contacts", "No contact linked yet.", "Aucun contact lié."),
+    ("card.no_accounts", "Not linked to an account.", "Lié à aucun compte."),
+    ("card.empty_timeline", "Nothing here yet.", "Rien pour l'instant."),
+    ("dup.title", "Possible duplicates", "Doublons possibles"),
+    (
+        "dup.intro",
+        "These records look like the one you are creating. Open one, or create yours anyway.",
+        "Ces fiches ressemblent à celle que vous créez. Ouvrez-en une, ou créez la vôtre quand même.",
+    ),
+    ("dup.same_email", "same email", "même email"),
+    ("dup.same_phone", "same phone", "même téléphone"),
+    ("dup.same_company_id", "same company ID", "même identifiant"),
+    ("dup.same_name", "same name", "même nom"),
+    ("dup.same_domain", "same web domain", "même domaine web"),
+    ("home.title", "News feed", "Fil d'actualité"),
+    ("home.welcome", "Welcome", "Bienvenue"),
+    (
+        "home.empty",
+        "No news yet. Activity across the company will show here.",
+        "Pas encore d'actualité. L'activité de l'entreprise s'affichera ici.",
+    ),
+    ("home.all", "All events", "Tous les événements"),
+    ("feed.created", "created", "a créé"),
+    ("feed.updated", "updated", "a modifié"),
+    ("feed.status_changed", "changed the status", "a changé le statut"),
+    ("feed.comment", "commented", "a commenté"),
+    ("feed.attachment", "attached a file", "a joint un fichier"),
+    ("feed.linked", "linked a contact", "a lié un contact"),
+    ("kind.created", "Created", "Création"),
+    ("kind.status_changed", "Status changes", "Changements de statut"),
+    ("kind.comment", "Comments", "Commentaires"),
+    ("kind.attachment", "Attachments", "Pièces jointes"),
+    ("kind.updated", "Updates", "Modifications"),
+    ("kind.linked", "Links", "Liens"),
+    ("search.title", "Search", "Recherche"),
+    (
+        "search.placeholder",
+        "Search names, emails, phones, IDs, tags…",
+        "Rechercher noms, emails, téléphones, identifiants, étiquettes…",
+    ),
+    ("search.none", "Nothing found.", "Aucun résultat."),
+    ("list.filters", "Filters", "Filtres"),
+    ("list.any", "Any", "Tous"),
+    ("list.sort", "Sort by", "Trier par"),
+    ("list.views", "Saved views", "Vues enregistrées"),
+    ("list.view_name", "View name", "Nom de la vue"),
+    ("list.shared", "Shared with everyone", "Partagée avec tous"),
+    ("list.name_starts", "Name starts with", "Le nom commence par"),
+    ("list.created_from", "Created from", "Créé depuis le"),
+    ("list.created_to", "Created until", "Créé jusqu'au"),
+    ("list.no_owner", "No owner", "Sans responsable"),
+    ("list.results", "results", "résultats"),
+    ("sort.name", "Name", "Nom"),
+    ("sort.created_desc", "Newest first", "Plus récents d'abord"),
+    ("sort.updated_desc", "Recently updated", "Modifiés récemment"),
+    ("settings.title", "Settings", "Paramètres"),
+    ("settings.statuses", "Account statuses", "Statuts des comptes"),
+    ("settings.tags", "Tag categories", "Catégories d'étiquettes"),
+    ("settings.fields", "Custom fields", "Champs personnalisés"),
+    ("settings.rules", "Mandatory fields", "Champs obligatoires"),
+    ("settings.roles", "Contact roles", "Rôles des contacts"),
+    ("settings.users", "Users", "Utilisateurs"),
+    ("settings.new_tag", "New tag", "Nouvelle étiquette"),
+    ("settings.new_category", "New category", "Nouvelle catégorie"),
+    ("settings.default_status", "default", "par défaut"),
+    ("settings.password_hint", "At least 10 characters", "Au moins 10 caractères"),
+    ("settings.api_keys", "API keys", "Clés d'API"),
+    (
+        "settings.new_key",
+        "Your new API key (shown once):",
+        "Votre nouvelle clé d'API (affichée une seule fois) :",
+    ),
+    ("settings.saved", "Saved.", "Enregistré."),
+    ("role.admin", "Administrator", "Administrateur"),
+    ("role.manager", "Sales manager", "Responsable commercial"),
+    ("role.sales", "Sales rep", "Commercial"),
+    ("role.marketing", "Marketer", "Marketing"),
+    ("error.title", "Something went wrong", "Une erreur est survenue"),
+    (
+        "error.form",
+        "Please correct the highlighted fields.",
+        "Veuillez corriger les champs signalés.",
+    ),
+    (
+        "error.not_found",
+        "This page does not exist or was deleted.",
+        "Cette page n'existe pas ou a été supprimée.",
+    ),
+    ("error.forbidden", "Your role does not allow this.", "Votre rôle ne le permet pas."),
+    (
+        "error.csrf",
+        "This form has expired. Reload the page and try again.",
+        "Ce formulaire a expiré. Rechargez la page et réessayez.",
+    ),
+    ("yes", "Yes", "Oui"),
+    ("no", "No", "Non"),
+    ("none", "—", "—"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_per_locale() {
+        let en = Fmt::new(Locale::En, chrono_tz::Europe::Paris);
+        let fr = Fmt::new(Locale::Fr, chrono_tz::Europe::Paris);
+        assert_eq!(en.number(1234567.891, 2), "1,234,567.89");
+        assert_eq!(fr.number(1234567.891, 2), "1\u{202f}234\u{202f}567,89");
+        assert_eq!(en.money(-123456, "EUR"), "-€1,234.56");
+        assert_eq!(fr.money(123456, "EUR"), "1\u{202f}234,56\u{a0}€");
+        let d = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        assert_eq!(en.date(d), "Nov 27, 2026");
+        assert_eq!(fr.date(d), "27 nov. 2026");
+        // 2026-03-29 01:30 UTC is 03:30 in Paris (after the spring change).
+        let t = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap().timestamp();
+        assert_eq!(fr.datetime(t), "29 mars 2026 03:30");
+        assert_eq!(en.datetime(t), "Mar 29, 2026, 3:30 AM");
+    }
+
+    #[test]
+    fn keys_unique_and_translated() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, fr) in STRINGS {
+            assert!(seen.insert(*k), "duplicate key {k}");
+            assert!(!en.is_empty() && !fr.is_empty(), "{k}");
+        }
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+        assert!(parse_time_zone("America/New_York").is_ok());
+    }
+}

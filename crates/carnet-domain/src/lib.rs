@@ -1,0 +1,13 @@
+//! Carnet's domain: the values a CRM record is made of, parsed once at the edge
+//! ("parse, don't validate"), the rules that apply to them, and who may do what.
+//! Nothing here knows about HTTP or SQL.
+
+pub mod access;
+pub mod error;
+pub mod fields;
+pub mod i18n;
+pub mod records;
+pub mod search;
+pub mod values;
+
+pub use error::FieldErrors;
