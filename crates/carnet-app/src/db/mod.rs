@@ -1,0 +1,340 @@
+//! One query code path over SQLite and PostgreSQL (STYLE lesson 4).
+//!
+//! Every query is written once, with `$1` placeholders (both databases accept
+//! them), and values bound through [`Value`], whose variants carry their SQL type
+//! even when null (PostgreSQL needs typed nulls). Rows decode into structs that
+//! derive `sqlx::FromRow`, which works for both row types. Dialect differences —
+//! schema details, bulk loading — live in [`dialect`] and nowhere else.
+//!
+//! On SQLite, writes go through a one-connection pool: SQLite has one writer, and
+//! queueing writers in-process avoids "database is locked" under concurrency.
+
+pub mod dialect;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{FromRow, PgPool, Postgres, Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use dialect::Dialect;
+
+#[derive(Clone)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({:?})", self.dialect())
+    }
+}
+
+impl Db {
+    /// Opens a database by URL: `postgres://…`, `sqlite:path`, or a plain file path.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            return Ok(Db::Postgres(pool));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.read_only(false))
+            .await?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A pooled connection for reads.
+    pub async fn conn(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// A write transaction. Commit it, or it rolls back when dropped.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// A borrowed connection of either kind: what queries run on.
+pub enum Raw<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Anything a query can run on: a pooled connection or a transaction.
+pub trait Handle: Send {
+    fn raw(&mut self) -> Raw<'_>;
+    fn dialect(&mut self) -> Dialect {
+        match self.raw() {
+            Raw::Sqlite(_) => Dialect::Sqlite,
+            Raw::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+impl Handle for Conn {
+    fn raw(&mut self) -> Raw<'_> {
+        match self {
+            Conn::Sqlite(c) => Raw::Sqlite(&mut *c),
+            Conn::Postgres(c) => Raw::Postgres(&mut *c),
+        }
+    }
+}
+
+impl Handle for Tx {
+    fn raw(&mut self) -> Raw<'_> {
+        match self {
+            Tx::Sqlite(t) => Raw::Sqlite(&mut *t),
+            Tx::Postgres(t) => Raw::Postgres(&mut *t),
+        }
+    }
+}
+
+/// A bound value. Nulls keep their type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(Some(v))
+    }
+}
+impl From<Option<f64>> for Value {
+    fn from(v: Option<f64>) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(Some(v))
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(Some(v.clone()))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Value::Text(v.map(str::to_string))
+    }
+}
+
+/// A row type readable from both databases.
+pub trait Rec: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Rec for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// A query and its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Q {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+pub fn q(sql: impl Into<String>) -> Q {
+    Q {
+        sql: sql.into(),
+        args: Vec::new(),
+    }
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for a in $args {
+            query = match a {
+                Value::Int(v) => query.bind(v),
+                Value::Float(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl Q {
+    pub fn bind(mut self, v: impl Into<Value>) -> Self {
+        self.args.push(v.into());
+        self
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends the next placeholder (`$n`) and binds its value.
+    pub fn push_bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.args.push(v.into());
+        let n = self.args.len();
+        self.sql.push('$');
+        self.sql.push_str(&n.to_string());
+        self
+    }
+
+    pub async fn execute(self, h: &mut impl Handle) -> Result<u64, sqlx::Error> {
+        Ok(match h.raw() {
+            Raw::Sqlite(c) => bind_all!(sqlx::query(&self.sql), self.args).execute(c).await?.rows_affected(),
+            Raw::Postgres(c) => bind_all!(sqlx::query(&self.sql), self.args).execute(c).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<T: Rec>(self, h: &mut impl Handle) -> Result<Vec<T>, sqlx::Error> {
+        match h.raw() {
+            Raw::Sqlite(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_all(c).await,
+            Raw::Postgres(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_all(c).await,
+        }
+    }
+
+    pub async fn fetch_optional<T: Rec>(self, h: &mut impl Handle) -> Result<Option<T>, sqlx::Error> {
+        match h.raw() {
+            Raw::Sqlite(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_optional(c).await,
+            Raw::Postgres(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_optional(c).await,
+        }
+    }
+
+    pub async fn fetch_one<T: Rec>(self, h: &mut impl Handle) -> Result<T, sqlx::Error> {
+        self.fetch_optional(h).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The first column of the first row.
+    pub async fn scalar<T>(self, h: &mut impl Handle) -> Result<T, sqlx::Error>
+    where
+        (T,): Rec,
+    {
+        Ok(self.fetch_one::<(T,)>(h).await?.0)
+    }
+
+    pub async fn scalar_opt<T>(self, h: &mut impl Handle) -> Result<Option<T>, sqlx::Error>
+    where
+        (T,): Rec,
+    {
+        Ok(self.fetch_optional::<(T,)>(h).await?.map(|r| r.0))
+    }
+
+    /// Runs an `INSERT … RETURNING id`.
+    pub async fn insert_id(self, h: &mut impl Handle) -> Result<i64, sqlx::Error> {
+        self.scalar::<i64>(h).await
+    }
+}
+
+/// Builds `IN ($a, $b, …)` for a list of values.
+pub fn push_in_list<V: Into<Value> + Clone>(q: &mut Q, values: &[V]) {
+    q.push("(");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push_bind(v.clone());
+    }
+    if values.is_empty() {
+        q.push("NULL");
+    }
+    q.push(")");
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Whether an error is a unique-constraint violation (both databases).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Whether an error is a foreign-key violation (both databases).
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
+}

@@ -1,0 +1,652 @@
+//! Demo data (SPEC P6): a lived-in company for newcomers, made through the same
+//! services users go through, then back-dated over the past year; and large
+//! deterministic data sets for benchmarks, bulk-loaded.
+
+use crate::access::users::{self, NewUser};
+use crate::db::dialect::bulk_insert;
+use crate::db::{now, q, Value};
+use crate::error::{AppError, Result};
+use crate::records::{accounts, contacts, timeline};
+use crate::{settings, Carnet};
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{AccountDraft, ContactDraft, RawInput};
+use carnet_domain::search::TokenSet;
+use carnet_domain::values::{company_key, fold};
+
+pub const DEMO_PASSWORD: &str = "carnet-demo";
+pub const DEMO_ADMIN: &str = "claire@carnet.example";
+
+/// A small deterministic generator (splitmix64): the same seed, the same data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Camille",
+    "Julien",
+    "Élodie",
+    "Thomas",
+    "Sophie",
+    "Nicolas",
+    "Chloé",
+    "Antoine",
+    "Manon",
+    "Lucas",
+    "Inès",
+    "Hugo",
+    "Emma",
+    "Louis",
+    "Sarah",
+    "James",
+    "Olivia",
+    "William",
+    "Charlotte",
+    "Oliver",
+    "Amelia",
+    "Harry",
+    "Isabelle",
+    "Mathieu",
+    "Aurélie",
+    "Pierre",
+    "Claire",
+    "David",
+    "Laura",
+    "Benoît",
+];
+const LAST: &[&str] = &[
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefèvre",
+    "Michel", "Garcia", "Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Roux", "Fournier", "Girard", "Bonnet",
+    "Faure", "Mercier", "Blanc", "Guérin",
+];
+const COMPANY_A: &[&str] = &[
+    "Atelier",
+    "Groupe",
+    "Imprimerie",
+    "Cabinet",
+    "Laboratoires",
+    "Transports",
+    "Boulangerie",
+    "Clinique",
+    "Northwind",
+    "Bluebird",
+    "Harbor",
+    "Summit",
+    "Maison",
+    "Ateliers",
+    "Société",
+    "Pioneer",
+    "Granite",
+    "Riverside",
+    "Alpine",
+    "Horizon",
+];
+const COMPANY_B: &[&str] = &[
+    "Dupuis",
+    "Lumière",
+    "Beaumont",
+    "Vauban",
+    "Colbert",
+    "Mistral",
+    "Garonne",
+    "Rhône",
+    "Logistics",
+    "Print Works",
+    "Dental",
+    "Solutions",
+    "Foods",
+    "Consulting",
+    "Médical",
+    "Bâtiment",
+    "Energy",
+    "Analytics",
+    "Textiles",
+    "Bretagne",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Paris", "75008", "France"),
+    ("Lyon", "69002", "France"),
+    ("Bordeaux", "33000", "France"),
+    ("Nantes", "44000", "France"),
+    ("Lille", "59000", "France"),
+    ("Toulouse", "31000", "France"),
+    ("Rennes", "35000", "France"),
+    ("Marseille", "13001", "France"),
+    ("London", "EC1A 1BB", "United Kingdom"),
+    ("Manchester", "M1 1AE", "United Kingdom"),
+    ("Bruxelles", "1000", "Belgique"),
+    ("Genève", "1201", "Suisse"),
+];
+const JOBS: &[&str] = &[
+    "CEO",
+    "Directeur général",
+    "Office manager",
+    "Responsable achats",
+    "Comptable",
+    "IT manager",
+    "Head of operations",
+    "Assistante de direction",
+    "CFO",
+    "Responsable informatique",
+];
+const COMMENTS: &[&str] = &[
+    "Met at the trade show in Lyon; interested in a fleet renewal next spring.",
+    "Client très satisfait du dernier contrat, à relancer pour l'extension au site de Nantes.",
+    "Decision expected after their board meeting. Budget confirmed by the CFO.",
+    "Attention : le comptable gère les factures, pas les devis. Passer par le directeur.",
+    "Asked for a comparison with their current supplier. Sent the product sheet.",
+    "Visite sur site prévue, 12 imprimantes à remplacer.",
+    "Holiday cover: Tom follows this account until the 20th.",
+];
+
+fn raw(pairs: &[(&str, String)]) -> RawInput {
+    RawInput::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())))
+}
+
+pub async fn has_demo(c: &Carnet) -> Result<bool> {
+    let v: Option<String> = q("SELECT value FROM app_settings WHERE key = 'demo'")
+        .scalar_opt(&mut c.db.conn().await?)
+        .await?;
+    Ok(v.is_some())
+}
+
+/// Whether the database holds anything a user made (users or records).
+pub async fn has_data(c: &Carnet) -> Result<bool> {
+    let mut conn = c.db.conn().await?;
+    let users: i64 = q("SELECT COUNT(*) FROM users").scalar(&mut conn).await?;
+    let accounts: i64 = q("SELECT COUNT(*) FROM accounts").scalar(&mut conn).await?;
+    let contacts: i64 = q("SELECT COUNT(*) FROM contacts").scalar(&mut conn).await?;
+    Ok(users + accounts + contacts > 0)
+}
+
+/// Fills an empty database with the demo company. Refuses a database with data.
+pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
+    if has_demo(c).await? {
+        return Ok(());
+    }
+    if has_data(c).await? {
+        return Err(AppError::Conflict(
+            "this database already holds data that is not the demo: use an empty database for `carnet demo`".into(),
+        ));
+    }
+    let db = &c.db;
+    let mut rng = Rng::new(seed);
+    let people = [
+        ("Claire Martin", DEMO_ADMIN, "admin", "fr"),
+        ("Hugo Bernard", "hugo@carnet.example", "manager", "fr"),
+        ("Léa Dubois", "lea@carnet.example", "sales", "fr"),
+        ("Tom Wilson", "tom@carnet.example", "sales", "en"),
+        ("Sofia Rossi", "sofia@carnet.example", "marketing", "en"),
+    ];
+    let mut reps = Vec::new();
+    for (name, email, role, locale) in people {
+        let u = users::create(
+            db,
+            NewUser::parse(email, name, role, DEMO_PASSWORD, locale, "Europe/Paris").map_err(AppError::Invalid)?,
+        )
+        .await?;
+        reps.push(u);
+    }
+    settings::create_status(db, "Hot prospect", "#d9480f").await?;
+    settings::create_status(db, "Cold prospect", "#74a9cf").await?;
+    let sector = settings::create_category(db, "Business sector", false, false).await?;
+    for (n, col) in [
+        ("Industry", "#495057"),
+        ("Retail", "#e67700"),
+        ("Services", "#1971c2"),
+        ("Healthcare", "#2b8a3e"),
+        ("Public sector", "#862e9c"),
+    ] {
+        settings::create_tag(db, sector, n, col).await?;
+    }
+    let size = settings::create_category(db, "Company size", false, false).await?;
+    for n in ["1-9", "10-49", "50-249", "250+"] {
+        settings::create_tag(db, size, n, "#6b7785").await?;
+    }
+    let interests = settings::create_category(db, "Interests", true, false).await?;
+    for n in ["Printing", "Scanning", "Managed services"] {
+        settings::create_tag(db, interests, n, "#0b7285").await?;
+    }
+    use settings::NewField;
+    let nf = |entity, key, label, kind, choices| NewField {
+        entity,
+        key,
+        label,
+        kind,
+        choices,
+    };
+    settings::create_field(
+        db,
+        nf("account", "printers_installed", "Number of printers installed", "number", ""),
+    )
+    .await?;
+    settings::create_field(db, nf("account", "contract_end", "Contract end", "date", "")).await?;
+    settings::create_field(db, nf("account", "annual_budget", "Annual budget", "currency", "EUR")).await?;
+    settings::create_field(db, nf("contact", "newsletter", "Newsletter", "boolean", "")).await?;
+    settings::create_field(
+        db,
+        nf(
+            "contact",
+            "preferred_channel",
+            "Preferred channel",
+            "single_choice",
+            "Phone\nEmail\nVisit",
+        ),
+    )
+    .await?;
+    let cat = settings::catalog(db).await?;
+    let customer = cat.resolve_status("Customer").map_err(AppError::internal)?;
+    settings::create_rule(db, "account", "phone", Some(customer)).await?;
+    let cat = settings::catalog(db).await?;
+    let statuses = [
+        "Prospect",
+        "Prospect",
+        "Hot prospect",
+        "Cold prospect",
+        "Customer",
+        "Customer",
+        "Customer",
+        "Partner",
+        "Competitor",
+        "Former customer",
+    ];
+    let tags_of = |cat_name: &str| -> Vec<String> {
+        cat.categories
+            .iter()
+            .find(|c| c.name == cat_name)
+            .map(|c| c.tags.iter().map(|t| format!("{}/{}", c.name, t.name)).collect())
+            .unwrap_or_default()
+    };
+    let (potential, sectors, sizes, interest_tags) = (
+        tags_of("Potential"),
+        tags_of("Business sector"),
+        tags_of("Company size"),
+        tags_of("Interests"),
+    );
+    let t0 = now();
+    let year = 365 * 86_400;
+    for i in 0..60 {
+        let name = format!("{} {}", rng.pick(COMPANY_A), rng.pick(COMPANY_B));
+        let name = if i % 7 == 3 { format!("{name} SAS") } else { name };
+        let (city, postal, country) = *rng.pick(CITIES);
+        let slug = fold(&name).replace(' ', "-");
+        let status = statuses[rng.below(statuses.len() as u64) as usize];
+        let owner = &reps[[1usize, 2, 2, 3, 3][rng.below(5) as usize]];
+        let mut pairs = vec![
+            ("name", name.clone()),
+            ("status", status.to_string()),
+            ("owner", owner.id.to_string()),
+            (
+                "phone",
+                format!(
+                    "+33 1 {:02} {:02} {:02} {:02}",
+                    10 + rng.below(89),
+                    rng.below(99),
+                    rng.below(99),
+                    rng.below(99)
+                ),
+            ),
+            ("website", format!("https://www.{slug}-{i}.example")),
+            ("email", format!("contact@{slug}-{i}.example")),
+            (
+                "address",
+                format!(
+                    "{} rue {}",
+                    1 + rng.below(120),
+                    rng.pick(&["de la République", "Victor Hugo", "du Commerce", "des Lilas", "Pasteur"])
+                ),
+            ),
+            ("postal_code", postal.to_string()),
+            ("city", city.to_string()),
+            ("country", country.to_string()),
+            ("company_id", format!("{:09}", 300_000_000 + rng.below(600_000_000))),
+            (
+                "source",
+                rng.pick(&["Trade show", "Website", "Referral", "Cold call", "Partner"]).to_string(),
+            ),
+            ("tags", rng.pick(&potential).clone()),
+            ("tags", rng.pick(&sectors).clone()),
+            ("tags", rng.pick(&sizes).clone()),
+            ("cf.printers_installed", rng.below(40).to_string()),
+        ];
+        if rng.chance(50) {
+            pairs.push(("tags", rng.pick(&interest_tags).clone()));
+        }
+        if status == "Customer" {
+            pairs.push(("cf.contract_end", format!("2027-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28))));
+            pairs.push(("cf.annual_budget", format!("{}000", 5 + rng.below(120))));
+        }
+        let draft = AccountDraft::parse(&raw(&pairs), &cat, &[]).map_err(AppError::Invalid)?;
+        let id = accounts::create(c, &cat, owner, &draft).await?;
+        let created = t0 - year + (rng.below(300) as i64) * 86_400 + rng.below(36_000) as i64;
+        let mut timeline_at = created;
+        // A later status change, as a rep would make it.
+        if status == "Customer" && rng.chance(70) {
+            let mut earlier = raw(&pairs);
+            earlier.set("status", "Hot prospect");
+            let d0 = AccountDraft::parse(&earlier, &cat, &[]).map_err(AppError::Invalid)?;
+            accounts::update(c, &cat, owner, id, &d0).await?;
+            accounts::update(c, &cat, owner, id, &draft).await?;
+        }
+        let n_contacts = 1 + rng.below(3);
+        for k in 0..n_contacts {
+            let first = rng.pick(FIRST).to_string();
+            let last = rng.pick(LAST).to_string();
+            let email = format!(
+                "{}.{}@{slug}-{i}.example",
+                fold(&first).replace(' ', ""),
+                fold(&last).replace(' ', "")
+            );
+            let cpairs = vec![
+                ("first_name", first),
+                ("last_name", last),
+                ("email", email),
+                (
+                    "phone",
+                    format!(
+                        "06 {:02} {:02} {:02} {:02}",
+                        rng.below(99),
+                        rng.below(99),
+                        rng.below(99),
+                        rng.below(99)
+                    ),
+                ),
+                ("job_title", rng.pick(JOBS).to_string()),
+                ("owner", owner.id.to_string()),
+                ("city", city.to_string()),
+                ("country", country.to_string()),
+                ("cf.newsletter", if rng.chance(60) { "true" } else { "false" }.to_string()),
+                ("cf.preferred_channel", rng.pick(&["Phone", "Email", "Visit"]).to_string()),
+            ];
+            let cd = ContactDraft::parse(&raw(&cpairs), &cat, &[]).map_err(AppError::Invalid)?;
+            let role = cat.roles.get(((k + rng.below(2)) % cat.roles.len() as u64) as usize).map(|r| r.id);
+            contacts::create(c, &cat, owner, &cd, Some((id, role))).await?;
+        }
+        if rng.chance(60) {
+            let author = &reps[rng.below(reps.len() as u64) as usize];
+            timeline::comment(db, Entity::Account, id, author.id, &name, rng.pick::<&str>(COMMENTS)).await?;
+        }
+        // Spread the account's history over the past year.
+        let mut tx = db.begin().await?;
+        q("UPDATE accounts SET created_at = $1, updated_at = $2 WHERE id = $3")
+            .bind(created)
+            .bind(created + 86_400 * rng.below(60) as i64)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        let entries: Vec<(i64,)> = q("SELECT id FROM timeline WHERE (entity = 'account' AND record_id = $1) OR (entity = 'contact' AND record_id IN (SELECT contact_id FROM account_contacts WHERE account_id = $1)) ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut tx)
+            .await?;
+        for (eid,) in entries {
+            q("UPDATE timeline SET created_at = $1 WHERE id = $2")
+                .bind(timeline_at)
+                .bind(eid)
+                .execute(&mut tx)
+                .await?;
+            timeline_at += 3_600 + rng.below(20 * 86_400) as i64;
+            timeline_at = timeline_at.min(t0);
+        }
+        q("UPDATE contacts SET created_at = $1, updated_at = $1 WHERE id IN (SELECT contact_id FROM account_contacts WHERE account_id = $2)")
+            .bind(created)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+    }
+    let mut tx = db.begin().await?;
+    q("INSERT INTO app_settings (key, value) VALUES ('demo', $1)")
+        .bind(seed.to_string())
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Bulk-loads a large synthetic data set for benchmarks: `contacts` contacts,
+/// 30 % as many accounts, tags (the Potential segment and a sector), a custom
+/// field, account links and search tokens. Deterministic for a seed.
+pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl Fn(&str)) -> Result<()> {
+    let db = &c.db;
+    let cat = settings::catalog(db).await?;
+    if cat.fields.iter().all(|f| f.key != "printers_installed") {
+        settings::create_field(
+            db,
+            settings::NewField {
+                entity: "account",
+                key: "printers_installed",
+                label: "Number of printers installed",
+                kind: "number",
+                choices: "",
+            },
+        )
+        .await?;
+    }
+    let sector = match cat.categories.iter().find(|c| c.name == "Business sector") {
+        Some(c) => c.id,
+        None => {
+            let id = settings::create_category(db, "Business sector", false, false).await?;
+            for n in ["Industry", "Retail", "Services", "Healthcare", "Public sector"] {
+                settings::create_tag(db, id, n, "#495057").await?;
+            }
+            id
+        }
+    };
+    let cat = settings::catalog(db).await?;
+    let potential: Vec<i64> = cat
+        .categories
+        .iter()
+        .find(|c| c.name == "Potential")
+        .map(|c| c.tags.iter().map(|t| t.id).collect())
+        .unwrap_or_default();
+    let sectors: Vec<i64> = cat
+        .categories
+        .iter()
+        .find(|c| c.id == sector)
+        .map(|c| c.tags.iter().map(|t| t.id).collect())
+        .unwrap_or_default();
+    let printers = cat.fields.iter().find(|f| f.key == "printers_installed").map(|f| f.id).unwrap_or(0);
+    let status_ids: Vec<i64> = cat.statuses.iter().map(|s| s.id).collect();
+    let owners: Vec<i64> = cat.users.iter().map(|u| u.id).collect();
+    let mut conn = db.conn().await?;
+    let base_account: i64 = q("SELECT COALESCE(MAX(id), 0) FROM accounts").scalar(&mut conn).await?;
+    let base_contact: i64 = q("SELECT COALESCE(MAX(id), 0) FROM contacts").scalar(&mut conn).await?;
+    drop(conn);
+    let n_accounts = (contacts * 3 / 10).max(1);
+    let mut rng = Rng::new(seed);
+    let t0 = now() - 2 * 365 * 86_400;
+    const BATCH: u64 = 20_000;
+    let owner_of = |rng: &mut Rng| -> Value {
+        if owners.is_empty() {
+            Value::Int(None)
+        } else {
+            Value::Int(Some(*rng.pick(&owners)))
+        }
+    };
+
+    let mut done = 0;
+    while done < n_accounts {
+        let end = (done + BATCH).min(n_accounts);
+        let (mut rows, mut tags, mut values, mut tokens) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in done..end {
+            let id = base_account + 1 + i as i64;
+            let name = format!("{} {} {}", rng.pick(COMPANY_A), rng.pick(COMPANY_B), i);
+            let (city, postal, country) = *rng.pick(CITIES);
+            let created = t0 + rng.below(2 * 365 * 86_400) as i64;
+            let company_id = format!("{:09}", 100_000_000 + i);
+            rows.push(vec![
+                id.into(),
+                name.clone().into(),
+                fold(&name).into(),
+                company_key(&name).into(),
+                (*rng.pick(&status_ids)).into(),
+                owner_of(&mut rng),
+                city.into(),
+                postal.into(),
+                country.into(),
+                company_id.clone().into(),
+                company_id.clone().into(),
+                created.into(),
+                created.into(),
+            ]);
+            let mut ts = TokenSet::new();
+            ts.words(&name).code(&company_id);
+            if !potential.is_empty() && rng.chance(60) {
+                let t = *rng.pick(&potential);
+                tags.push(vec!["account".into(), id.into(), t.into()]);
+                ts.words(&cat.tag(t).map(|x| x.1.name.clone()).unwrap_or_default());
+            }
+            if !sectors.is_empty() {
+                tags.push(vec!["account".into(), id.into(), (*rng.pick(&sectors)).into()]);
+            }
+            values.push(vec![
+                printers.into(),
+                id.into(),
+                Value::Text(None),
+                Value::Float(Some(rng.below(50) as f64)),
+            ]);
+            for t in ts.into_vec() {
+                tokens.push(vec![t.into(), "account".into(), id.into()]);
+            }
+        }
+        let mut tx = db.begin().await?;
+        bulk_insert(
+            &mut tx,
+            "accounts",
+            &[
+                "id",
+                "name",
+                "name_key",
+                "company_key",
+                "status_id",
+                "owner_id",
+                "city",
+                "postal_code",
+                "country",
+                "company_id",
+                "company_id_key",
+                "created_at",
+                "updated_at",
+            ],
+            &rows,
+        )
+        .await?;
+        bulk_insert(&mut tx, "record_tags", &["entity", "record_id", "tag_id"], &tags).await?;
+        bulk_insert(
+            &mut tx,
+            "field_values",
+            &["field_id", "record_id", "value_text", "value_num"],
+            &values,
+        )
+        .await?;
+        bulk_insert(&mut tx, "search_tokens", &["token", "entity", "record_id"], &tokens).await?;
+        tx.commit().await?;
+        done = end;
+        progress(&format!("accounts {done}/{n_accounts}"));
+    }
+    let mut done = 0;
+    while done < contacts {
+        let end = (done + BATCH).min(contacts);
+        let (mut rows, mut tags, mut links, mut tokens) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in done..end {
+            let id = base_contact + 1 + i as i64;
+            let first = rng.pick(FIRST).to_string();
+            let last = format!(
+                "{}{}",
+                rng.pick(LAST),
+                if i % 3 == 0 { String::new() } else { format!("-{}", i % 997) }
+            );
+            let email = format!(
+                "{}.{}{}@mail{}.example",
+                fold(&first).replace(' ', ""),
+                fold(&last).replace(' ', ""),
+                i,
+                i % 50
+            );
+            let phone = format!("06{:08}", i);
+            let created = t0 + rng.below(2 * 365 * 86_400) as i64;
+            rows.push(vec![
+                id.into(),
+                first.clone().into(),
+                last.clone().into(),
+                contacts::name_key(Some(&first), &last).into(),
+                email.clone().into(),
+                email.clone().into(),
+                phone.clone().into(),
+                phone.clone().into(),
+                owner_of(&mut rng),
+                created.into(),
+                created.into(),
+            ]);
+            let mut ts = TokenSet::new();
+            ts.words(&first).words(&last).email(&email).digits(&phone);
+            if !potential.is_empty() && rng.chance(60) {
+                let t = *rng.pick(&potential);
+                tags.push(vec!["contact".into(), id.into(), t.into()]);
+                ts.words(&cat.tag(t).map(|x| x.1.name.clone()).unwrap_or_default());
+            }
+            links.push(vec![
+                (base_account + 1 + rng.below(n_accounts) as i64).into(),
+                id.into(),
+                Value::Int(None),
+                created.into(),
+            ]);
+            for t in ts.into_vec() {
+                tokens.push(vec![t.into(), "contact".into(), id.into()]);
+            }
+        }
+        let mut tx = db.begin().await?;
+        bulk_insert(
+            &mut tx,
+            "contacts",
+            &[
+                "id",
+                "first_name",
+                "last_name",
+                "name_key",
+                "email",
+                "email_key",
+                "phone",
+                "phone_key",
+                "owner_id",
+                "created_at",
+                "updated_at",
+            ],
+            &rows,
+        )
+        .await?;
+        bulk_insert(&mut tx, "record_tags", &["entity", "record_id", "tag_id"], &tags).await?;
+        bulk_insert(
+            &mut tx,
+            "account_contacts",
+            &["account_id", "contact_id", "role_id", "created_at"],
+            &links,
+        )
+        .await?;
+        bulk_insert(&mut tx, "search_tokens", &["token", "entity", "record_id"], &tokens).await?;
+        tx.commit().await?;
+        done = end;
+        progress(&format!("contacts {done}/{contacts}"));
+    }
+    crate::db::dialect::after_bulk_load(db).await?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! Carnet's services: what the web pages, the JSON API and the command line call.
+//! Each capability has its folder (access, settings, records); storage goes
+//! through [`db`], one query code path for SQLite and PostgreSQL.
+
+pub mod access;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod records;
+pub mod settings;
+
+pub use db::Db;
+pub use error::AppError;
+
+use std::path::PathBuf;
+
+/// What every service needs: the database and where files live.
+#[derive(Clone, Debug)]
+pub struct Carnet {
+    pub db: Db,
+    /// Attachments are stored under this folder.
+    pub files_dir: PathBuf,
+    /// Largest accepted attachment, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl Carnet {
+    /// Connects, applies migrations and seeds the default settings.
+    pub async fn open(database_url: &str, files_dir: PathBuf) -> Result<Carnet, AppError> {
+        let db = Db::connect(database_url).await?;
+        db::dialect::migrate(&db).await?;
+        settings::seed_defaults(&db).await?;
+        std::fs::create_dir_all(&files_dir).map_err(AppError::internal)?;
+        Ok(Carnet {
+            db,
+            files_dir,
+            max_upload_bytes: 10 * 1024 * 1024,
+        })
+    }
+}

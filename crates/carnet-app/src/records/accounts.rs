@@ -1,0 +1,301 @@
+//! Accounts (R1): companies, or persons in B2C. Creating, changing and deleting
+//! one keeps its tags, custom values, search tokens and timeline in step, in one
+//! transaction.
+
+use super::timeline::{self, NewEntry};
+use super::{load_extras, save_extras, search, Extras};
+use crate::access::User;
+use crate::db::{now, q, Db, Handle};
+use crate::error::{AppError, Result};
+use crate::Carnet;
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{AccountDraft, Catalog, RawInput};
+use carnet_domain::search::TokenSet;
+use carnet_domain::values::{company_id_key, company_key, fold};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub name_key: String,
+    pub status_id: i64,
+    pub owner_id: Option<i64>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub domain: Option<String>,
+    pub address: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub company_id: Option<String>,
+    pub vat_number: Option<String>,
+    pub source: Option<String>,
+    pub description: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLS: &str = "r.id, r.name, r.name_key, r.status_id, r.owner_id, r.email, r.phone, r.website, r.domain, r.address, \
+    r.postal_code, r.city, r.country, r.company_id, r.vat_number, r.source, r.description, r.created_by, r.created_at, r.updated_at";
+
+/// A contact linked to the account, with its role there (R6).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LinkedContact {
+    pub contact_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_title: Option<String>,
+    pub role_id: Option<i64>,
+    pub role_name: Option<String>,
+}
+
+impl LinkedContact {
+    pub fn name(&self) -> String {
+        super::contacts::display_name(self.first_name.as_deref(), &self.last_name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountCard {
+    pub account: Account,
+    pub extras: Extras,
+    pub contacts: Vec<LinkedContact>,
+}
+
+fn tokens(d: &AccountDraft, cat: &Catalog) -> Vec<String> {
+    let mut t = TokenSet::new();
+    t.words(&d.name);
+    if let Some(e) = &d.email {
+        t.email(e.as_str());
+    }
+    if let Some(p) = &d.phone {
+        t.digits(&p.digits);
+    }
+    if let Some(c) = &d.company_id {
+        t.code(c);
+    }
+    if let Some(v) = &d.vat_number {
+        t.code(v);
+    }
+    if let Some(w) = &d.website {
+        t.words(&w.domain);
+    }
+    for name in super::tag_names(cat, &d.tag_ids) {
+        t.words(name);
+    }
+    t.into_vec()
+}
+
+async fn write_row(h: &mut impl Handle, d: &AccountDraft, id: Option<i64>, actor: i64) -> Result<i64> {
+    let t = now();
+    let mut query = match id {
+        None => q("INSERT INTO accounts (name, name_key, company_key, status_id, owner_id, email, phone, phone_key, website, domain, \
+                   address, postal_code, city, country, company_id, company_id_key, vat_number, source, description, \
+                   created_by, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) RETURNING id"),
+        Some(_) => q("UPDATE accounts SET name = $1, name_key = $2, company_key = $3, status_id = $4, owner_id = $5, email = $6, \
+                   phone = $7, phone_key = $8, website = $9, domain = $10, address = $11, postal_code = $12, city = $13, \
+                   country = $14, company_id = $15, company_id_key = $16, vat_number = $17, source = $18, description = $19, \
+                   updated_at = $21 WHERE id = $20 RETURNING id"),
+    };
+    query = query
+        .bind(d.name.clone())
+        .bind(fold(&d.name))
+        .bind(company_key(&d.name))
+        .bind(d.status_id)
+        .bind(d.owner_id)
+        .bind(d.email.as_ref().map(|e| e.normalized()))
+        .bind(d.phone.as_ref().map(|p| p.display.clone()))
+        .bind(d.phone.as_ref().map(|p| p.digits.clone()))
+        .bind(d.website.as_ref().map(|w| w.url.clone()))
+        .bind(
+            d.website
+                .as_ref()
+                .map(|w| w.domain.clone())
+                .or_else(|| d.email.as_ref().map(|e| e.domain().to_string())),
+        )
+        .bind(d.address.clone())
+        .bind(d.postal_code.clone())
+        .bind(d.city.clone())
+        .bind(d.country.clone())
+        .bind(d.company_id.clone())
+        .bind(d.company_id.as_deref().map(company_id_key))
+        .bind(d.vat_number.clone())
+        .bind(d.source.clone())
+        .bind(d.description.clone());
+    query = match id {
+        None => query.bind(Some(actor)),
+        Some(id) => query.bind(id),
+    };
+    Ok(query.bind(t).insert_id(h).await?)
+}
+
+pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -> Result<i64> {
+    let mut tx = c.db.begin().await?;
+    let id = write_row(&mut tx, d, None, actor.id).await?;
+    save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
+    search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
+    timeline::add(
+        &mut tx,
+        NewEntry {
+            entity: Entity::Account,
+            record_id: id,
+            kind: "created",
+            actor_id: Some(actor.id),
+            title: &d.name,
+            body: None,
+            data: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<()> {
+    let old = get(&c.db, cat, id).await?;
+    let mut tx = c.db.begin().await?;
+    write_row(&mut tx, d, Some(id), actor.id).await?;
+    save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
+    search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
+    let a = &old.account;
+    if a.status_id != d.status_id {
+        let name = |sid| cat.status(sid).map(|s| s.name.clone()).unwrap_or_default();
+        timeline::add(
+            &mut tx,
+            NewEntry {
+                entity: Entity::Account,
+                record_id: id,
+                kind: "status_changed",
+                actor_id: Some(actor.id),
+                title: &d.name,
+                body: None,
+                data: Some(serde_json::json!({"from": name(a.status_id), "to": name(d.status_id)})),
+            },
+        )
+        .await?;
+    }
+    let mut changed: Vec<String> = Vec::new();
+    let mut diff = |label: &str, before: Option<&str>, after: Option<&str>| {
+        if before.unwrap_or("") != after.unwrap_or("") {
+            changed.push(label.to_string());
+        }
+    };
+    diff("name", Some(&a.name), Some(&d.name));
+    diff(
+        "owner",
+        a.owner_id.map(|o| o.to_string()).as_deref(),
+        d.owner_id.map(|o| o.to_string()).as_deref(),
+    );
+    diff("email", a.email.as_deref(), d.email.as_ref().map(|e| e.normalized()).as_deref());
+    diff("phone", a.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
+    diff("website", a.website.as_deref(), d.website.as_ref().map(|w| w.url.as_str()));
+    diff("address", a.address.as_deref(), d.address.as_deref());
+    diff("postal_code", a.postal_code.as_deref(), d.postal_code.as_deref());
+    diff("city", a.city.as_deref(), d.city.as_deref());
+    diff("country", a.country.as_deref(), d.country.as_deref());
+    diff("company_id", a.company_id.as_deref(), d.company_id.as_deref());
+    diff("vat_number", a.vat_number.as_deref(), d.vat_number.as_deref());
+    diff("source", a.source.as_deref(), d.source.as_deref());
+    diff("description", a.description.as_deref(), d.description.as_deref());
+    if old.extras.tag_ids.iter().collect::<std::collections::BTreeSet<_>>() != d.tag_ids.iter().collect() {
+        changed.push("tags".into());
+    }
+    changed.extend(super::changed_custom(cat, Entity::Account, &old.extras.custom, &d.custom));
+    if !changed.is_empty() {
+        timeline::add(
+            &mut tx,
+            NewEntry {
+                entity: Entity::Account,
+                record_id: id,
+                kind: "updated",
+                actor_id: Some(actor.id),
+                title: &d.name,
+                body: None,
+                data: Some(serde_json::json!({ "fields": changed })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<AccountCard> {
+    let mut c = db.conn().await?;
+    let account: Account = q(format!("SELECT {COLS} FROM accounts r WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut c)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let extras = load_extras(&mut c, cat, Entity::Account, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let contacts = q(
+        "SELECT c.id AS contact_id, c.first_name, c.last_name, c.email, c.phone, c.job_title, ac.role_id, cr.name AS role_name \
+                      FROM account_contacts ac JOIN contacts c ON c.id = ac.contact_id LEFT JOIN contact_roles cr ON cr.id = ac.role_id \
+                      WHERE ac.account_id = $1 ORDER BY c.name_key, c.id",
+    )
+    .bind(id)
+    .fetch_all(&mut c)
+    .await?;
+    Ok(AccountCard { account, extras, contacts })
+}
+
+pub async fn exists(db: &Db, id: i64) -> Result<bool> {
+    Ok(q("SELECT id FROM accounts WHERE id = $1")
+        .bind(id)
+        .scalar_opt::<i64>(&mut db.conn().await?)
+        .await?
+        .is_some())
+}
+
+pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    if q("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    let files = super::delete_attached(&mut tx, Entity::Account, id).await?;
+    tx.commit().await?;
+    super::attachments::remove_files(c, &files).await;
+    Ok(())
+}
+
+/// The account as raw input: what an edit form shows, and what a PATCH overlays.
+pub fn to_raw(card: &AccountCard, cat: &Catalog) -> RawInput {
+    let a = &card.account;
+    let mut r = RawInput::default();
+    r.set("name", a.name.clone());
+    r.set("status", a.status_id.to_string());
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    r.set("owner", a.owner_id.map(|o| o.to_string()).unwrap_or_default());
+    r.set("email", opt(&a.email));
+    r.set("phone", opt(&a.phone));
+    r.set("website", opt(&a.website));
+    r.set("address", opt(&a.address));
+    r.set("postal_code", opt(&a.postal_code));
+    r.set("city", opt(&a.city));
+    r.set("country", opt(&a.country));
+    r.set("company_id", opt(&a.company_id));
+    r.set("vat_number", opt(&a.vat_number));
+    r.set("source", opt(&a.source));
+    r.set("description", opt(&a.description));
+    r.set_all("tags", card.extras.tag_ids.iter().map(|t| t.to_string()).collect());
+    for f in cat.fields_for(Entity::Account) {
+        let v = card
+            .extras
+            .custom
+            .iter()
+            .find(|(id, _)| *id == f.id)
+            .map(|(_, v)| v.to_plain())
+            .unwrap_or_default();
+        r.set_all(&format!("cf.{}", f.key), v);
+    }
+    r
+}

@@ -1,0 +1,350 @@
+//! Contacts (R1) and their links to accounts with a role on each (R6).
+
+use super::timeline::{self, NewEntry};
+use super::{load_extras, save_extras, search, Extras};
+use crate::access::User;
+use crate::db::{now, q, Db, Handle};
+use crate::error::{AppError, Result};
+use crate::Carnet;
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{Catalog, ContactDraft, RawInput};
+use carnet_domain::search::TokenSet;
+use carnet_domain::values::fold;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Contact {
+    pub id: i64,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub name_key: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub job_title: Option<String>,
+    pub owner_id: Option<i64>,
+    pub source: Option<String>,
+    pub address: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub description: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Contact {
+    pub fn name(&self) -> String {
+        display_name(self.first_name.as_deref(), &self.last_name)
+    }
+}
+
+pub fn display_name(first: Option<&str>, last: &str) -> String {
+    match first {
+        Some(f) if !f.is_empty() => format!("{f} {last}"),
+        _ => last.to_string(),
+    }
+}
+
+pub const COLS: &str = "r.id, r.first_name, r.last_name, r.name_key, r.email, r.phone, r.mobile, r.job_title, r.owner_id, r.source, \
+    r.address, r.postal_code, r.city, r.country, r.description, r.created_by, r.created_at, r.updated_at";
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LinkedAccount {
+    pub account_id: i64,
+    pub account_name: String,
+    pub role_id: Option<i64>,
+    pub role_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactCard {
+    pub contact: Contact,
+    pub extras: Extras,
+    pub accounts: Vec<LinkedAccount>,
+}
+
+/// Contacts sort by last name, then first name.
+pub fn name_key(first: Option<&str>, last: &str) -> String {
+    fold(&format!("{last} {}", first.unwrap_or("")))
+}
+
+fn tokens(d: &ContactDraft, cat: &Catalog) -> Vec<String> {
+    let mut t = TokenSet::new();
+    t.words(&d.last_name);
+    if let Some(f) = &d.first_name {
+        t.words(f);
+    }
+    if let Some(e) = &d.email {
+        t.email(e.as_str());
+    }
+    for p in [&d.phone, &d.mobile].into_iter().flatten() {
+        t.digits(&p.digits);
+    }
+    for name in super::tag_names(cat, &d.tag_ids) {
+        t.words(name);
+    }
+    t.into_vec()
+}
+
+async fn write_row(h: &mut impl Handle, d: &ContactDraft, id: Option<i64>, actor: i64) -> Result<i64> {
+    let mut query = match id {
+        None => q(
+            "INSERT INTO contacts (first_name, last_name, name_key, email, email_key, phone, phone_key, mobile, mobile_key, \
+                   job_title, owner_id, source, address, postal_code, city, country, description, created_by, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+        ),
+        Some(_) => q(
+            "UPDATE contacts SET first_name = $1, last_name = $2, name_key = $3, email = $4, email_key = $5, phone = $6, \
+                   phone_key = $7, mobile = $8, mobile_key = $9, job_title = $10, owner_id = $11, source = $12, address = $13, \
+                   postal_code = $14, city = $15, country = $16, description = $17, updated_at = $19 WHERE id = $18 RETURNING id",
+        ),
+    };
+    query = query
+        .bind(d.first_name.clone())
+        .bind(d.last_name.clone())
+        .bind(name_key(d.first_name.as_deref(), &d.last_name))
+        .bind(d.email.as_ref().map(|e| e.as_str().to_string()))
+        .bind(d.email.as_ref().map(|e| e.normalized()))
+        .bind(d.phone.as_ref().map(|p| p.display.clone()))
+        .bind(d.phone.as_ref().map(|p| p.digits.clone()))
+        .bind(d.mobile.as_ref().map(|p| p.display.clone()))
+        .bind(d.mobile.as_ref().map(|p| p.digits.clone()))
+        .bind(d.job_title.clone())
+        .bind(d.owner_id)
+        .bind(d.source.clone())
+        .bind(d.address.clone())
+        .bind(d.postal_code.clone())
+        .bind(d.city.clone())
+        .bind(d.country.clone())
+        .bind(d.description.clone());
+    query = match id {
+        None => query.bind(Some(actor)),
+        Some(id) => query.bind(id),
+    };
+    Ok(query.bind(now()).insert_id(h).await?)
+}
+
+/// Creates a contact, optionally linked to an account with a role.
+pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, link: Option<(i64, Option<i64>)>) -> Result<i64> {
+    let mut tx = c.db.begin().await?;
+    let id = write_row(&mut tx, d, None, actor.id).await?;
+    save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
+    search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
+    let name = d.full_name();
+    timeline::add(
+        &mut tx,
+        NewEntry {
+            entity: Entity::Contact,
+            record_id: id,
+            kind: "created",
+            actor_id: Some(actor.id),
+            title: &name,
+            body: None,
+            data: None,
+        },
+    )
+    .await?;
+    if let Some((account_id, role_id)) = link {
+        link_in(&mut tx, cat, actor, account_id, id, &name, role_id).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft) -> Result<()> {
+    let old = get(&c.db, cat, id).await?;
+    let mut tx = c.db.begin().await?;
+    write_row(&mut tx, d, Some(id), actor.id).await?;
+    save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
+    search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
+    let o = &old.contact;
+    let mut changed: Vec<String> = Vec::new();
+    let mut diff = |label: &str, before: Option<&str>, after: Option<&str>| {
+        if before.unwrap_or("") != after.unwrap_or("") {
+            changed.push(label.to_string());
+        }
+    };
+    diff("first_name", o.first_name.as_deref(), d.first_name.as_deref());
+    diff("last_name", Some(&o.last_name), Some(&d.last_name));
+    diff("email", o.email.as_deref(), d.email.as_ref().map(|e| e.as_str()));
+    diff("phone", o.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
+    diff("mobile", o.mobile.as_deref(), d.mobile.as_ref().map(|p| p.display.as_str()));
+    diff("job_title", o.job_title.as_deref(), d.job_title.as_deref());
+    diff(
+        "owner",
+        o.owner_id.map(|v| v.to_string()).as_deref(),
+        d.owner_id.map(|v| v.to_string()).as_deref(),
+    );
+    diff("source", o.source.as_deref(), d.source.as_deref());
+    diff("address", o.address.as_deref(), d.address.as_deref());
+    diff("postal_code", o.postal_code.as_deref(), d.postal_code.as_deref());
+    diff("city", o.city.as_deref(), d.city.as_deref());
+    diff("country", o.country.as_deref(), d.country.as_deref());
+    diff("description", o.description.as_deref(), d.description.as_deref());
+    if old.extras.tag_ids.iter().collect::<std::collections::BTreeSet<_>>() != d.tag_ids.iter().collect() {
+        changed.push("tags".into());
+    }
+    changed.extend(super::changed_custom(cat, Entity::Contact, &old.extras.custom, &d.custom));
+    if !changed.is_empty() {
+        timeline::add(
+            &mut tx,
+            NewEntry {
+                entity: Entity::Contact,
+                record_id: id,
+                kind: "updated",
+                actor_id: Some(actor.id),
+                title: &d.full_name(),
+                body: None,
+                data: Some(serde_json::json!({ "fields": changed })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard> {
+    let mut c = db.conn().await?;
+    let contact: Contact = q(format!("SELECT {COLS} FROM contacts r WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut c)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let extras = load_extras(&mut c, cat, Entity::Contact, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let accounts = q(
+        "SELECT a.id AS account_id, a.name AS account_name, ac.role_id, cr.name AS role_name \
+                      FROM account_contacts ac JOIN accounts a ON a.id = ac.account_id LEFT JOIN contact_roles cr ON cr.id = ac.role_id \
+                      WHERE ac.contact_id = $1 ORDER BY a.name_key, a.id",
+    )
+    .bind(id)
+    .fetch_all(&mut c)
+    .await?;
+    Ok(ContactCard { contact, extras, accounts })
+}
+
+pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    if q("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    let files = super::delete_attached(&mut tx, Entity::Contact, id).await?;
+    tx.commit().await?;
+    super::attachments::remove_files(c, &files).await;
+    Ok(())
+}
+
+async fn link_in(
+    h: &mut impl Handle,
+    cat: &Catalog,
+    actor: &User,
+    account_id: i64,
+    contact_id: i64,
+    contact_name: &str,
+    role_id: Option<i64>,
+) -> Result<()> {
+    if let Some(r) = role_id {
+        if cat.role(r).is_none() {
+            return Err(AppError::field("role", "is not a known contact role"));
+        }
+    }
+    let account: Option<String> = q("SELECT name FROM accounts WHERE id = $1").bind(account_id).scalar_opt(h).await?;
+    let account = account.ok_or_else(|| AppError::field("account", "is not a known account"))?;
+    q(
+        "INSERT INTO account_contacts (account_id, contact_id, role_id, created_at) VALUES ($1, $2, $3, $4) \
+       ON CONFLICT (account_id, contact_id) DO UPDATE SET role_id = excluded.role_id",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .bind(role_id)
+    .bind(now())
+    .execute(h)
+    .await?;
+    let role = role_id.and_then(|r| cat.role(r)).map(|r| r.name.clone());
+    timeline::add(
+        h,
+        NewEntry {
+            entity: Entity::Account,
+            record_id: account_id,
+            kind: "linked",
+            actor_id: Some(actor.id),
+            title: &account,
+            body: None,
+            data: Some(serde_json::json!({"contact": contact_name, "contact_id": contact_id, "role": role})),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Links a contact to an account with a role, or changes the role of a link.
+pub async fn link(c: &Carnet, cat: &Catalog, actor: &User, account_id: i64, contact_id: i64, role_id: Option<i64>) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    let name: Option<(Option<String>, String)> = q("SELECT first_name, last_name FROM contacts WHERE id = $1")
+        .bind(contact_id)
+        .fetch_optional(&mut tx)
+        .await?;
+    let (first, last) = name.ok_or_else(|| AppError::field("contact", "is not a known contact"))?;
+    link_in(
+        &mut tx,
+        cat,
+        actor,
+        account_id,
+        contact_id,
+        &display_name(first.as_deref(), &last),
+        role_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn unlink(c: &Carnet, account_id: i64, contact_id: i64) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    let n = q("DELETE FROM account_contacts WHERE account_id = $1 AND contact_id = $2")
+        .bind(account_id)
+        .bind(contact_id)
+        .execute(&mut tx)
+        .await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub fn to_raw(card: &ContactCard, cat: &Catalog) -> RawInput {
+    let c = &card.contact;
+    let mut r = RawInput::default();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    r.set("first_name", opt(&c.first_name));
+    r.set("last_name", c.last_name.clone());
+    r.set("email", opt(&c.email));
+    r.set("phone", opt(&c.phone));
+    r.set("mobile", opt(&c.mobile));
+    r.set("job_title", opt(&c.job_title));
+    r.set("owner", c.owner_id.map(|o| o.to_string()).unwrap_or_default());
+    r.set("source", opt(&c.source));
+    r.set("address", opt(&c.address));
+    r.set("postal_code", opt(&c.postal_code));
+    r.set("city", opt(&c.city));
+    r.set("country", opt(&c.country));
+    r.set("description", opt(&c.description));
+    r.set_all("tags", card.extras.tag_ids.iter().map(|t| t.to_string()).collect());
+    for f in cat.fields_for(Entity::Contact) {
+        let v = card
+            .extras
+            .custom
+            .iter()
+            .find(|(id, _)| *id == f.id)
+            .map(|(_, v)| v.to_plain())
+            .unwrap_or_default();
+        r.set_all(&format!("cf.{}", f.key), v);
+    }
+    r
+}

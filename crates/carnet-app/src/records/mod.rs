@@ -1,0 +1,137 @@
+//! Accounts, contacts and what hangs off any record (SPEC R1–R11): tags, custom
+//! field values, the timeline, attachments, search tokens, list views.
+
+pub mod accounts;
+pub mod attachments;
+pub mod contacts;
+pub mod duplicates;
+pub mod lists;
+pub mod search;
+pub mod timeline;
+pub mod views;
+
+use crate::db::{dialect::bulk_insert, push_in_list, q, Handle, Tx, Value};
+use crate::error::Result;
+use carnet_domain::fields::{Entity, FieldKind, FieldValue, StoredValue};
+use carnet_domain::records::Catalog;
+use std::collections::HashMap;
+
+/// Tags and custom values of one record.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Extras {
+    pub tag_ids: Vec<i64>,
+    pub custom: Vec<(i64, FieldValue)>,
+}
+
+/// Loads tags and custom values for many records in two queries.
+pub async fn load_extras(h: &mut impl Handle, cat: &Catalog, entity: Entity, ids: &[i64]) -> Result<HashMap<i64, Extras>> {
+    let mut out: HashMap<i64, Extras> = ids.iter().map(|id| (*id, Extras::default())).collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut tq = q("SELECT record_id, tag_id FROM record_tags WHERE entity = ");
+    tq.push_bind(entity.as_str()).push(" AND record_id IN ");
+    push_in_list(&mut tq, ids);
+    for (rid, tid) in tq.fetch_all::<(i64, i64)>(h).await? {
+        if let Some(e) = out.get_mut(&rid) {
+            e.tag_ids.push(tid);
+        }
+    }
+    let field_ids: Vec<i64> = cat.fields_for(entity).map(|f| f.id).collect();
+    if !field_ids.is_empty() {
+        let mut fq = q("SELECT record_id, field_id, value_text, value_num FROM field_values WHERE record_id IN ");
+        push_in_list(&mut fq, ids);
+        fq.push(" AND field_id IN ");
+        push_in_list(&mut fq, &field_ids);
+        fq.push(" ORDER BY record_id, field_id, id");
+        let rows: Vec<(i64, i64, Option<String>, Option<f64>)> = fq.fetch_all(h).await?;
+        let mut grouped: HashMap<(i64, i64), Vec<StoredValue>> = HashMap::new();
+        for (rid, fid, t, n) in rows {
+            grouped.entry((rid, fid)).or_default().push((t, n));
+        }
+        for f in cat.fields_for(entity) {
+            for id in ids {
+                if let Some(rows) = grouped.get(&(*id, f.id)) {
+                    if let Some(v) = FieldValue::from_rows(f.kind, rows) {
+                        out.get_mut(id).unwrap().custom.push((f.id, v));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces a record's tags and custom values.
+pub async fn save_extras(tx: &mut Tx, cat: &Catalog, entity: Entity, id: i64, tag_ids: &[i64], custom: &[(i64, FieldValue)]) -> Result<()> {
+    delete_extras(tx, entity, id).await?;
+    let tag_rows: Vec<Vec<Value>> = tag_ids
+        .iter()
+        .map(|t| vec![entity.as_str().into(), id.into(), (*t).into()])
+        .collect();
+    bulk_insert(tx, "record_tags", &["entity", "record_id", "tag_id"], &tag_rows).await?;
+    let mut rows = Vec::new();
+    for (fid, v) in custom {
+        if cat.fields_for(entity).any(|f| f.id == *fid) {
+            for (t, n) in v.storage_rows() {
+                rows.push(vec![(*fid).into(), id.into(), t.into(), n.into()]);
+            }
+        }
+    }
+    bulk_insert(tx, "field_values", &["field_id", "record_id", "value_text", "value_num"], &rows).await?;
+    Ok(())
+}
+
+pub async fn delete_extras(tx: &mut Tx, entity: Entity, id: i64) -> Result<()> {
+    q("DELETE FROM record_tags WHERE entity = $1 AND record_id = $2")
+        .bind(entity.as_str())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    q("DELETE FROM field_values WHERE record_id = $1 AND field_id IN (SELECT id FROM custom_fields WHERE entity = $2)")
+        .bind(id)
+        .bind(entity.as_str())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes everything attached to a record that its table's foreign keys do not.
+pub async fn delete_attached(tx: &mut Tx, entity: Entity, id: i64) -> Result<Vec<String>> {
+    delete_extras(tx, entity, id).await?;
+    search::unindex(tx, entity, id).await?;
+    q("DELETE FROM timeline WHERE entity = $1 AND record_id = $2")
+        .bind(entity.as_str())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    let keys: Vec<(String,)> = q("SELECT storage_key FROM attachments WHERE entity = $1 AND record_id = $2")
+        .bind(entity.as_str())
+        .bind(id)
+        .fetch_all(tx)
+        .await?;
+    q("DELETE FROM attachments WHERE entity = $1 AND record_id = $2")
+        .bind(entity.as_str())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(keys.into_iter().map(|k| k.0).collect())
+}
+
+/// Tag names of a record, for its search tokens.
+pub fn tag_names<'a>(cat: &'a Catalog, tag_ids: &'a [i64]) -> impl Iterator<Item = &'a str> + 'a {
+    tag_ids.iter().filter_map(|id| cat.tag(*id).map(|(_, t)| t.name.as_str()))
+}
+
+/// Field labels that differ between two versions of custom values.
+pub fn changed_custom(cat: &Catalog, entity: Entity, old: &[(i64, FieldValue)], new: &[(i64, FieldValue)]) -> Vec<String> {
+    cat.fields_for(entity)
+        .filter(|f| old.iter().find(|(i, _)| *i == f.id).map(|x| &x.1) != new.iter().find(|(i, _)| *i == f.id).map(|x| &x.1))
+        .map(|f| f.label.clone())
+        .collect()
+}
+
+/// The plain text of a custom value for display.
+pub fn field_kind(cat: &Catalog, field_id: i64) -> Option<FieldKind> {
+    cat.fields.iter().find(|f| f.id == field_id).map(|f| f.kind)
+}
