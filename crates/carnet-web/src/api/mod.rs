@@ -1,0 +1,147 @@
+//! The JSON REST API (SPEC D3): `/api/v1/...`, authenticated by API key or
+//! session, with one error body and cursor pagination. Its routes are listed in
+//! [`openapi::ROUTES`], which the OpenAPI document is built from.
+
+pub mod openapi;
+mod records;
+mod settings;
+
+use crate::error::ApiError;
+use crate::kinds::{Accounts, Contacts};
+use crate::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use carnet_app::AppError;
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(settings::me))
+        .route("/accounts", get(records::list::<Accounts>).post(records::create::<Accounts>))
+        .route(
+            "/accounts/{id}",
+            get(records::get_one::<Accounts>)
+                .patch(records::update::<Accounts>)
+                .delete(records::remove::<Accounts>),
+        )
+        .route("/accounts/{id}/timeline", get(records::timeline::<Accounts>))
+        .route("/accounts/{id}/comments", post(records::comment::<Accounts>))
+        .route("/accounts/{id}/contacts", post(records::link_contact))
+        .route("/accounts/{id}/contacts/{contact_id}", delete(records::unlink_contact))
+        .route("/contacts", get(records::list::<Contacts>).post(records::create::<Contacts>))
+        .route(
+            "/contacts/{id}",
+            get(records::get_one::<Contacts>)
+                .patch(records::update::<Contacts>)
+                .delete(records::remove::<Contacts>),
+        )
+        .route("/contacts/{id}/timeline", get(records::timeline::<Contacts>))
+        .route("/contacts/{id}/comments", post(records::comment::<Contacts>))
+        .route("/search", get(records::search))
+        .route("/saved-views", get(records::list_views).post(records::create_view))
+        .route("/saved-views/{id}", delete(records::delete_view))
+        .route("/statuses", get(settings::list_statuses).post(settings::create_status))
+        .route(
+            "/statuses/{id}",
+            axum::routing::patch(settings::update_status).delete(settings::delete_status),
+        )
+        .route("/tag-categories", get(settings::list_categories).post(settings::create_category))
+        .route(
+            "/tag-categories/{id}",
+            axum::routing::patch(settings::update_category).delete(settings::delete_category),
+        )
+        .route("/tag-categories/{id}/tags", post(settings::create_tag))
+        .route(
+            "/tags/{id}",
+            axum::routing::patch(settings::update_tag).delete(settings::delete_tag),
+        )
+        .route("/custom-fields", get(settings::list_fields).post(settings::create_field))
+        .route(
+            "/custom-fields/{id}",
+            axum::routing::patch(settings::update_field).delete(settings::delete_field),
+        )
+        .route("/mandatory-rules", get(settings::list_rules).post(settings::create_rule))
+        .route("/mandatory-rules/{id}", delete(settings::delete_rule))
+        .route("/contact-roles", get(settings::list_roles).post(settings::create_role))
+        .route(
+            "/contact-roles/{id}",
+            axum::routing::patch(settings::update_role).delete(settings::delete_role),
+        )
+        .route("/users", get(settings::list_users).post(settings::create_user))
+        .route("/users/{id}", get(settings::get_user).patch(settings::update_user))
+}
+
+/// A JSON object body; malformed JSON gets the standard error body.
+pub struct JsonBody(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(Value::Object(m))) => Ok(JsonBody(m)),
+            Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(AppError::field("body", "send JSON with Content-Type: application/json").into())
+            }
+            Err(e) => Err(AppError::field("body", format!("is not valid JSON: {}", e.body_text())).into()),
+        }
+    }
+}
+
+impl JsonBody {
+    pub fn value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+    /// A string field; `Ok(None)` when absent or null.
+    pub fn str(&self, k: &str) -> Result<Option<String>, AppError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AppError::field(k, "must be a string")),
+        }
+    }
+    pub fn bool(&self, k: &str) -> Result<Option<bool>, AppError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(AppError::field(k, "must be true or false")),
+        }
+    }
+    pub fn i64(&self, k: &str) -> Result<Option<i64>, AppError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| AppError::field(k, "must be a whole number")),
+            Some(_) => Err(AppError::field(k, "must be a number")),
+        }
+    }
+    /// A list of strings (or one string, split by lines).
+    pub fn strs(&self, k: &str) -> Result<Option<Vec<String>>, AppError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.lines().map(str::to_string).collect())),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| AppError::field(k, "must be a list of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(AppError::field(k, "must be a list of strings")),
+        }
+    }
+    /// Refuses keys outside `allowed`, so that typos are not silently ignored.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), AppError> {
+        let mut e = carnet_domain::FieldErrors::new();
+        for k in self.0.keys() {
+            if !allowed.contains(&k.as_str()) {
+                e.add(k.clone(), "is not a known field");
+            }
+        }
+        e.into_result().map_err(AppError::Invalid)
+    }
+}

@@ -1,0 +1,523 @@
+//! The OpenAPI 3 document, built from [`ROUTES`]. An integration test calls
+//! every listed operation on a running server, so the document cannot drift
+//! from the router without failing the suite.
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// Request body schema name, if the operation takes one.
+    pub body: Option<&'static str>,
+    /// Response schema name for 200/201.
+    pub response: Option<&'static str>,
+    /// Whether it is a list with filters and cursor pagination.
+    pub list: bool,
+}
+
+const fn r(method: &'static str, path: &'static str, summary: &'static str, tag: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        tag,
+        body: None,
+        response: None,
+        list: false,
+    }
+}
+
+const fn with(mut route: Route, body: Option<&'static str>, response: Option<&'static str>, list: bool) -> Route {
+    route.body = body;
+    route.response = response;
+    route.list = list;
+    route
+}
+
+pub const ROUTES: &[Route] = &[
+    with(r("get", "/api/v1/me", "The calling user", "users"), None, Some("User"), false),
+    with(
+        r(
+            "get",
+            "/api/v1/accounts",
+            "List accounts with filters and cursor pagination",
+            "accounts",
+        ),
+        None,
+        Some("AccountPage"),
+        true,
+    ),
+    with(
+        r(
+            "post",
+            "/api/v1/accounts",
+            "Create an account (likely duplicates come back as warnings)",
+            "accounts",
+        ),
+        Some("AccountInput"),
+        Some("Account"),
+        false,
+    ),
+    with(
+        r(
+            "get",
+            "/api/v1/accounts/{id}",
+            "Read an account with its linked contacts",
+            "accounts",
+        ),
+        None,
+        Some("Account"),
+        false,
+    ),
+    with(
+        r(
+            "patch",
+            "/api/v1/accounts/{id}",
+            "Change the given fields of an account",
+            "accounts",
+        ),
+        Some("AccountInput"),
+        Some("Account"),
+        false,
+    ),
+    r("delete", "/api/v1/accounts/{id}", "Delete an account and its history", "accounts"),
+    with(
+        r(
+            "get",
+            "/api/v1/accounts/{id}/timeline",
+            "An account's timeline, newest first",
+            "accounts",
+        ),
+        None,
+        Some("Timeline"),
+        false,
+    ),
+    with(
+        r("post", "/api/v1/accounts/{id}/comments", "Comment on an account", "accounts"),
+        Some("Comment"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r(
+            "post",
+            "/api/v1/accounts/{id}/contacts",
+            "Link a contact to the account with a role",
+            "accounts",
+        ),
+        Some("Link"),
+        None,
+        false,
+    ),
+    r(
+        "delete",
+        "/api/v1/accounts/{id}/contacts/{contact_id}",
+        "Remove a contact from the account",
+        "accounts",
+    ),
+    with(
+        r(
+            "get",
+            "/api/v1/contacts",
+            "List contacts with filters and cursor pagination",
+            "contacts",
+        ),
+        None,
+        Some("ContactPage"),
+        true,
+    ),
+    with(
+        r(
+            "post",
+            "/api/v1/contacts",
+            "Create a contact, optionally linked to an account",
+            "contacts",
+        ),
+        Some("ContactInput"),
+        Some("Contact"),
+        false,
+    ),
+    with(
+        r("get", "/api/v1/contacts/{id}", "Read a contact with its accounts", "contacts"),
+        None,
+        Some("Contact"),
+        false,
+    ),
+    with(
+        r("patch", "/api/v1/contacts/{id}", "Change the given fields of a contact", "contacts"),
+        Some("ContactInput"),
+        Some("Contact"),
+        false,
+    ),
+    r("delete", "/api/v1/contacts/{id}", "Delete a contact and its history", "contacts"),
+    with(
+        r(
+            "get",
+            "/api/v1/contacts/{id}/timeline",
+            "A contact's timeline, newest first",
+            "contacts",
+        ),
+        None,
+        Some("Timeline"),
+        false,
+    ),
+    with(
+        r("post", "/api/v1/contacts/{id}/comments", "Comment on a contact", "contacts"),
+        Some("Comment"),
+        Some("Created"),
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/search",
+        "Search accounts and contacts by name, email, phone, identifier or tag prefix (?q=)",
+        "search",
+    ),
+    r(
+        "get",
+        "/api/v1/saved-views",
+        "Saved list views visible to the caller (?entity=account|contact)",
+        "views",
+    ),
+    with(
+        r("post", "/api/v1/saved-views", "Save a list view", "views"),
+        Some("SavedViewInput"),
+        Some("Created"),
+        false,
+    ),
+    r("delete", "/api/v1/saved-views/{id}", "Delete a saved view", "views"),
+    r("get", "/api/v1/statuses", "Account statuses", "settings"),
+    with(
+        r("post", "/api/v1/statuses", "Add a status", "settings"),
+        Some("StatusInput"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r(
+            "patch",
+            "/api/v1/statuses/{id}",
+            "Rename, recolour, reorder or make default",
+            "settings",
+        ),
+        Some("StatusInput"),
+        None,
+        false,
+    ),
+    r(
+        "delete",
+        "/api/v1/statuses/{id}",
+        "Delete a status (?replacement= for accounts that have it)",
+        "settings",
+    ),
+    r("get", "/api/v1/tag-categories", "Tag categories with their tags", "settings"),
+    with(
+        r("post", "/api/v1/tag-categories", "Add a tag category", "settings"),
+        Some("CategoryInput"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r("patch", "/api/v1/tag-categories/{id}", "Change a tag category", "settings"),
+        Some("CategoryInput"),
+        None,
+        false,
+    ),
+    r(
+        "delete",
+        "/api/v1/tag-categories/{id}",
+        "Delete a tag category and its tags",
+        "settings",
+    ),
+    with(
+        r("post", "/api/v1/tag-categories/{id}/tags", "Add a tag to a category", "settings"),
+        Some("TagInput"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r("patch", "/api/v1/tags/{id}", "Rename or recolour a tag", "settings"),
+        Some("TagInput"),
+        None,
+        false,
+    ),
+    r("delete", "/api/v1/tags/{id}", "Delete a tag", "settings"),
+    r("get", "/api/v1/custom-fields", "Custom fields of every record type", "settings"),
+    with(
+        r("post", "/api/v1/custom-fields", "Add a custom field", "settings"),
+        Some("FieldInput"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r(
+            "patch",
+            "/api/v1/custom-fields/{id}",
+            "Change a field's label or choices",
+            "settings",
+        ),
+        Some("FieldInput"),
+        None,
+        false,
+    ),
+    r(
+        "delete",
+        "/api/v1/custom-fields/{id}",
+        "Delete a custom field and its values",
+        "settings",
+    ),
+    r("get", "/api/v1/mandatory-rules", "Mandatory field rules", "settings"),
+    with(
+        r(
+            "post",
+            "/api/v1/mandatory-rules",
+            "Make a field mandatory, always or from a status on",
+            "settings",
+        ),
+        Some("RuleInput"),
+        Some("Created"),
+        false,
+    ),
+    r("delete", "/api/v1/mandatory-rules/{id}", "Remove a mandatory rule", "settings"),
+    r("get", "/api/v1/contact-roles", "Contact roles", "settings"),
+    with(
+        r("post", "/api/v1/contact-roles", "Add a contact role", "settings"),
+        Some("NameInput"),
+        Some("Created"),
+        false,
+    ),
+    with(
+        r("patch", "/api/v1/contact-roles/{id}", "Rename a contact role", "settings"),
+        Some("NameInput"),
+        None,
+        false,
+    ),
+    r("delete", "/api/v1/contact-roles/{id}", "Delete a contact role", "settings"),
+    r("get", "/api/v1/users", "Users", "users"),
+    with(
+        r("post", "/api/v1/users", "Create a user (administrators)", "users"),
+        Some("UserInput"),
+        Some("User"),
+        false,
+    ),
+    with(r("get", "/api/v1/users/{id}", "Read a user", "users"), None, Some("User"), false),
+    with(
+        r("patch", "/api/v1/users/{id}", "Change a user (administrators, or oneself)", "users"),
+        Some("UserInput"),
+        Some("User"),
+        false,
+    ),
+];
+
+fn list_parameters() -> Vec<Value> {
+    let p =
+        |name: &str, desc: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}, "description": desc});
+    vec![
+        p("q", "Name starts with (accents and case ignored)"),
+        p("status", "Status id or name (accounts; repeat for several)"),
+        p("owner", "Owner id or email, or `none` (repeat for several)"),
+        p("tag", "Tag id, name or Category/Name (repeat: all must match)"),
+        p("created_from", "YYYY-MM-DD, in the caller's time zone"),
+        p("created_to", "YYYY-MM-DD, inclusive"),
+        p("updated_from", "YYYY-MM-DD"),
+        p("updated_to", "YYYY-MM-DD, inclusive"),
+        p(
+            "city",
+            "Equals (case ignored); also country, postal_code, source, email, company_id (accounts), job_title (contacts)",
+        ),
+        p(
+            "cf.{key}",
+            "Custom field equals; cf.{key}.min / cf.{key}.max for numbers, amounts and dates",
+        ),
+        p("sort", "name (default), created, updated or cf.{key}; prefix - for descending"),
+        p("after", "The next_cursor of the previous page"),
+        p("limit", "1–1000, default 50"),
+    ]
+}
+
+fn schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let ns = || json!({"type": "string", "nullable": true});
+    let tag =
+        json!({"type": "object", "properties": {"id": s("integer"), "name": s("string"), "category": s("string"), "color": s("string")}});
+    let custom = json!({"type": "object", "description": "Custom field values by key", "additionalProperties": true});
+    let refd = json!({"type": "object", "nullable": true, "properties": {"id": s("integer"), "name": s("string")}});
+    let account_fields = [
+        "email",
+        "phone",
+        "website",
+        "address",
+        "postal_code",
+        "city",
+        "country",
+        "company_id",
+        "vat_number",
+        "source",
+        "description",
+    ];
+    let contact_fields = [
+        "first_name",
+        "email",
+        "phone",
+        "mobile",
+        "job_title",
+        "source",
+        "address",
+        "postal_code",
+        "city",
+        "country",
+        "description",
+    ];
+    let props = |fields: &[&str]| -> Map<String, Value> { fields.iter().map(|f| (f.to_string(), ns())).collect() };
+    let mut account = props(&account_fields);
+    account.insert("id".into(), s("integer"));
+    account.insert("name".into(), s("string"));
+    account.insert("status".into(), refd.clone());
+    account.insert("owner".into(), refd.clone());
+    account.insert("tags".into(), json!({"type": "array", "items": tag}));
+    account.insert("custom".into(), custom.clone());
+    account.insert("contacts".into(), json!({"type": "array", "items": {"type": "object", "properties": {"id": s("integer"), "name": s("string"), "email": ns(), "role": ns()}}}));
+    account.insert("created_at".into(), json!({"type": "string", "format": "date-time"}));
+    account.insert("updated_at".into(), json!({"type": "string", "format": "date-time"}));
+    let mut account_in = props(&account_fields);
+    account_in.insert("name".into(), s("string"));
+    account_in.insert(
+        "status".into(),
+        json!({"description": "Status id or name; default status if absent"}),
+    );
+    account_in.insert("owner".into(), json!({"description": "User id or email"}));
+    account_in.insert(
+        "tags".into(),
+        json!({"type": "array", "items": {"description": "Tag id, name or Category/Name"}}),
+    );
+    account_in.insert("custom".into(), custom.clone());
+    let mut contact = props(&contact_fields);
+    contact.insert("id".into(), s("integer"));
+    contact.insert("last_name".into(), s("string"));
+    contact.insert("name".into(), s("string"));
+    contact.insert("owner".into(), refd);
+    contact.insert("tags".into(), json!({"type": "array", "items": tag}));
+    contact.insert("custom".into(), custom.clone());
+    contact.insert(
+        "accounts".into(),
+        json!({"type": "array", "items": {"type": "object", "properties": {"id": s("integer"), "name": s("string"), "role": ns()}}}),
+    );
+    let mut contact_in = props(&contact_fields);
+    contact_in.insert("last_name".into(), s("string"));
+    contact_in.insert("owner".into(), json!({"description": "User id or email"}));
+    contact_in.insert(
+        "tags".into(),
+        json!({"type": "array", "items": {"description": "Tag id, name or Category/Name"}}),
+    );
+    contact_in.insert("custom".into(), custom);
+    contact_in.insert(
+        "account".into(),
+        json!({"type": "integer", "description": "On create: link to this account"}),
+    );
+    contact_in.insert(
+        "role".into(),
+        json!({"type": "string", "description": "On create: role on that account"}),
+    );
+    let page = |item: &str| json!({"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}}, "next_cursor": ns()}});
+    json!({
+        "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+            "code": s("string"), "message": s("string"),
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Reason per field name"}}}}},
+        "Account": {"type": "object", "properties": account},
+        "AccountInput": {"type": "object", "required": ["name"], "properties": account_in},
+        "AccountPage": page("Account"),
+        "Contact": {"type": "object", "properties": contact},
+        "ContactInput": {"type": "object", "required": ["last_name"], "properties": contact_in},
+        "ContactPage": page("Contact"),
+        "Timeline": {"type": "object", "properties": {"data": {"type": "array", "items": {"type": "object"}}}},
+        "Comment": {"type": "object", "required": ["body"], "properties": {"body": s("string")}},
+        "Link": {"type": "object", "required": ["contact_id"], "properties": {"contact_id": s("integer"), "role": ns()}},
+        "Created": {"type": "object", "properties": {"id": s("integer")}},
+        "SavedViewInput": {"type": "object", "required": ["entity", "name", "query"], "properties": {"entity": {"type": "string", "enum": ["account", "contact"]}, "name": s("string"), "query": {"type": "string", "description": "The list's query string, e.g. tag=Gold&sort=-created"}, "shared": s("boolean")}},
+        "StatusInput": {"type": "object", "properties": {"name": s("string"), "color": s("string"), "is_default": s("boolean"), "position": s("integer")}},
+        "CategoryInput": {"type": "object", "properties": {"name": s("string"), "multi": s("boolean"), "is_segment": s("boolean")}},
+        "TagInput": {"type": "object", "properties": {"name": s("string"), "color": s("string")}},
+        "FieldInput": {"type": "object", "properties": {"entity": {"type": "string", "enum": ["account", "contact", "opportunity"]}, "key": s("string"), "label": s("string"),
+            "kind": {"type": "string", "enum": ["text", "long_text", "number", "currency", "date", "boolean", "single_choice", "multiple_choice", "url", "email", "phone"]},
+            "choices": {"type": "array", "items": s("string")}}},
+        "RuleInput": {"type": "object", "properties": {"entity": s("string"), "field": {"type": "string", "description": "A standard field name or cf.{key}"}, "from_status": {"description": "Status id or name; absent = always"}}},
+        "NameInput": {"type": "object", "properties": {"name": s("string")}},
+        "User": {"type": "object", "properties": {"id": s("integer"), "email": s("string"), "name": s("string"), "role": s("string"), "locale": s("string"), "time_zone": s("string"), "active": s("boolean")}},
+        "UserInput": {"type": "object", "properties": {"email": s("string"), "name": s("string"), "role": {"type": "string", "enum": ["admin", "manager", "sales", "marketing"]}, "password": s("string"), "locale": {"type": "string", "enum": ["en", "fr"]}, "time_zone": s("string"), "active": s("boolean")}},
+    })
+}
+
+pub fn build() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for route in ROUTES {
+        let mut params: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer"}}))
+            .collect();
+        if route.list {
+            params.extend(list_parameters());
+        }
+        let ok = match (route.method, route.response) {
+            ("post", Some(_)) => "201",
+            ("get", _) => "200",
+            (_, None) => "204",
+            _ => "200",
+        };
+        let mut responses = Map::new();
+        let content = route
+            .response
+            .map(|r| json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{r}")}}}))
+            .unwrap_or(json!({"application/json": {"schema": {"type": "object"}}}));
+        responses.insert(
+            ok.into(),
+            if ok == "204" {
+                json!({"description": "Done"})
+            } else {
+                json!({"description": "Success", "content": content})
+            },
+        );
+        for (code, what) in [
+            ("401", "No valid session or API key"),
+            ("403", "The role does not allow it"),
+            ("404", "Not found"),
+            ("422", "Invalid input: see error.fields"),
+        ] {
+            responses.insert(
+                code.into(),
+                json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+            );
+        }
+        let mut op = json!({
+            "summary": route.summary,
+            "tags": [route.tag],
+            "operationId": format!("{}_{}", route.method, route.path.trim_start_matches("/api/v1/").replace(['/', '{', '}', '-'], "_")),
+            "parameters": params,
+            "responses": responses,
+        });
+        if let Some(b) = route.body {
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
+        }
+        paths.entry(route.path.to_string()).or_insert_with(|| json!({}))[route.method] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Carnet API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Accounts, contacts and settings of a Carnet CRM. Authenticate with `Authorization: Bearer <API key>` (create one with `carnet api-key create` or on your profile page). Lists are paged by cursor: pass `next_cursor` as `after`."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas(),
+        },
+        "security": [{"bearer": []}],
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

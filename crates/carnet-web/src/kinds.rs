@@ -1,0 +1,230 @@
+//! Accounts and contacts seen from HTTP: one trait, so that list, card, form and
+//! API handlers are written once and instantiated per record type.
+
+use carnet_app::access::User;
+use carnet_app::records::accounts::{self, Account, AccountCard};
+use carnet_app::records::contacts::{self, Contact, ContactCard};
+use carnet_app::records::duplicates::{self, Duplicate};
+use carnet_app::records::lists::Listed;
+use carnet_app::records::Extras;
+use carnet_app::{AppError, Carnet, Db};
+use carnet_domain::access::Permission;
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{AccountDraft, Catalog, ContactDraft, RawInput};
+use carnet_domain::FieldErrors;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::future::Future;
+
+/// Keys that a create request may carry besides the record's own fields: the
+/// account (and role) a new contact is linked to, and the "create anyway" flag.
+pub const LINK_KEYS: &[&str] = &["account", "role", "allow_duplicates", "csrf"];
+
+pub trait Kind: Send + Sync + 'static {
+    const ENTITY: Entity;
+    /// URL segment: `accounts`, `contacts`.
+    const PATH: &'static str;
+    const WRITE: Permission;
+    const COLS: &'static str;
+    type Draft: Send + Sync;
+    type Card: Send + Sync;
+    type Row: Listed + Send + Sync;
+
+    fn parse(raw: &RawInput, cat: &Catalog) -> Result<Self::Draft, FieldErrors>;
+    fn draft_name(d: &Self::Draft) -> String;
+    fn duplicates(db: &Db, d: &Self::Draft) -> impl Future<Output = Result<Vec<Duplicate>, AppError>> + Send;
+    fn create(
+        c: &Carnet,
+        cat: &Catalog,
+        actor: &User,
+        d: &Self::Draft,
+        raw: &RawInput,
+    ) -> impl Future<Output = Result<i64, AppError>> + Send;
+    fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Self::Draft) -> impl Future<Output = Result<(), AppError>> + Send;
+    fn card(db: &Db, cat: &Catalog, id: i64) -> impl Future<Output = Result<Self::Card, AppError>> + Send;
+    fn delete(c: &Carnet, id: i64) -> impl Future<Output = Result<(), AppError>> + Send;
+    fn to_raw(card: &Self::Card, cat: &Catalog) -> RawInput;
+    fn card_name(card: &Self::Card) -> String;
+    fn row_json(row: &Self::Row, extras: &Extras, cat: &Catalog) -> Value;
+    fn card_json(card: &Self::Card, cat: &Catalog) -> Value;
+}
+
+pub struct Accounts;
+pub struct Contacts;
+
+pub fn iso(unix: i64) -> String {
+    DateTime::<Utc>::from_timestamp(unix, 0).map(|d| d.to_rfc3339()).unwrap_or_default()
+}
+
+fn user_json(cat: &Catalog, id: Option<i64>) -> Value {
+    match id.and_then(|i| cat.user(i)) {
+        Some(u) => json!({"id": u.id, "name": u.name, "email": u.email}),
+        None => Value::Null,
+    }
+}
+
+pub fn tags_json(cat: &Catalog, ids: &[i64]) -> Value {
+    Value::Array(
+        ids.iter()
+            .filter_map(|id| cat.tag(*id))
+            .map(|(c, t)| json!({"id": t.id, "name": t.name, "category": c.name, "color": t.color}))
+            .collect(),
+    )
+}
+
+pub fn custom_json(cat: &Catalog, entity: Entity, ex: &Extras) -> Value {
+    let mut m = serde_json::Map::new();
+    for f in cat.fields_for(entity) {
+        let v = ex
+            .custom
+            .iter()
+            .find(|(id, _)| *id == f.id)
+            .map(|(_, v)| v.to_json())
+            .unwrap_or(Value::Null);
+        m.insert(f.key.clone(), v);
+    }
+    Value::Object(m)
+}
+
+fn link_from_raw(raw: &RawInput, cat: &Catalog) -> Result<Option<(i64, Option<i64>)>, AppError> {
+    let account = raw.one("account").trim();
+    if account.is_empty() {
+        return Ok(None);
+    }
+    let id = parse_ref(account).ok_or_else(|| AppError::field("account", "must be an account id"))?;
+    let role = match raw.one("role").trim() {
+        "" => None,
+        r => Some(cat.resolve_role(r).map_err(|e| AppError::field("role", e))?),
+    };
+    Ok(Some((id, role)))
+}
+
+/// A record reference typed by a person or a picker: `12`, or `#12 Acme`.
+pub fn parse_ref(raw: &str) -> Option<i64> {
+    let t = raw.trim().trim_start_matches('#');
+    t.split_whitespace().next()?.parse().ok()
+}
+
+impl Kind for Accounts {
+    const ENTITY: Entity = Entity::Account;
+    const PATH: &'static str = "accounts";
+    const WRITE: Permission = Permission::WriteAccounts;
+    const COLS: &'static str = accounts::COLS;
+    type Draft = AccountDraft;
+    type Card = AccountCard;
+    type Row = Account;
+
+    fn parse(raw: &RawInput, cat: &Catalog) -> Result<AccountDraft, FieldErrors> {
+        AccountDraft::parse(raw, cat, LINK_KEYS)
+    }
+    fn draft_name(d: &AccountDraft) -> String {
+        d.name.clone()
+    }
+    async fn duplicates(db: &Db, d: &AccountDraft) -> Result<Vec<Duplicate>, AppError> {
+        duplicates::for_account(db, d).await
+    }
+    async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft, _raw: &RawInput) -> Result<i64, AppError> {
+        accounts::create(c, cat, actor, d).await
+    }
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<(), AppError> {
+        accounts::update(c, cat, actor, id, d).await
+    }
+    async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<AccountCard, AppError> {
+        accounts::get(db, cat, id).await
+    }
+    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
+        accounts::delete(c, id).await
+    }
+    fn to_raw(card: &AccountCard, cat: &Catalog) -> RawInput {
+        accounts::to_raw(card, cat)
+    }
+    fn card_name(card: &AccountCard) -> String {
+        card.account.name.clone()
+    }
+    fn row_json(a: &Account, ex: &Extras, cat: &Catalog) -> Value {
+        json!({
+            "id": a.id,
+            "name": a.name,
+            "status": cat.status(a.status_id).map(|s| json!({"id": s.id, "name": s.name})),
+            "owner": user_json(cat, a.owner_id),
+            "email": a.email, "phone": a.phone, "website": a.website,
+            "address": a.address, "postal_code": a.postal_code, "city": a.city, "country": a.country,
+            "company_id": a.company_id, "vat_number": a.vat_number, "source": a.source, "description": a.description,
+            "tags": tags_json(cat, &ex.tag_ids),
+            "custom": custom_json(cat, Entity::Account, ex),
+            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+        })
+    }
+    fn card_json(card: &AccountCard, cat: &Catalog) -> Value {
+        let mut v = Self::row_json(&card.account, &card.extras, cat);
+        v["contacts"] = Value::Array(
+            card.contacts
+                .iter()
+                .map(|c| json!({"id": c.contact_id, "name": c.name(), "email": c.email, "role": c.role_name}))
+                .collect(),
+        );
+        v
+    }
+}
+
+impl Kind for Contacts {
+    const ENTITY: Entity = Entity::Contact;
+    const PATH: &'static str = "contacts";
+    const WRITE: Permission = Permission::WriteContacts;
+    const COLS: &'static str = contacts::COLS;
+    type Draft = ContactDraft;
+    type Card = ContactCard;
+    type Row = Contact;
+
+    fn parse(raw: &RawInput, cat: &Catalog) -> Result<ContactDraft, FieldErrors> {
+        ContactDraft::parse(raw, cat, LINK_KEYS)
+    }
+    fn draft_name(d: &ContactDraft) -> String {
+        d.full_name()
+    }
+    async fn duplicates(db: &Db, d: &ContactDraft) -> Result<Vec<Duplicate>, AppError> {
+        duplicates::for_contact(db, d).await
+    }
+    async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, raw: &RawInput) -> Result<i64, AppError> {
+        let link = link_from_raw(raw, cat)?;
+        contacts::create(c, cat, actor, d, link).await
+    }
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft) -> Result<(), AppError> {
+        contacts::update(c, cat, actor, id, d).await
+    }
+    async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard, AppError> {
+        contacts::get(db, cat, id).await
+    }
+    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
+        contacts::delete(c, id).await
+    }
+    fn to_raw(card: &ContactCard, cat: &Catalog) -> RawInput {
+        contacts::to_raw(card, cat)
+    }
+    fn card_name(card: &ContactCard) -> String {
+        card.contact.name()
+    }
+    fn row_json(c: &Contact, ex: &Extras, cat: &Catalog) -> Value {
+        json!({
+            "id": c.id,
+            "first_name": c.first_name, "last_name": c.last_name, "name": c.name(),
+            "email": c.email, "phone": c.phone, "mobile": c.mobile, "job_title": c.job_title,
+            "owner": user_json(cat, c.owner_id),
+            "source": c.source, "address": c.address, "postal_code": c.postal_code, "city": c.city, "country": c.country,
+            "description": c.description,
+            "tags": tags_json(cat, &ex.tag_ids),
+            "custom": custom_json(cat, Entity::Contact, ex),
+            "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
+        })
+    }
+    fn card_json(card: &ContactCard, cat: &Catalog) -> Value {
+        let mut v = Self::row_json(&card.contact, &card.extras, cat);
+        v["accounts"] = Value::Array(
+            card.accounts
+                .iter()
+                .map(|a| json!({"id": a.account_id, "name": a.account_name, "role": a.role_name}))
+                .collect(),
+        );
+        v
+    }
+}

@@ -1,0 +1,96 @@
+//! Carnet's HTTP layer. Thin handlers: extract, call one service of
+//! `carnet-app`, map the result to a page (askama templates) or to JSON. Pages
+//! and the API share the services, the error type and the permission checks.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod kinds;
+pub mod pages;
+pub mod ratelimit;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use carnet_app::Carnet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub carnet: Carnet,
+    pub login_limiter: Arc<ratelimit::Limiter>,
+    /// Set when Carnet is served over TLS (directly or behind a proxy): cookies get `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(carnet: Carnet, secure_cookies: bool) -> Self {
+        AppState {
+            carnet,
+            login_limiter: Arc::new(ratelimit::Limiter::new(10, 15 * 60)),
+            secure_cookies,
+        }
+    }
+}
+
+/// The whole application: pages, API, assets, health.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.carnet.max_upload_bytes + 1024 * 1024;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(pages::router(upload_limit))
+        .nest("/api/v1", api::router())
+        .route("/api/openapi.json", get(api::openapi::document))
+        .fallback(error::fallback)
+        .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    let ok = match s.carnet.db.conn().await {
+        Ok(mut c) => carnet_app::db::q("SELECT 1").scalar::<i32>(&mut c).await.is_ok(),
+        Err(_) => false,
+    };
+    if ok {
+        (axum::http::StatusCode::OK, "ok").into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+/// One span per request, and headers that keep pages from being framed,
+/// sniffed or made to run foreign scripts.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", %method, path = %path);
+    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ));
+    tracing::info!(parent: &span, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "handled");
+    res
+}
+
+/// Serves until the future `shutdown` completes.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,93 @@
+//! The home page (the company news feed, R9) and global search (R10).
+
+use super::view::{entry_view, EntryView};
+use super::{render, Layout, OrPage, PageResult};
+use crate::auth::PageUser;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use carnet_app::records::search::{self, Hit};
+use carnet_app::records::timeline;
+use carnet_domain::access::Permission;
+use carnet_domain::fields::Entity;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    l: Layout,
+    entries: Vec<EntryView>,
+    kinds: Vec<(String, String, bool)>,
+    kind: String,
+    older_href: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct FeedParams {
+    kind: Option<String>,
+    before: Option<i64>,
+}
+
+const PAGE: i64 = 40;
+
+pub async fn home(State(s): State<AppState>, PageUser(v): PageUser, Query(p): Query<FeedParams>) -> PageResult {
+    let kind = p.kind.filter(|k| timeline::KINDS.contains(&k.as_str())).unwrap_or_default();
+    let kinds = if kind.is_empty() { vec![] } else { vec![kind.clone()] };
+    let entries = timeline::feed(&s.carnet.db, &kinds, p.before, PAGE).await.or_page(&v)?;
+    let fmt = v.user.fmt();
+    let older_href = (entries.len() as i64 == PAGE).then(|| {
+        let last = entries.last().map(|e| e.id).unwrap_or(0);
+        if kind.is_empty() {
+            format!("/?before={last}")
+        } else {
+            format!("/?kind={kind}&before={last}")
+        }
+    });
+    let admin = v.can(Permission::ManageSettings);
+    let l = Layout::new(&v, fmt.t("home.title"), "home");
+    let kinds = timeline::KINDS
+        .iter()
+        .map(|k| (k.to_string(), fmt.t(&format!("kind.{k}")).to_string(), *k == kind))
+        .collect();
+    Ok(render(&HomePage {
+        entries: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
+        kinds,
+        kind,
+        older_href,
+        l,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    l: Layout,
+    q: String,
+    hits: Vec<(String, String, Option<String>, &'static str)>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+}
+
+pub async fn search(State(s): State<AppState>, PageUser(v): PageUser, Query(p): Query<SearchParams>) -> PageResult {
+    let q: String = p.q.unwrap_or_default().chars().take(200).collect();
+    let hits: Vec<Hit> = if q.trim().is_empty() {
+        vec![]
+    } else {
+        search::search(&s.carnet.db, &q, 50).await.or_page(&v)?
+    };
+    let fmt = v.user.fmt();
+    let hits = hits
+        .into_iter()
+        .map(|h| match h.entity {
+            Entity::Account => (format!("/accounts/{}", h.id), h.name, h.detail, "nav.accounts"),
+            _ => (format!("/contacts/{}", h.id), h.name, h.detail, "nav.contacts"),
+        })
+        .collect();
+    Ok(render(&SearchPage {
+        l: Layout::new(&v, fmt.t("search.title"), "search"),
+        q,
+        hits,
+    }))
+}

@@ -1,0 +1,174 @@
+//! Signing in and out, and the one-time creation of the first administrator.
+
+use super::{default_fmt, render, render_status, see_other, Layout, PageResult};
+use crate::auth::{clear_cookie, cookie_value, session_cookie, SESSION_COOKIE};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use carnet_app::access::{sessions, users};
+use carnet_app::AppError;
+use carnet_domain::FieldErrors;
+use std::net::SocketAddr;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    l: Layout,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after login, never another site.
+fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/".into(),
+    }
+}
+
+pub async fn login_form(Query(p): Query<NextParam>) -> Response {
+    let fmt = default_fmt();
+    render(&LoginPage {
+        l: Layout::anonymous(fmt, fmt.t("login.title")),
+        email: String::new(),
+        next: safe_next(p.next.as_deref()),
+        error: None,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Form(f): Form<LoginForm>) -> PageResult {
+    let fmt = default_fmt();
+    let ip_key = format!("ip:{}", addr.ip());
+    let email_key = format!("email:{}", f.email.trim().to_lowercase());
+    let page = |error: &str, status| {
+        render_status(
+            status,
+            &LoginPage {
+                l: Layout::anonymous(fmt, fmt.t("login.title")),
+                email: f.email.clone(),
+                next: safe_next(f.next.as_deref()),
+                error: Some(fmt.t(error).into()),
+            },
+        )
+    };
+    if !s.login_limiter.allowed(&ip_key) || !s.login_limiter.allowed(&email_key) {
+        return Ok(page("login.throttled", StatusCode::TOO_MANY_REQUESTS));
+    }
+    let user = users::verify_login(&s.carnet.db, &f.email, &f.password)
+        .await
+        .map_err(|e| super::PageError::new(super::app_error_page(e, None)))?;
+    let Some(user) = user else {
+        s.login_limiter.fail(&ip_key);
+        s.login_limiter.fail(&email_key);
+        return Ok(page("login.failed", StatusCode::UNAUTHORIZED));
+    };
+    s.login_limiter.clear(&email_key);
+    let sess = sessions::create(&s.carnet.db, user.id)
+        .await
+        .map_err(|e| super::PageError::new(super::app_error_page(e, None)))?;
+    let mut r = see_other(&safe_next(f.next.as_deref()));
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&sess.token, s.secure_cookies).parse().unwrap());
+    Ok(r)
+}
+
+pub async fn logout(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    // Logging out needs no CSRF token: the worst a forged request can do is sign
+    // someone out. The session row is deleted, not just the cookie.
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
+        let _ = sessions::delete(&s.carnet.db, &token).await;
+    }
+    let mut r = see_other("/login");
+    r.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(s.secure_cookies).parse().unwrap());
+    r
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    l: Layout,
+    token: String,
+    email: String,
+    name: String,
+    errors: FieldErrors,
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenParam {
+    token: Option<String>,
+}
+
+pub async fn setup_form(State(s): State<AppState>, Query(p): Query<TokenParam>) -> Response {
+    let fmt = default_fmt();
+    let token = p.token.unwrap_or_default();
+    match users::setup_token_valid(&s.carnet.db, &token).await {
+        Ok(true) => render(&SetupPage {
+            l: Layout::anonymous(fmt, fmt.t("setup.title")),
+            token,
+            email: String::new(),
+            name: String::new(),
+            errors: FieldErrors::new(),
+        }),
+        Ok(false) => super::error_page(StatusCode::FORBIDDEN, None, "setup.invalid"),
+        Err(e) => super::app_error_page(e, None),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SetupForm {
+    token: String,
+    email: String,
+    name: String,
+    password: String,
+}
+
+pub async fn setup(State(s): State<AppState>, Form(f): Form<SetupForm>) -> Response {
+    let fmt = default_fmt();
+    let again = |errors: FieldErrors| {
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SetupPage {
+                l: Layout::anonymous(fmt, fmt.t("setup.title")),
+                token: f.token.clone(),
+                email: f.email.clone(),
+                name: f.name.clone(),
+                errors,
+            },
+        )
+    };
+    let nu = match users::NewUser::parse(&f.email, &f.name, "admin", &f.password, "", "") {
+        Ok(u) => u,
+        Err(e) => return again(e),
+    };
+    match users::complete_setup(&s.carnet.db, &f.token, nu).await {
+        Ok(user) => match sessions::create(&s.carnet.db, user.id).await {
+            Ok(sess) => {
+                let mut r = see_other("/");
+                r.headers_mut()
+                    .insert(header::SET_COOKIE, session_cookie(&sess.token, s.secure_cookies).parse().unwrap());
+                r
+            }
+            Err(e) => super::app_error_page(e, None),
+        },
+        Err(AppError::Invalid(e)) => again(e),
+        Err(AppError::Forbidden) => super::error_page(StatusCode::FORBIDDEN, None, "setup.invalid"),
+        Err(e) => super::app_error_page(e, None),
+    }
+}

@@ -1,0 +1,362 @@
+//! Settings pages (administrators) and the user's own profile: language, time
+//! zone, password and API keys.
+
+use super::{checked_form, render, render_status, see_other, Layout, OrPage, PageResult};
+use crate::auth::{PageUser, Viewer};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+use carnet_app::access::users::{self, NewUser, UserUpdate};
+use carnet_app::access::{keys, User};
+use carnet_app::{settings, AppError};
+use carnet_domain::access::{Permission, Role};
+use carnet_domain::fields::FieldKind;
+use carnet_domain::i18n::{parse_time_zone, Locale};
+use carnet_domain::records::{Catalog, RawInput, ACCOUNT_FIELDS, CONTACT_FIELDS};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(|| async { see_other("/settings/statuses") }))
+        .route("/settings/{section}", get(section_page).post(section_post))
+        .route("/profile", get(profile).post(profile_post))
+}
+
+pub const SECTIONS: &[&str] = &["statuses", "tags", "fields", "rules", "roles", "users"];
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    l: Layout,
+    section: String,
+    sections: Vec<(String, String)>,
+    cat: Catalog,
+    users: Vec<User>,
+    kinds: Vec<(String, String)>,
+    rule_fields: Vec<(String, String)>,
+    rules: Vec<(i64, String, String, String)>,
+    error: Option<String>,
+    draft: RawInput,
+    saved: bool,
+}
+
+impl SettingsPage {
+    fn d(&self, k: &str) -> &str {
+        self.draft.one(k)
+    }
+}
+
+fn field_label(fmt: &carnet_domain::i18n::Fmt, cat: &Catalog, entity: &str, field: &str) -> String {
+    match field.strip_prefix("cf.") {
+        Some(k) => cat
+            .fields
+            .iter()
+            .find(|f| f.key == k && f.entity.as_str() == entity)
+            .map(|f| f.label.clone())
+            .unwrap_or(k.to_string()),
+        None => fmt.t(&format!("field.{field}")).to_string(),
+    }
+}
+
+async fn settings_page(
+    s: &AppState,
+    v: &Viewer,
+    section: &str,
+    error: Option<String>,
+    draft: RawInput,
+    saved: bool,
+) -> Result<Response, super::PageError> {
+    let need = if section == "users" {
+        Permission::ManageUsers
+    } else {
+        Permission::ManageSettings
+    };
+    v.require(need).or_page(v)?;
+    if !SECTIONS.contains(&section) {
+        return Err(super::PageError::new(super::app_error_page(AppError::NotFound, Some(v))));
+    }
+    let cat = settings::catalog(&s.carnet.db).await.or_page(v)?;
+    let fmt = v.user.fmt();
+    let users = if section == "users" {
+        users::list(&s.carnet.db).await.or_page(v)?
+    } else {
+        vec![]
+    };
+    let mut rule_fields = Vec::new();
+    for (entity, standard, label) in [
+        ("account", ACCOUNT_FIELDS, fmt.t("nav.accounts")),
+        ("contact", CONTACT_FIELDS, fmt.t("nav.contacts")),
+    ] {
+        for f in standard {
+            rule_fields.push((format!("{entity}|{f}"), format!("{label} — {}", fmt.t(&format!("field.{f}")))));
+        }
+        for f in cat.fields.iter().filter(|f| f.entity.as_str() == entity) {
+            rule_fields.push((format!("{entity}|cf.{}", f.key), format!("{label} — {}", f.label)));
+        }
+    }
+    let rules = cat
+        .rules
+        .iter()
+        .map(|r| {
+            let entity = if r.entity.as_str() == "account" {
+                fmt.t("nav.accounts")
+            } else {
+                fmt.t("nav.contacts")
+            };
+            let from = r
+                .from_status_id
+                .and_then(|id| cat.status(id))
+                .map(|s| format!("{} {}", fmt.t("field.from_status"), s.name))
+                .unwrap_or(fmt.t("field.always").into());
+            (r.id, entity.to_string(), field_label(&fmt, &cat, r.entity.as_str(), &r.field), from)
+        })
+        .collect();
+    let page = SettingsPage {
+        section: section.to_string(),
+        sections: SECTIONS
+            .iter()
+            .map(|s| (s.to_string(), fmt.t(&format!("settings.{s}")).to_string()))
+            .collect(),
+        kinds: FieldKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), k.as_str().replace('_', " ")))
+            .collect(),
+        rule_fields,
+        rules,
+        users,
+        cat,
+        saved,
+        l: Layout::new(v, fmt.t("settings.title"), "settings"),
+        error: error.clone(),
+        draft,
+    };
+    Ok(if error.is_some() {
+        render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    } else {
+        render(&page)
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+async fn section_page(State(s): State<AppState>, PageUser(v): PageUser, Path(section): Path<String>, Query(q): Query<Saved>) -> PageResult {
+    settings_page(&s, &v, &section, None, RawInput::default(), q.saved.is_some()).await
+}
+
+fn id_of(input: &RawInput, k: &str) -> Result<i64, AppError> {
+    input.one(k).trim().parse().map_err(|_| AppError::field(k, "is missing"))
+}
+
+fn checked(input: &RawInput, k: &str) -> bool {
+    !input.one(k).is_empty()
+}
+
+/// One handler per section: the form's `op` says what to do.
+async fn section_post(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path(section): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let input = checked_form(&v, pairs)?;
+    let need = if section == "users" {
+        Permission::ManageUsers
+    } else {
+        Permission::ManageSettings
+    };
+    v.require(need).or_page(&v)?;
+    let db = &s.carnet.db;
+    let i = &input;
+    let result: Result<(), AppError> = async {
+        match (section.as_str(), i.one("op")) {
+            ("statuses", "create") => settings::create_status(db, i.one("name"), i.one("color")).await.map(drop),
+            ("statuses", "update") => {
+                settings::update_status(db, id_of(i, "id")?, i.one("name"), i.one("color"), checked(i, "is_default")).await
+            }
+            ("statuses", "up") => settings::move_status(db, id_of(i, "id")?, -1).await,
+            ("statuses", "down") => settings::move_status(db, id_of(i, "id")?, 1).await,
+            ("statuses", "delete") => settings::delete_status(db, id_of(i, "id")?, i.one("replacement").parse().ok()).await,
+            ("tags", "create_category") => settings::create_category(db, i.one("name"), checked(i, "multi"), checked(i, "is_segment"))
+                .await
+                .map(drop),
+            ("tags", "update_category") => {
+                settings::update_category(db, id_of(i, "id")?, i.one("name"), checked(i, "multi"), checked(i, "is_segment")).await
+            }
+            ("tags", "delete_category") => settings::delete_category(db, id_of(i, "id")?).await,
+            ("tags", "create_tag") => settings::create_tag(db, id_of(i, "category_id")?, i.one("tag_name"), i.one("color"))
+                .await
+                .map(drop),
+            ("tags", "update_tag") => settings::update_tag(db, id_of(i, "id")?, i.one("tag_name"), i.one("color")).await,
+            ("tags", "delete_tag") => settings::delete_tag(db, id_of(i, "id")?).await,
+            ("fields", "create") => settings::create_field(
+                db,
+                settings::NewField {
+                    entity: i.one("entity"),
+                    key: i.one("key"),
+                    label: i.one("label"),
+                    kind: i.one("kind"),
+                    choices: i.one("choices"),
+                },
+            )
+            .await
+            .map(drop),
+            ("fields", "update") => settings::update_field(db, id_of(i, "id")?, i.one("label"), i.one("choices")).await,
+            ("fields", "delete") => settings::delete_field(db, id_of(i, "id")?).await,
+            ("rules", "create") => {
+                let (entity, field) = i
+                    .one("field")
+                    .split_once('|')
+                    .ok_or_else(|| AppError::field("field", "is required"))?;
+                settings::create_rule(db, entity, field, i.one("from_status").parse().ok())
+                    .await
+                    .map(drop)
+            }
+            ("rules", "delete") => settings::delete_rule(db, id_of(i, "id")?).await,
+            ("roles", "create") => settings::create_role(db, i.one("name")).await.map(drop),
+            ("roles", "update") => settings::rename_role(db, id_of(i, "id")?, i.one("name")).await,
+            ("roles", "delete") => settings::delete_role(db, id_of(i, "id")?).await,
+            ("users", "create") => {
+                let nu = NewUser::parse(
+                    i.one("email"),
+                    i.one("name"),
+                    i.one("role"),
+                    i.one("password"),
+                    i.one("locale"),
+                    i.one("time_zone"),
+                )
+                .map_err(AppError::Invalid)?;
+                users::create(db, nu).await.map(drop)
+            }
+            ("users", "update") => {
+                let id = id_of(i, "id")?;
+                let cur = users::get(db, id).await?;
+                let role = Role::parse(i.one("role")).map_err(|e| AppError::field("role", e))?;
+                users::update(
+                    db,
+                    id,
+                    UserUpdate {
+                        name: cur.name,
+                        role: Some(role),
+                        locale: cur.locale,
+                        tz: cur.tz,
+                        active: Some(checked(i, "active")),
+                    },
+                )
+                .await
+                .map(drop)
+            }
+            ("users", "password") => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
+            _ => Err(AppError::NotFound),
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/settings/{section}?saved=1"))),
+        Err(AppError::Invalid(e)) => {
+            let mut draft = input.clone();
+            draft.0.remove("password");
+            settings_page(&s, &v, &section, Some(e.summary()), draft, false).await
+        }
+        Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    l: Layout,
+    name: String,
+    email: String,
+    locale: String,
+    tz: String,
+    zones: Vec<&'static str>,
+    keys: Vec<keys::ApiKey>,
+    new_key: Option<String>,
+    error: Option<String>,
+    saved: bool,
+}
+
+async fn profile_page(
+    s: &AppState,
+    v: &Viewer,
+    error: Option<String>,
+    new_key: Option<String>,
+    saved: bool,
+) -> Result<Response, super::PageError> {
+    let fmt = v.user.fmt();
+    let page = ProfilePage {
+        name: v.user.name.clone(),
+        email: v.user.email.clone(),
+        locale: v.user.locale.as_str().into(),
+        tz: v.user.tz.name().into(),
+        zones: chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect(),
+        keys: keys::list_for(&s.carnet.db, v.user.id).await.or_page(v)?,
+        new_key,
+        saved,
+        l: Layout::new(v, fmt.t("nav.profile"), "profile"),
+        error: error.clone(),
+    };
+    Ok(if error.is_some() {
+        render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    } else {
+        render(&page)
+    })
+}
+
+async fn profile(State(s): State<AppState>, PageUser(v): PageUser, Query(q): Query<Saved>) -> PageResult {
+    profile_page(&s, &v, None, None, q.saved.is_some()).await
+}
+
+async fn profile_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+    let i = checked_form(&v, pairs)?;
+    let db = &s.carnet.db;
+    let result: Result<Option<String>, AppError> = async {
+        match i.one("op") {
+            "update" => {
+                let mut e = carnet_domain::FieldErrors::new();
+                let name = e.check("name", carnet_domain::values::required_name(i.one("name")));
+                let locale = e.check("locale", Locale::parse(i.one("locale")));
+                let tz = e.check("time_zone", parse_time_zone(i.one("time_zone")));
+                e.into_result().map_err(AppError::Invalid)?;
+                users::update(
+                    db,
+                    v.user.id,
+                    UserUpdate {
+                        name: name.unwrap(),
+                        role: None,
+                        locale: locale.unwrap(),
+                        tz: tz.unwrap(),
+                        active: None,
+                    },
+                )
+                .await?;
+                Ok(None)
+            }
+            "password" => {
+                if users::verify_login(db, &v.user.email, i.one("current")).await?.is_none() {
+                    return Err(AppError::field("current", "is not your current password"));
+                }
+                users::set_password(db, v.user.id, i.one("password")).await?;
+                Ok(None)
+            }
+            "create_key" => Ok(Some(keys::create(db, v.user.id, i.one("name")).await?.1)),
+            "revoke_key" => keys::revoke(db, v.user.id, id_of(&i, "id")?).await.map(|_| None),
+            _ => Err(AppError::NotFound),
+        }
+    }
+    .await;
+    match result {
+        // A new password ends every session, this one included.
+        Ok(None) if i.one("op") == "password" => Ok(see_other("/login")),
+        Ok(None) => Ok(see_other("/profile?saved=1")),
+        Ok(Some(key)) => profile_page(&s, &v, None, Some(key), false).await,
+        Err(AppError::Invalid(e)) => profile_page(&s, &v, Some(e.summary()), None, false).await,
+        Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
+    }
+}

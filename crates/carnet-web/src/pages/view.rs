@@ -1,0 +1,238 @@
+//! View models the templates render: form fields, badges, timeline lines.
+//! Built here from services' data so templates stay plain.
+
+use carnet_app::records::timeline::Entry;
+use carnet_domain::fields::{Entity, FieldKind};
+use carnet_domain::i18n::Fmt;
+use carnet_domain::records::{Catalog, RawInput};
+use carnet_domain::FieldErrors;
+
+/// One input of a form.
+#[derive(Debug, Clone, Default)]
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    /// text, email, tel, url, number, date, password, textarea, select, checkboxes, checkbox
+    pub kind: &'static str,
+    pub value: String,
+    pub values: Vec<String>,
+    pub options: Vec<(String, String)>,
+    pub error: Option<String>,
+    pub required: bool,
+    pub hint: String,
+    /// Used as the element id.
+    pub id: String,
+}
+
+impl Field {
+    pub fn new(name: &str, label: &str, kind: &'static str, input: &RawInput, errors: &FieldErrors) -> Self {
+        Field {
+            name: name.to_string(),
+            label: label.to_string(),
+            kind,
+            value: input.one(name).to_string(),
+            values: input.all(name).to_vec(),
+            options: vec![],
+            error: errors.get(name).map(str::to_string),
+            required: false,
+            hint: String::new(),
+            id: format!("f-{}", name.replace('.', "-")),
+        }
+    }
+    pub fn options(mut self, o: Vec<(String, String)>) -> Self {
+        self.options = o;
+        self
+    }
+    pub fn required(mut self, r: bool) -> Self {
+        self.required = r;
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = h.into();
+        self
+    }
+    pub fn selected(&self, v: &str) -> bool {
+        self.values.iter().any(|x| x == v)
+    }
+}
+
+pub struct Group {
+    pub title: String,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Badge {
+    pub text: String,
+    pub color: String,
+}
+
+/// Status choices, for forms and filters.
+pub fn status_options(cat: &Catalog) -> Vec<(String, String)> {
+    cat.statuses.iter().map(|s| (s.id.to_string(), s.name.clone())).collect()
+}
+
+pub fn user_options(cat: &Catalog, none_label: &str) -> Vec<(String, String)> {
+    let mut o = vec![(String::new(), none_label.to_string())];
+    o.extend(cat.users.iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name.clone())));
+    o
+}
+
+pub fn role_options(cat: &Catalog) -> Vec<(String, String)> {
+    let mut o = vec![(String::new(), "—".to_string())];
+    o.extend(cat.roles.iter().map(|r| (r.id.to_string(), r.name.clone())));
+    o
+}
+
+/// One field per tag category, all named `tags` (a select for single-valued
+/// categories, checkboxes for multi-valued ones).
+pub fn tag_fields(cat: &Catalog, input: &RawInput, errors: &FieldErrors, name: &str) -> Vec<Field> {
+    let mut first = true;
+    cat.categories
+        .iter()
+        .map(|c| {
+            let mut f = Field::new(name, &c.name, if c.multi { "checkboxes" } else { "select" }, input, errors);
+            if !first {
+                f.error = None;
+            }
+            first = false;
+            f.id = format!("f-{name}-{}", c.id);
+            let mut opts = if c.multi {
+                vec![]
+            } else {
+                vec![(String::new(), "—".to_string())]
+            };
+            opts.extend(c.tags.iter().map(|t| (t.id.to_string(), t.name.clone())));
+            f.options(opts)
+        })
+        .collect()
+}
+
+/// Inputs for the custom fields of a record type.
+pub fn custom_fields(cat: &Catalog, entity: Entity, input: &RawInput, errors: &FieldErrors, fmt: &Fmt) -> Vec<Field> {
+    cat.fields_for(entity)
+        .map(|def| {
+            let name = format!("cf.{}", def.key);
+            let kind = match def.kind {
+                FieldKind::Text => "text",
+                FieldKind::LongText => "textarea",
+                FieldKind::Number => "number",
+                FieldKind::Currency => "text",
+                FieldKind::Date => "date",
+                FieldKind::Boolean | FieldKind::SingleChoice => "select",
+                FieldKind::MultipleChoice => "checkboxes",
+                FieldKind::Url => "url",
+                FieldKind::Email => "email",
+                FieldKind::Phone => "tel",
+            };
+            let f = Field::new(&name, &def.label, kind, input, errors);
+            let f = match def.kind {
+                FieldKind::Boolean => f.options(vec![
+                    (String::new(), "—".into()),
+                    ("true".into(), fmt.t("yes").into()),
+                    ("false".into(), fmt.t("no").into()),
+                ]),
+                FieldKind::SingleChoice => {
+                    let mut o = vec![(String::new(), "—".to_string())];
+                    o.extend(def.choices.iter().map(|c| (c.clone(), c.clone())));
+                    f.options(o)
+                }
+                FieldKind::MultipleChoice => f.options(def.choices.iter().map(|c| (c.clone(), c.clone())).collect()),
+                _ => f,
+            };
+            match def.kind {
+                FieldKind::Currency => f.hint("1234.56"),
+                _ => f,
+            }
+        })
+        .collect()
+}
+
+/// Marks fields that mandatory rules require, with the rule as a hint.
+pub fn apply_rules(groups: &mut [Group], cat: &Catalog, entity: Entity, fmt: &Fmt) {
+    for rule in cat.rules.iter().filter(|r| r.entity == entity) {
+        for g in groups.iter_mut() {
+            for f in g.fields.iter_mut().filter(|f| f.name == rule.field) {
+                match rule.from_status_id.and_then(|s| cat.status(s)) {
+                    None => f.required = true,
+                    Some(s) => f.hint = format!("{} ≥ {}", fmt.t("field.status"), s.name),
+                }
+            }
+        }
+    }
+}
+
+/// A timeline entry in the viewer's words.
+pub struct EntryView {
+    pub who: String,
+    pub text: String,
+    pub when: String,
+    pub body: Option<String>,
+    pub kind: String,
+    pub record_href: String,
+    pub record_name: String,
+    pub delete_action: Option<String>,
+}
+
+pub fn describe(e: &Entry, fmt: &Fmt) -> String {
+    let d = e.data_json();
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    match e.kind.as_str() {
+        "created" => fmt.t("feed.created").to_string(),
+        "updated" => {
+            let fields: Vec<String> = d
+                .get("fields")
+                .and_then(|f| f.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .map(|f| {
+                            let key = format!("field.{f}");
+                            if carnet_domain::i18n::has_key(&key) {
+                                fmt.t(&key).to_string()
+                            } else {
+                                f.to_string()
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{} ({})", fmt.t("feed.updated"), fields.join(", "))
+        }
+        "status_changed" => format!("{}: {} → {}", fmt.t("feed.status_changed"), s("from"), s("to")),
+        "comment" => fmt.t("feed.comment").to_string(),
+        "attachment" => format!("{} ({})", fmt.t("feed.attachment"), s("file")),
+        "linked" => {
+            let role = s("role");
+            if role.is_empty() {
+                format!("{}: {}", fmt.t("feed.linked"), s("contact"))
+            } else {
+                format!("{}: {} ({role})", fmt.t("feed.linked"), s("contact"))
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+pub fn entry_view(e: &Entry, fmt: &Fmt, viewer_id: i64, is_admin: bool) -> EntryView {
+    let path = if e.entity == "account" { "accounts" } else { "contacts" };
+    EntryView {
+        who: e.actor_name.clone().unwrap_or_else(|| "Carnet".into()),
+        text: describe(e, fmt),
+        when: fmt.datetime(e.created_at),
+        body: e.body.clone(),
+        kind: e.kind.clone(),
+        record_href: format!("/{path}/{}", e.record_id),
+        record_name: e.title.clone(),
+        delete_action: (e.kind == "comment" && (e.actor_id == Some(viewer_id) || is_admin))
+            .then(|| format!("/{path}/{}/comments/{}/delete", e.record_id, e.id)),
+    }
+}
+
+pub fn human_size(bytes: i64, fmt: &Fmt) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", fmt.number(bytes as f64 / (1024.0 * 1024.0), 1))
+    } else {
+        format!("{} KB", fmt.number((bytes as f64 / 1024.0).max(1.0), 0))
+    }
+}
