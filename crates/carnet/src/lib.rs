@@ -1,0 +1,76 @@
+//! What the `carnet` binary does, as a library so that tests and benchmarks start
+//! the same server the command starts.
+
+use carnet_app::{AppError, Carnet};
+use std::path::PathBuf;
+
+pub struct Config {
+    pub database_url: String,
+    pub files_dir: PathBuf,
+    pub listen: String,
+    pub secure_cookies: bool,
+}
+
+pub fn init_logging() {
+    let level = match std::env::var("RUST_LOG").unwrap_or_default().to_lowercase().as_str() {
+        "trace" => tracing::Level::TRACE,
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn open(cfg: &Config) -> Result<Carnet, AppError> {
+    Carnet::open(&cfg.database_url, cfg.files_dir.clone()).await
+}
+
+/// Prints where Carnet listens, the setup link on a database without users,
+/// and a login when one is known (the demo's).
+pub async fn print_ready(carnet: &Carnet, addr: std::net::SocketAddr, login: Option<(&str, &str)>) -> Result<(), AppError> {
+    let url = format!("http://{addr}");
+    println!("Carnet is running at {url}");
+    if let Some(token) = carnet_app::access::users::ensure_setup_token(&carnet.db).await? {
+        println!("No user yet. Create the first administrator here (one-time link):\n  {url}/setup?token={token}");
+    }
+    if let Some((email, password)) = login {
+        println!("Sign in as {email} with password {password}");
+    }
+    Ok(())
+}
+
+/// Serves until Ctrl-C (or SIGTERM).
+pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)>) -> Result<(), AppError> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let addr = listener.local_addr().map_err(AppError::internal)?;
+    print_ready(&carnet, addr, login).await?;
+    let db = carnet.db.clone();
+    let state = carnet_web::AppState::new(carnet, cfg.secure_cookies);
+    carnet_web::serve(state, listener, shutdown_signal())
+        .await
+        .map_err(AppError::internal)?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,198 @@
+//! The `carnet` command: serve the CRM, fill a demo company, manage users and
+//! API keys from the shell.
+
+use carnet::{open, run_server, Config};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+
+#[derive(Parser)]
+#[command(name = "carnet", version, about = "Carnet, a self-hosted CRM for small and medium businesses")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DbArgs {
+    /// `postgres://…` or an SQLite file path; default `carnet.db` in the working directory.
+    #[arg(long, env = "CARNET_DATABASE_URL", default_value = "sqlite:carnet.db")]
+    database_url: String,
+    /// Where attachments are stored.
+    #[arg(long, env = "CARNET_FILES_DIR", default_value = "carnet-files")]
+    files_dir: String,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    #[arg(long, env = "CARNET_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Mark session cookies `Secure` (set when Carnet is reached over HTTPS).
+    #[arg(long, env = "CARNET_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web interface and API.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Fill an empty database with a demo company, then serve it.
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Fill, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+        /// Instead of the demo company, bulk-load N synthetic contacts (and 30 % as many accounts) for benchmarks.
+        #[arg(long)]
+        scale: Option<u64>,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, manager, sales or marketing
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "en")]
+        locale: String,
+        #[arg(long, default_value = "Europe/Paris")]
+        time_zone: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create an API key for a user and print it once.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+fn config(db: &DbArgs, serve: Option<&ServeArgs>) -> Config {
+    Config {
+        database_url: db.database_url.clone(),
+        files_dir: db.files_dir.clone().into(),
+        listen: serve.map(|s| s.listen.clone()).unwrap_or_default(),
+        secure_cookies: serve.is_some_and(|s| s.secure_cookies),
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1)
+}
+
+#[tokio::main]
+async fn main() {
+    carnet::init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { db, serve } => {
+            let cfg = config(&db, Some(&serve));
+            let carnet = open(&cfg).await.unwrap_or_else(|e| fail(e));
+            if let Err(e) = run_server(carnet, &cfg, None).await {
+                fail(e)
+            }
+        }
+        Command::Demo {
+            db,
+            serve,
+            no_serve,
+            scale,
+            seed,
+        } => {
+            let cfg = config(&db, Some(&serve));
+            let carnet = open(&cfg).await.unwrap_or_else(|e| fail(e));
+            match scale {
+                Some(n) => {
+                    let started = std::time::Instant::now();
+                    carnet_app::demo::generate_scale(&carnet, n, seed, |p| eprintln!("  {p}"))
+                        .await
+                        .unwrap_or_else(|e| fail(e));
+                    eprintln!("loaded {n} contacts in {:.1} s", started.elapsed().as_secs_f64());
+                }
+                None => {
+                    let fresh = !carnet_app::demo::has_demo(&carnet).await.unwrap_or_else(|e| fail(e));
+                    if fresh {
+                        eprintln!("Filling the demo company…");
+                        carnet_app::demo::fill(&carnet, seed).await.unwrap_or_else(|e| fail(e));
+                    }
+                }
+            }
+            if !no_serve {
+                let login = scale
+                    .is_none()
+                    .then_some((carnet_app::demo::DEMO_ADMIN, carnet_app::demo::DEMO_PASSWORD));
+                if let Err(e) = run_server(carnet, &cfg, login).await {
+                    fail(e)
+                }
+            }
+        }
+        Command::User {
+            action:
+                UserAction::Create {
+                    db,
+                    email,
+                    name,
+                    role,
+                    locale,
+                    time_zone,
+                },
+        } => {
+            let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).unwrap_or_else(|e| fail(e));
+            let password = password.trim_end_matches(['\n', '\r']);
+            let nu = carnet_app::access::users::NewUser::parse(&email, &name, &role, password, &locale, &time_zone)
+                .unwrap_or_else(|e| fail(e.summary()));
+            let u = carnet_app::access::users::create(&carnet.db, nu).await.unwrap_or_else(|e| fail(e));
+            println!("created user {} ({}, {})", u.email, u.name, u.role.as_str());
+        }
+        Command::ApiKey {
+            action: KeyAction::Create { db, email, name },
+        } => {
+            let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+            let user = carnet_app::access::users::find_by_email(&carnet.db, &email)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .unwrap_or_else(|| fail(format!("no user with email {email}")));
+            let (_, key) = carnet_app::access::keys::create(&carnet.db, user.id, &name)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            println!("{key}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Browser tests in a real headless Chromium, driven over WebDriver by Debian's
+//! chromedriver. They run when `CARNET_BROWSER_TESTS=1` (set by `.ci/run`); the
+//! plain `cargo test` needs only Rust.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn enabled() -> bool {
+    std::env::var("CARNET_BROWSER_TESTS").is_ok_and(|v| v == "1")
+}
+
+struct Driver {
+    child: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _profile: std::path::PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("CARNET_BROWSER_TESTS=1 but {bin} cannot start: {e}"));
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("carnet-chromium-{}", carnet_app::access::random_token()));
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())]}}}});
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {res}"))
+            .to_string();
+        Driver {
+            child,
+            http,
+            base,
+            session,
+            _profile: profile,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        if v["value"].get("error").is_some() {
+            panic!("WebDriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        for _ in 0..50 {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let v: Value = self
+                .http
+                .post(url)
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = v["value"][ELEMENT].as_str() {
+                return id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no element {css}; page: {}",
+            self.source().await.chars().take(2000).collect::<String>()
+        );
+    }
+
+    async fn type_in(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/clear"), Some(json!({})))
+            .await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text})))
+            .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({})))
+            .await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    async fn wait_for_text(&self, text: &str) {
+        for _ in 0..50 {
+            if self.source().await.contains(text) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        if let (Some(b64), Ok(dir)) = (v.as_str(), std::env::var("CARNET_SCREENSHOTS")) {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(
+                format!("{dir}/{name}.png"),
+                base64::engine::general_purpose::STANDARD.decode(b64).unwrap_or_default(),
+            );
+        }
+    }
+}
+
+/// Log in, create an account with a tag and a custom field, add a contact with
+/// a role, comment, find the account by search and by a saved view, and switch
+/// the interface to French.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sales_day_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/custom-fields",
+        json!({"entity": "account", "key": "printers", "label": "Printers installed", "kind": "number"}),
+    )
+    .await;
+    let d = Driver::start().await;
+    let base = format!("http://{}", app.addr);
+
+    d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
+
+    d.goto(&format!("{base}/accounts/new")).await;
+    d.type_in("#f-name", "Riverside Print Works").await;
+    d.type_in("#f-city", "Nantes").await;
+    d.type_in("#f-cf-printers", "14").await;
+    let gold = app.get("/api/v1/tag-categories").await.1["data"][0]["tags"][0]["id"].to_string();
+    d.click(&format!("#f-tags-1 option[value='{gold}']")).await;
+    d.screenshot("account-form").await;
+    d.click("form.recordform button.primary[type=submit]").await;
+    d.wait_for_text("Printers installed").await;
+    let src = d.source().await;
+    assert!(src.contains("Riverside Print Works") && src.contains("Gold") && src.contains(">14<"));
+    let account_id: i64 = app.get("/api/v1/accounts").await.1["data"][0]["id"].as_i64().unwrap();
+
+    // A contact with a role, from the account card.
+    d.click("#links a.button").await;
+    d.type_in("#f-first_name", "Margaux").await;
+    d.type_in("#f-last_name", "Girard").await;
+    d.click("#f-role option:nth-child(3)").await;
+    d.click("form.recordform button.primary[type=submit]").await;
+    d.wait_for_text("Margaux Girard").await;
+    d.goto(&format!("{base}/accounts/{account_id}")).await;
+    d.wait_for_text("Margaux Girard").await;
+    assert!(d.source().await.contains("Billing contact"));
+
+    d.type_in("#comment-body", "Wants a quote for 14 printers").await;
+    d.click("form.comment button").await;
+    d.wait_for_text("Wants a quote for 14 printers").await;
+    d.screenshot("account-card").await;
+
+    // Search: the suggestion list, then the results page.
+    d.goto(&format!("{base}/")).await;
+    d.type_in("#global-q", "river").await;
+    d.wait_for_text("class=\"suggest\"").await;
+    d.goto(&format!("{base}/search?q=river")).await;
+    d.wait_for_text(&format!("/accounts/{account_id}")).await;
+
+    // A saved view.
+    d.goto(&format!("{base}/accounts?tag={gold}")).await;
+    d.type_in("#view-name", "Gold accounts").await;
+    d.click("form.saveview button").await;
+    d.wait_for_text("Gold accounts").await;
+    assert!(d.source().await.contains("Riverside Print Works"));
+    d.screenshot("account-list").await;
+
+    // The interface in French.
+    d.goto(&format!("{base}/profile")).await;
+    d.click("#p-locale option[value=fr]").await;
+    d.click("form[action='/profile'] button.primary").await;
+    d.wait_for_text("Enregistré.").await;
+    d.goto(&format!("{base}/")).await;
+    d.wait_for_text("Fil d'actualité").await;
+    d.goto(&format!("{base}/accounts/{account_id}")).await;
+    d.wait_for_text("Historique").await;
+    d.screenshot("account-card-fr").await;
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+}

@@ -1,0 +1,221 @@
+//! `spawn_app()`: a running Carnet on a fresh database, with an administrator
+//! and an API key, and small HTTP helpers.
+
+use carnet_app::access::{keys, users, User};
+use carnet_app::Carnet;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub carnet: Carnet,
+    pub admin: User,
+    pub key: String,
+    pub http: Client,
+    pub dir: PathBuf,
+}
+
+/// Which database the suite runs on.
+pub fn database() -> String {
+    std::env::var("CARNET_TEST_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match database().as_str() {
+        "sqlite" => format!("sqlite:{}", dir.join("carnet.db").display()),
+        "postgres" => {
+            let base = std::env::var("CARNET_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+            let name = format!(
+                "carnet_test_{}",
+                carnet_app::access::random_token()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")
+                    .chars()
+                    .take(16)
+                    .collect::<String>()
+            );
+            let admin = carnet_app::Db::connect(&format!("{base}/postgres"))
+                .await
+                .expect("PostgreSQL is reachable (CARNET_TEST_PG_URL)");
+            let mut c = admin.conn().await.unwrap();
+            carnet_app::db::dialect::exec_raw(&mut c, &format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            drop(c);
+            admin.close().await;
+            format!("{base}/{name}")
+        }
+        other => panic!("CARNET_TEST_DATABASE must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// Starts Carnet with no user at all (for the first-run setup).
+pub async fn spawn_empty() -> (SocketAddr, Carnet, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("carnet-test-{}", carnet_app::access::random_token()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = fresh_database_url(&dir).await;
+    let carnet = Carnet::open(&url, dir.join("files")).await.expect("Carnet opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = carnet_web::AppState::new(carnet.clone(), false);
+    tokio::spawn(carnet_web::serve(state, listener, std::future::pending()));
+    (addr, carnet, dir)
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (addr, carnet, dir) = spawn_empty().await;
+    let admin = users::create(
+        &carnet.db,
+        users::NewUser::parse(ADMIN_EMAIL, "Ada Admin", "admin", PASSWORD, "en", "Europe/Paris").unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, key) = keys::create(&carnet.db, admin.id, "tests").await.unwrap();
+    TestApp {
+        addr,
+        carnet,
+        admin,
+        key,
+        http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// An API call with a key; returns the status and the JSON body (Null if none).
+    pub async fn api_with(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.api_with(&self.key.clone(), method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.api(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.api(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.api(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Creates a user with a role and returns an API key acting as them.
+    pub async fn user_with_key(&self, email: &str, role: &str) -> (User, String) {
+        let u = users::create(
+            &self.carnet.db,
+            users::NewUser::parse(email, email, role, PASSWORD, "en", "Europe/Paris").unwrap(),
+        )
+        .await
+        .unwrap();
+        let (_, key) = keys::create(&self.carnet.db, u.id, "k").await.unwrap();
+        (u, key)
+    }
+
+    /// A browser-like client signed in as `email`.
+    pub async fn browser(&self, email: &str) -> Browser {
+        let http = Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = http
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login as {email}");
+        Browser {
+            http,
+            base: format!("http://{}", self.addr),
+        }
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        carnet_app::db::q(format!("SELECT COUNT(*) FROM {table}"))
+            .scalar::<i64>(&mut self.carnet.db.conn().await.unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+/// A signed-in browser session (cookies kept), for the HTML pages.
+pub struct Browser {
+    pub http: Client,
+    pub base: String,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(self.http.get(format!("{}{path}", self.base)).send().await.unwrap()).await
+    }
+
+    async fn page(res: reqwest::Response) -> Page {
+        let status = res.status();
+        let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        Page {
+            status,
+            location,
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    /// The CSRF token of the session, read from a page's form.
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/accounts").await;
+        csrf_in(&page.body).expect("a page with a form carries the CSRF token")
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(self.http.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap()).await
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf\" value=\"")?;
+    let rest = &html[i + 19..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The id at the end of a `Location` like `/accounts/12`.
+pub fn id_from_location(p: &Page) -> i64 {
+    p.location
+        .as_deref()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|s| s.split('#').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {:?}", p.location))
+}

@@ -1,0 +1,12 @@
+//! Carnet's integration suite: each test starts the real server on port 0 on a
+//! fresh database — a temporary SQLite file, or with
+//! `CARNET_TEST_DATABASE=postgres` a new PostgreSQL database — and talks HTTP.
+//! Browser tests run when `CARNET_BROWSER_TESTS=1`.
+
+mod helpers;
+
+mod access;
+mod browser;
+mod pages;
+mod records_api;
+mod settings_api;
