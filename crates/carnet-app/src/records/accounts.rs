@@ -180,48 +180,26 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
         )
         .await?;
     }
-    let mut changed: Vec<String> = Vec::new();
-    let mut diff = |label: &str, before: Option<&str>, after: Option<&str>| {
-        if before.unwrap_or("") != after.unwrap_or("") {
-            changed.push(label.to_string());
-        }
-    };
-    diff("name", Some(&a.name), Some(&d.name));
-    diff(
+    let mut changed = super::Changes::default();
+    changed.field("name", Some(&a.name), Some(&d.name));
+    changed.field(
         "owner",
         a.owner_id.map(|o| o.to_string()).as_deref(),
         d.owner_id.map(|o| o.to_string()).as_deref(),
     );
-    diff("email", a.email.as_deref(), d.email.as_ref().map(|e| e.normalized()).as_deref());
-    diff("phone", a.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
-    diff("website", a.website.as_deref(), d.website.as_ref().map(|w| w.url.as_str()));
-    diff("address", a.address.as_deref(), d.address.as_deref());
-    diff("postal_code", a.postal_code.as_deref(), d.postal_code.as_deref());
-    diff("city", a.city.as_deref(), d.city.as_deref());
-    diff("country", a.country.as_deref(), d.country.as_deref());
-    diff("company_id", a.company_id.as_deref(), d.company_id.as_deref());
-    diff("vat_number", a.vat_number.as_deref(), d.vat_number.as_deref());
-    diff("source", a.source.as_deref(), d.source.as_deref());
-    diff("description", a.description.as_deref(), d.description.as_deref());
-    if old.extras.tag_ids.iter().collect::<std::collections::BTreeSet<_>>() != d.tag_ids.iter().collect() {
-        changed.push("tags".into());
-    }
-    changed.extend(super::changed_custom(cat, Entity::Account, &old.extras.custom, &d.custom));
-    if !changed.is_empty() {
-        timeline::add(
-            &mut tx,
-            NewEntry {
-                entity: Entity::Account,
-                record_id: id,
-                kind: "updated",
-                actor_id: Some(actor.id),
-                title: &d.name,
-                body: None,
-                data: Some(serde_json::json!({ "fields": changed })),
-            },
-        )
-        .await?;
-    }
+    changed.field("email", a.email.as_deref(), d.email.as_ref().map(|e| e.normalized()).as_deref());
+    changed.field("phone", a.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
+    changed.field("website", a.website.as_deref(), d.website.as_ref().map(|w| w.url.as_str()));
+    changed.field("address", a.address.as_deref(), d.address.as_deref());
+    changed.field("postal_code", a.postal_code.as_deref(), d.postal_code.as_deref());
+    changed.field("city", a.city.as_deref(), d.city.as_deref());
+    changed.field("country", a.country.as_deref(), d.country.as_deref());
+    changed.field("company_id", a.company_id.as_deref(), d.company_id.as_deref());
+    changed.field("vat_number", a.vat_number.as_deref(), d.vat_number.as_deref());
+    changed.field("source", a.source.as_deref(), d.source.as_deref());
+    changed.field("description", a.description.as_deref(), d.description.as_deref());
+    changed.extras(cat, Entity::Account, &old.extras, &d.tag_ids, &d.custom);
+    changed.record(&mut tx, Entity::Account, id, actor.id, &d.name).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -286,16 +264,6 @@ pub fn to_raw(card: &AccountCard, cat: &Catalog) -> RawInput {
     r.set("vat_number", opt(&a.vat_number));
     r.set("source", opt(&a.source));
     r.set("description", opt(&a.description));
-    r.set_all("tags", card.extras.tag_ids.iter().map(|t| t.to_string()).collect());
-    for f in cat.fields_for(Entity::Account) {
-        let v = card
-            .extras
-            .custom
-            .iter()
-            .find(|(id, _)| *id == f.id)
-            .map(|(_, v)| v.to_plain())
-            .unwrap_or_default();
-        r.set_all(&format!("cf.{}", f.key), v);
-    }
+    super::extras_to_raw(&mut r, cat, Entity::Account, &card.extras);
     r
 }

@@ -160,48 +160,26 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Contac
     save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
     search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
     let o = &old.contact;
-    let mut changed: Vec<String> = Vec::new();
-    let mut diff = |label: &str, before: Option<&str>, after: Option<&str>| {
-        if before.unwrap_or("") != after.unwrap_or("") {
-            changed.push(label.to_string());
-        }
-    };
-    diff("first_name", o.first_name.as_deref(), d.first_name.as_deref());
-    diff("last_name", Some(&o.last_name), Some(&d.last_name));
-    diff("email", o.email.as_deref(), d.email.as_ref().map(|e| e.as_str()));
-    diff("phone", o.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
-    diff("mobile", o.mobile.as_deref(), d.mobile.as_ref().map(|p| p.display.as_str()));
-    diff("job_title", o.job_title.as_deref(), d.job_title.as_deref());
-    diff(
+    let mut changed = super::Changes::default();
+    changed.field("first_name", o.first_name.as_deref(), d.first_name.as_deref());
+    changed.field("last_name", Some(&o.last_name), Some(&d.last_name));
+    changed.field("email", o.email.as_deref(), d.email.as_ref().map(|e| e.as_str()));
+    changed.field("phone", o.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
+    changed.field("mobile", o.mobile.as_deref(), d.mobile.as_ref().map(|p| p.display.as_str()));
+    changed.field("job_title", o.job_title.as_deref(), d.job_title.as_deref());
+    changed.field(
         "owner",
         o.owner_id.map(|v| v.to_string()).as_deref(),
         d.owner_id.map(|v| v.to_string()).as_deref(),
     );
-    diff("source", o.source.as_deref(), d.source.as_deref());
-    diff("address", o.address.as_deref(), d.address.as_deref());
-    diff("postal_code", o.postal_code.as_deref(), d.postal_code.as_deref());
-    diff("city", o.city.as_deref(), d.city.as_deref());
-    diff("country", o.country.as_deref(), d.country.as_deref());
-    diff("description", o.description.as_deref(), d.description.as_deref());
-    if old.extras.tag_ids.iter().collect::<std::collections::BTreeSet<_>>() != d.tag_ids.iter().collect() {
-        changed.push("tags".into());
-    }
-    changed.extend(super::changed_custom(cat, Entity::Contact, &old.extras.custom, &d.custom));
-    if !changed.is_empty() {
-        timeline::add(
-            &mut tx,
-            NewEntry {
-                entity: Entity::Contact,
-                record_id: id,
-                kind: "updated",
-                actor_id: Some(actor.id),
-                title: &d.full_name(),
-                body: None,
-                data: Some(serde_json::json!({ "fields": changed })),
-            },
-        )
-        .await?;
-    }
+    changed.field("source", o.source.as_deref(), d.source.as_deref());
+    changed.field("address", o.address.as_deref(), d.address.as_deref());
+    changed.field("postal_code", o.postal_code.as_deref(), d.postal_code.as_deref());
+    changed.field("city", o.city.as_deref(), d.city.as_deref());
+    changed.field("country", o.country.as_deref(), d.country.as_deref());
+    changed.field("description", o.description.as_deref(), d.description.as_deref());
+    changed.extras(cat, Entity::Contact, &old.extras, &d.tag_ids, &d.custom);
+    changed.record(&mut tx, Entity::Contact, id, actor.id, &d.full_name()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -335,16 +313,6 @@ pub fn to_raw(card: &ContactCard, cat: &Catalog) -> RawInput {
     r.set("city", opt(&c.city));
     r.set("country", opt(&c.country));
     r.set("description", opt(&c.description));
-    r.set_all("tags", card.extras.tag_ids.iter().map(|t| t.to_string()).collect());
-    for f in cat.fields_for(Entity::Contact) {
-        let v = card
-            .extras
-            .custom
-            .iter()
-            .find(|(id, _)| *id == f.id)
-            .map(|(_, v)| v.to_plain())
-            .unwrap_or_default();
-        r.set_all(&format!("cf.{}", f.key), v);
-    }
+    super::extras_to_raw(&mut r, cat, Entity::Contact, &card.extras);
     r
 }

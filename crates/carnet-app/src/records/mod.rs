@@ -124,11 +124,66 @@ pub fn tag_names<'a>(cat: &'a Catalog, tag_ids: &'a [i64]) -> impl Iterator<Item
 }
 
 /// Field labels that differ between two versions of custom values.
-pub fn changed_custom(cat: &Catalog, entity: Entity, old: &[(i64, FieldValue)], new: &[(i64, FieldValue)]) -> Vec<String> {
+fn changed_custom(cat: &Catalog, entity: Entity, old: &[(i64, FieldValue)], new: &[(i64, FieldValue)]) -> Vec<String> {
     cat.fields_for(entity)
         .filter(|f| old.iter().find(|(i, _)| *i == f.id).map(|x| &x.1) != new.iter().find(|(i, _)| *i == f.id).map(|x| &x.1))
         .map(|f| f.label.clone())
         .collect()
+}
+
+/// The fields an update changed, recorded as one `updated` timeline entry.
+#[derive(Default)]
+pub struct Changes(Vec<String>);
+
+impl Changes {
+    pub fn field(&mut self, name: &str, before: Option<&str>, after: Option<&str>) {
+        if before.unwrap_or("") != after.unwrap_or("") {
+            self.0.push(name.to_string());
+        }
+    }
+
+    /// Tags and custom values, compared as sets and per field.
+    pub fn extras(&mut self, cat: &Catalog, entity: Entity, old: &Extras, tag_ids: &[i64], custom: &[(i64, FieldValue)]) {
+        let before: std::collections::BTreeSet<_> = old.tag_ids.iter().collect();
+        if before != tag_ids.iter().collect() {
+            self.0.push("tags".into());
+        }
+        self.0.extend(changed_custom(cat, entity, &old.custom, custom));
+    }
+
+    pub async fn record(self, tx: &mut Tx, entity: Entity, id: i64, actor: i64, title: &str) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        timeline::add(
+            tx,
+            timeline::NewEntry {
+                entity,
+                record_id: id,
+                kind: "updated",
+                actor_id: Some(actor),
+                title,
+                body: None,
+                data: Some(serde_json::json!({ "fields": self.0 })),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Tags and custom values as raw input: what an edit form shows.
+pub fn extras_to_raw(r: &mut carnet_domain::records::RawInput, cat: &Catalog, entity: Entity, ex: &Extras) {
+    r.set_all("tags", ex.tag_ids.iter().map(|t| t.to_string()).collect());
+    for f in cat.fields_for(entity) {
+        let v = ex
+            .custom
+            .iter()
+            .find(|(id, _)| *id == f.id)
+            .map(|(_, v)| v.to_plain())
+            .unwrap_or_default();
+        r.set_all(&format!("cf.{}", f.key), v);
+    }
 }
 
 /// The plain text of a custom value for display.

@@ -84,6 +84,19 @@ pub trait PageKind: Kind {
     fn csv_row(row: &Self::Row, cat: &Catalog) -> Vec<String>;
 }
 
+/// Adds the custom fields and marks what mandatory rules require.
+fn finish_groups(mut groups: Vec<Group>, cat: &Catalog, entity: Entity, input: &RawInput, e: &FieldErrors, fmt: &Fmt) -> Vec<Group> {
+    let custom = custom_fields(cat, entity, input, e, fmt);
+    if !custom.is_empty() {
+        groups.push(Group {
+            title: fmt.t("card.custom_fields").into(),
+            fields: custom,
+        });
+    }
+    apply_rules(&mut groups, cat, entity, fmt);
+    groups
+}
+
 fn text_field(name: &str, key: &str, kind: &'static str, input: &RawInput, errors: &FieldErrors, fmt: &Fmt) -> Field {
     Field::new(name, fmt.t(key), kind, input, errors)
 }
@@ -157,7 +170,7 @@ impl PageKind for Accounts {
             f("owner", "field.owner", "select").options(view::user_options(cat, fmt.t("list.no_owner"))),
         ];
         identity.extend(tag_fields(cat, input, e, "tags"));
-        let mut groups = vec![
+        let groups = vec![
             Group {
                 title: fmt.t("card.details").into(),
                 fields: identity,
@@ -189,15 +202,7 @@ impl PageKind for Accounts {
                 ],
             },
         ];
-        let custom = custom_fields(cat, Entity::Account, input, e, fmt);
-        if !custom.is_empty() {
-            groups.push(Group {
-                title: fmt.t("card.custom_fields").into(),
-                fields: custom,
-            });
-        }
-        apply_rules(&mut groups, cat, Entity::Account, fmt);
-        groups
+        finish_groups(groups, cat, Entity::Account, input, e, fmt)
     }
     fn columns(fmt: &Fmt) -> Vec<String> {
         [
@@ -405,15 +410,7 @@ impl PageKind for Contacts {
                 f("description", "field.description", "textarea"),
             ],
         });
-        let custom = custom_fields(cat, Entity::Contact, input, e, fmt);
-        if !custom.is_empty() {
-            groups.push(Group {
-                title: fmt.t("card.custom_fields").into(),
-                fields: custom,
-            });
-        }
-        apply_rules(&mut groups, cat, Entity::Contact, fmt);
-        groups
+        finish_groups(groups, cat, Entity::Contact, input, e, fmt)
     }
     fn columns(fmt: &Fmt) -> Vec<String> {
         [
