@@ -81,7 +81,13 @@ pub fn query_terms(q: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in q.split_whitespace().take(6) {
         let lower = raw.to_lowercase();
-        let term = if lower.contains('@') {
+        // Emails and their local parts ("j.dupont", "a_b@x") are indexed whole.
+        let emailish = lower.contains('@')
+            || (lower.contains(['.', '_'])
+                && lower.chars().all(|c| c.is_alphanumeric() || "._-+@".contains(c))
+                && lower.chars().any(char::is_alphanumeric)
+                && !lower.ends_with('.'));
+        let term = if emailish {
             lower
         } else if raw.chars().all(|c| c.is_ascii_digit() || "+.-()".contains(c)) && raw.chars().any(|c| c.is_ascii_digit()) {
             let d: String = raw.chars().filter(char::is_ascii_digit).collect();
@@ -133,6 +139,8 @@ mod tests {
         assert_eq!(query_terms("+33 6 12"), vec!["612"]);
         assert_eq!(query_terms("2026 plan"), vec!["2026", "plan"]);
         assert_eq!(query_terms("E.Martin@"), vec!["e.martin@"]);
+        assert_eq!(query_terms("camille.martin12"), vec!["camille.martin12"]);
+        assert_eq!(query_terms("J. Dupont"), vec!["j", "dupont"]);
     }
 
     proptest! {

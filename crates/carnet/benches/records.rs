@@ -68,7 +68,8 @@ fn stat(mut d: Vec<Duration>) -> Stat {
 }
 
 async fn open(kind: &str, a: &Args) -> (Carnet, String) {
-    let dir = std::path::PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("bench");
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = std::path::PathBuf::from(target).join("bench");
     std::fs::create_dir_all(&dir).unwrap();
     let url = match kind {
         "sqlite" => format!("sqlite:{}", dir.join(format!("carnet-{}.db", a.contacts)).display()),

@@ -95,22 +95,19 @@ pub async fn bulk_insert(h: &mut impl Handle, table: &str, columns: &[&str], row
             Ok(())
         }
         Raw::Sqlite(c) => {
-            // SQLite allows 32,766 bound variables per statement.
+            // SQLite allows 32,766 bound variables per statement. Anonymous `?`
+            // placeholders: SQLite resolves each named `$n` by a linear scan,
+            // which makes a statement with thousands of them quadratic.
             let per = (32_000 / columns.len()).max(1);
+            let row = format!("({})", vec!["?"; columns.len()].join(", "));
             for chunk in rows.chunks(per) {
-                let mut qb = super::q(format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
-                for (i, r) in chunk.iter().enumerate() {
-                    qb.push(if i == 0 { "(" } else { ", (" });
-                    for (j, v) in r.iter().enumerate() {
-                        if j > 0 {
-                            qb.push(", ");
-                        }
-                        qb.push_bind(v.clone());
-                    }
-                    qb.push(")");
-                }
-                let mut query = sqlx::query(&qb.sql);
-                for a in qb.args {
+                let sql = format!(
+                    "INSERT INTO {table} ({}) VALUES {}",
+                    columns.join(", "),
+                    vec![row.as_str(); chunk.len()].join(", ")
+                );
+                let mut query = sqlx::query(&sql);
+                for a in chunk.iter().flatten().cloned() {
                     query = match a {
                         Value::Int(v) => query.bind(v),
                         Value::Float(v) => query.bind(v),

@@ -101,6 +101,14 @@ pub fn default_fmt() -> Fmt {
     Fmt::new(Locale::En, chrono_tz::Europe::Paris)
 }
 
+/// For someone not signed in: French when the browser prefers it, else English.
+pub fn browser_fmt(headers: &axum::http::HeaderMap) -> Fmt {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let first = accept.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
+    let locale = if first.starts_with("fr") { Locale::Fr } else { Locale::En };
+    Fmt::new(locale, chrono_tz::Europe::Paris)
+}
+
 pub fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),

@@ -1,11 +1,11 @@
 //! Signing in and out, and the one-time creation of the first administrator.
 
-use super::{default_fmt, render, render_status, see_other, Layout, PageResult};
+use super::{browser_fmt, render, render_status, see_other, Layout, PageResult};
 use crate::auth::{clear_cookie, cookie_value, session_cookie, SESSION_COOKIE};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use carnet_app::access::{sessions, users};
@@ -35,8 +35,8 @@ fn safe_next(n: Option<&str>) -> String {
     }
 }
 
-pub async fn login_form(Query(p): Query<NextParam>) -> Response {
-    let fmt = default_fmt();
+pub async fn login_form(headers: HeaderMap, Query(p): Query<NextParam>) -> Response {
+    let fmt = browser_fmt(&headers);
     render(&LoginPage {
         l: Layout::anonymous(fmt, fmt.t("login.title")),
         email: String::new(),
@@ -52,8 +52,13 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Form(f): Form<LoginForm>) -> PageResult {
-    let fmt = default_fmt();
+pub async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> PageResult {
+    let fmt = browser_fmt(&headers);
     let ip_key = format!("ip:{}", addr.ip());
     let email_key = format!("email:{}", f.email.trim().to_lowercase());
     let page = |error: &str, status| {
@@ -88,7 +93,7 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<Soc
     Ok(r)
 }
 
-pub async fn logout(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
     // Logging out needs no CSRF token: the worst a forged request can do is sign
     // someone out. The session row is deleted, not just the cookie.
     if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
@@ -115,8 +120,8 @@ pub struct TokenParam {
     token: Option<String>,
 }
 
-pub async fn setup_form(State(s): State<AppState>, Query(p): Query<TokenParam>) -> Response {
-    let fmt = default_fmt();
+pub async fn setup_form(State(s): State<AppState>, headers: HeaderMap, Query(p): Query<TokenParam>) -> Response {
+    let fmt = browser_fmt(&headers);
     let token = p.token.unwrap_or_default();
     match users::setup_token_valid(&s.carnet.db, &token).await {
         Ok(true) => render(&SetupPage {
@@ -139,8 +144,8 @@ pub struct SetupForm {
     password: String,
 }
 
-pub async fn setup(State(s): State<AppState>, Form(f): Form<SetupForm>) -> Response {
-    let fmt = default_fmt();
+pub async fn setup(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<SetupForm>) -> Response {
+    let fmt = browser_fmt(&headers);
     let again = |errors: FieldErrors| {
         render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
