@@ -255,7 +255,7 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
     .await?;
     let cat = settings::catalog(db).await?;
     let customer = cat.resolve_status("Customer").map_err(AppError::internal)?;
-    settings::create_rule(db, "account", "phone", Some(customer)).await?;
+    settings::create_rule(db, "account", "phone", Some(customer), None).await?;
     let cat = settings::catalog(db).await?;
     let statuses = [
         "Prospect",

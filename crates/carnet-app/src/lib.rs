@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod records;
+pub mod sales;
 pub mod settings;
 
 pub use db::Db;
@@ -30,6 +31,7 @@ impl Carnet {
         let db = Db::connect(database_url).await?;
         db::dialect::migrate(&db).await?;
         settings::seed_defaults(&db).await?;
+        sales::seed_defaults(&db).await?;
         std::fs::create_dir_all(&files_dir).map_err(AppError::internal)?;
         Ok(Carnet {
             db,

@@ -2,6 +2,8 @@
 //! `carnet-app`, map the result to a page (askama templates) or to JSON. Pages
 //! and the API share the services, the error type and the permission checks.
 
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod auth;
 pub mod error;

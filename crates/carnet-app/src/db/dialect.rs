@@ -13,7 +13,10 @@ pub enum Dialect {
 /// The schema migrations, written once with placeholders:
 /// `{{ID}}` an auto-increment primary key, `{{C}}` a byte-order collation for
 /// folded text that prefix range scans read through an index.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../../migrations/0001_foundation.sql")),
+    (2, "sales", include_str!("../../migrations/0002_sales.sql")),
+];
 
 impl Dialect {
     pub fn render(self, sql: &str) -> String {

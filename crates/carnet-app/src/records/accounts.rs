@@ -236,10 +236,17 @@ pub async fn exists(db: &Db, id: i64) -> Result<bool> {
 
 pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
+    let opportunities: Vec<(i64,)> = q("SELECT id FROM opportunities WHERE account_id = $1")
+        .bind(id)
+        .fetch_all(&mut tx)
+        .await?;
     if q("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
-    let files = super::delete_attached(&mut tx, Entity::Account, id).await?;
+    let mut files = super::delete_attached(&mut tx, Entity::Account, id).await?;
+    for (o,) in opportunities {
+        files.extend(super::delete_attached(&mut tx, Entity::Opportunity, o).await?);
+    }
     tx.commit().await?;
     super::attachments::remove_files(c, &files).await;
     Ok(())

@@ -67,6 +67,7 @@ pub struct ListQuery {
     created: (Option<i64>, Option<i64>),
     updated: (Option<i64>, Option<i64>),
     equals: Vec<(&'static str, String)>,
+    refs: Vec<(&'static str, Vec<i64>)>,
     custom: Vec<CustomFilter>,
     pub sort: SortKey,
     pub desc: bool,
@@ -79,9 +80,18 @@ fn text_filters(e: Entity) -> &'static [&'static str] {
     match e {
         Entity::Account => &["city", "country", "postal_code", "source", "email", "company_id"],
         Entity::Contact => &["city", "country", "postal_code", "source", "email", "job_title"],
-        Entity::Opportunity => &[],
+        Entity::Opportunity => &["status"],
     }
 }
+
+/// Reference filters of opportunities: parameter → column (ids, several allowed).
+const OPPORTUNITY_REFS: &[(&str, &str)] = &[
+    ("pipeline", "pipeline_id"),
+    ("stage", "stage_id"),
+    ("account", "account_id"),
+    ("source", "source_id"),
+    ("offer", "offer_id"),
+];
 
 /// The keys a list request may carry besides `cf.*` filters.
 pub const LIST_KEYS: &[&str] = &[
@@ -124,6 +134,7 @@ impl ListQuery {
         for k in input.0.keys() {
             let known = LIST_KEYS.contains(&k.as_str())
                 || text_keys.contains(&k.as_str())
+                || (entity == Entity::Opportunity && OPPORTUNITY_REFS.iter().any(|(p, _)| p == k))
                 || k.strip_prefix("cf.").is_some_and(|rest| {
                     let key = rest.trim_end_matches(".min").trim_end_matches(".max");
                     cat.fields_for(entity).any(|f| f.key == key)
@@ -140,8 +151,24 @@ impl ListQuery {
                     statuses.push(id);
                 }
             }
-        } else if !input.all("status").iter().all(|s| s.trim().is_empty()) {
+        } else if entity == Entity::Contact && !input.all("status").iter().all(|s| s.trim().is_empty()) {
             e.add("status", "only accounts have a status");
+        } else if entity == Entity::Opportunity && !["", "open", "won", "lost"].contains(&input.one("status")) {
+            e.add("status", "must be open, won or lost");
+        }
+        let mut refs = Vec::new();
+        if entity == Entity::Opportunity {
+            for (param, col) in OPPORTUNITY_REFS {
+                let ids: Vec<i64> = input
+                    .all(param)
+                    .iter()
+                    .filter(|v| !v.trim().is_empty())
+                    .filter_map(|v| e.check(param, v.trim().parse::<i64>().map_err(|_| "must be an id".to_string())))
+                    .collect();
+                if !ids.is_empty() {
+                    refs.push((*col, ids));
+                }
+            }
         }
         let mut owners = Vec::new();
         for o in input.all("owner").iter().filter(|s| !s.trim().is_empty()) {
@@ -263,6 +290,7 @@ impl ListQuery {
             created,
             updated,
             equals,
+            refs,
             custom,
             sort,
             desc,
@@ -282,6 +310,7 @@ impl ListQuery {
             created: (None, None),
             updated: (None, None),
             equals: vec![],
+            refs: vec![],
             custom: vec![],
             sort: SortKey::Name,
             desc: false,
@@ -377,6 +406,10 @@ impl ListQuery {
                 c => query.push(&format!(" AND LOWER(r.{c}) = ")).push_bind(v.to_lowercase()),
             };
         }
+        for (col, ids) in &self.refs {
+            query.push(&format!(" AND r.{col} IN "));
+            crate::db::push_in_list(query, ids);
+        }
         for f in &self.custom {
             query
                 .push(" AND EXISTS (SELECT 1 FROM field_values fv WHERE fv.field_id = ")
@@ -434,6 +467,21 @@ pub trait Listed: Rec {
 }
 
 impl Listed for super::accounts::Account {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn name_key(&self) -> &str {
+        &self.name_key
+    }
+    fn created_at(&self) -> i64 {
+        self.created_at
+    }
+    fn updated_at(&self) -> i64 {
+        self.updated_at
+    }
+}
+
+impl Listed for crate::sales::opportunities::Opportunity {
     fn id(&self) -> i64 {
         self.id
     }

@@ -57,6 +57,7 @@ pub async fn search(db: &Db, query: &str, limit: usize) -> Result<Vec<Hit>> {
     let rows: Vec<(String, i64)> = sql.fetch_all(&mut conn).await?;
     let mut accounts = Vec::new();
     let mut contacts = Vec::new();
+    let mut opportunities = Vec::new();
     let mut order = Vec::new();
     for (e, id) in rows {
         let key = (e.clone(), id);
@@ -71,6 +72,8 @@ pub async fn search(db: &Db, query: &str, limit: usize) -> Result<Vec<Hit>> {
             accounts.push(id);
         } else if e == "contact" {
             contacts.push(id);
+        } else if e == "opportunity" {
+            opportunities.push(id);
         }
     }
     let mut hits = Vec::new();
@@ -98,7 +101,24 @@ pub async fn search(db: &Db, query: &str, limit: usize) -> Result<Vec<Hit>> {
             });
         }
     }
-    // Accounts first, then by name: a stable order for the same query.
-    hits.sort_by_key(|h| (h.entity != Entity::Account, h.name.to_lowercase()));
+    if !opportunities.is_empty() {
+        let mut o = q("SELECT o.id, o.name, a.name FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE o.id IN ");
+        push_in_list(&mut o, &opportunities);
+        for (id, name, account) in o.fetch_all::<(i64, String, String)>(&mut conn).await? {
+            hits.push(Hit {
+                entity: Entity::Opportunity,
+                id,
+                name,
+                detail: Some(account),
+            });
+        }
+    }
+    // Accounts, contacts, then opportunities, each by name: a stable order.
+    let rank = |e: Entity| match e {
+        Entity::Account => 0,
+        Entity::Contact => 1,
+        Entity::Opportunity => 2,
+    };
+    hits.sort_by_key(|h| (rank(h.entity), h.name.to_lowercase()));
     Ok(hits)
 }

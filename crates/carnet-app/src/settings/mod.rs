@@ -522,13 +522,13 @@ pub async fn delete_field(db: &Db, id: i64) -> Result<()> {
 
 // ---- mandatory rules (R5) ----
 
-pub async fn create_rule(db: &Db, entity: &str, field: &str, from_status: Option<i64>) -> Result<i64> {
+pub async fn create_rule(db: &Db, entity: &str, field: &str, from_status: Option<i64>, from_stage: Option<i64>) -> Result<i64> {
     let cat = catalog(db).await?;
     let entity = Entity::parse(entity).map_err(|e| AppError::field("entity", e))?;
     let standard = match entity {
         Entity::Account => ACCOUNT_FIELDS,
         Entity::Contact => CONTACT_FIELDS,
-        Entity::Opportunity => &[][..],
+        Entity::Opportunity => carnet_domain::sales::OPPORTUNITY_FIELDS,
     };
     let known = standard.contains(&field)
         || field
@@ -545,11 +545,26 @@ pub async fn create_rule(db: &Db, entity: &str, field: &str, from_status: Option
             return Err(AppError::field("from_status", "is not a known status"));
         }
     }
+    if let Some(s) = from_stage {
+        if entity != Entity::Opportunity {
+            return Err(AppError::field("from_stage", "only opportunities have a stage"));
+        }
+        let mut c = db.conn().await?;
+        if q("SELECT id FROM stages WHERE id = $1")
+            .bind(s)
+            .scalar_opt::<i64>(&mut c)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::field("from_stage", "is not a known stage"));
+        }
+    }
     let mut tx = db.begin().await?;
-    let id = q("INSERT INTO mandatory_rules (entity, field, from_status_id) VALUES ($1, $2, $3) RETURNING id")
+    let id = q("INSERT INTO mandatory_rules (entity, field, from_status_id, from_stage_id) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(entity.as_str())
         .bind(field)
         .bind(from_status)
+        .bind(from_stage)
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "field", "a rule for this field"))?;

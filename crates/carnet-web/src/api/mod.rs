@@ -4,6 +4,7 @@
 
 pub mod openapi;
 mod records;
+mod sales;
 mod settings;
 
 use crate::error::ApiError;
@@ -71,6 +72,33 @@ pub fn router() -> Router<AppState> {
         )
         .route("/users", get(settings::list_users).post(settings::create_user))
         .route("/users/{id}", get(settings::get_user).patch(settings::update_user))
+        .route("/pipelines", get(sales::list_pipelines).post(sales::create_pipeline))
+        .route("/pipelines/{id}", axum::routing::patch(sales::update_pipeline))
+        .route("/pipelines/{id}/stages", post(sales::create_stage))
+        .route("/pipelines/{id}/board", get(sales::get_board))
+        .route(
+            "/stages/{id}",
+            axum::routing::patch(sales::update_stage).delete(sales::delete_stage),
+        )
+        .route("/opportunities", get(sales::list_opportunities).post(sales::create_opportunity))
+        .route(
+            "/opportunities/{id}",
+            get(sales::get_opportunity)
+                .patch(sales::update_opportunity)
+                .delete(sales::delete_opportunity),
+        )
+        .route("/opportunities/{id}/move", post(sales::move_opportunity))
+        .route("/opportunities/{id}/history", get(sales::opportunity_history))
+        .route("/forecast", get(sales::get_forecast))
+        .route("/offers", get(sales::list_offers).post(sales::create_offer))
+        .route("/offers/{id}", axum::routing::patch(sales::update_offer))
+        .route("/opportunity-sources", get(sales::list_sources).post(sales::create_source))
+        .route("/lost-reasons", get(sales::list_lost_reasons).post(sales::create_lost_reason))
+        .route("/orders", get(sales::list_orders).post(sales::create_order))
+        .route(
+            "/orders/{id}",
+            get(sales::get_order).patch(sales::update_order).delete(sales::delete_order),
+        )
 }
 
 /// A JSON object body; malformed JSON gets the standard error body.

@@ -212,7 +212,7 @@ pub async fn list_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiRe
 
 pub async fn create_rule(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
     v.require(Permission::ManageSettings)?;
-    b.only(&["entity", "field", "from_status"])?;
+    b.only(&["entity", "field", "from_status", "from_stage"])?;
     let cat = settings::catalog(&s.carnet.db).await?;
     let from = match b.0.get("from_status") {
         None | Some(Value::Null) => None,
@@ -226,6 +226,7 @@ pub async fn create_rule(State(s): State<AppState>, ApiUser(v): ApiUser, b: Json
             &b.str("entity")?.unwrap_or_default(),
             &b.str("field")?.unwrap_or_default(),
             from,
+            b.i64("from_stage")?,
         )
         .await?,
     )

@@ -213,7 +213,7 @@ async fn section_post(
                     .one("field")
                     .split_once('|')
                     .ok_or_else(|| AppError::field("field", "is required"))?;
-                settings::create_rule(db, entity, field, i.one("from_status").parse().ok())
+                settings::create_rule(db, entity, field, i.one("from_status").parse().ok(), None)
                     .await
                     .map(drop)
             }

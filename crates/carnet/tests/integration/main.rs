@@ -9,4 +9,5 @@ mod access;
 mod browser;
 mod pages;
 mod records_api;
+mod sales_api;
 mod settings_api;

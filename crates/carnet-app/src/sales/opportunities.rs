@@ -1,0 +1,421 @@
+//! Opportunities (S2): created, changed and moved through stages. Every stage
+//! change is a `stage_history` row (from, to, who, when) written in the same
+//! transaction as the move; concurrent moves of one opportunity serialise on the
+//! row, so each sees the stage the other left and no history row is lost.
+
+use super::exists;
+use crate::access::User;
+use crate::db::{now, q, Db, Handle, Tx};
+use crate::error::{AppError, Result};
+use crate::records::timeline::{self, NewEntry};
+use crate::records::{load_extras, save_extras, search, Changes, Extras};
+use crate::Carnet;
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{Catalog, RawInput};
+use carnet_domain::sales::{OpportunityDraft, Outcome, SalesCatalog};
+use carnet_domain::search::TokenSet;
+use carnet_domain::values::fold;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Opportunity {
+    pub id: i64,
+    pub name: String,
+    pub name_key: String,
+    pub account_id: i64,
+    pub account_name: String,
+    pub owner_id: Option<i64>,
+    pub pipeline_id: i64,
+    pub stage_id: i64,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub margin: Option<i64>,
+    pub offer_id: Option<i64>,
+    pub source_id: Option<i64>,
+    pub expected_close: Option<String>,
+    pub lost_reason_id: Option<i64>,
+    pub description: Option<String>,
+    pub closed_at: Option<i64>,
+    pub stage_entered_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLS: &str =
+    "r.id, r.name, r.name_key, r.account_id, (SELECT a.name FROM accounts a WHERE a.id = r.account_id) AS account_name, \
+    r.owner_id, r.pipeline_id, r.stage_id, r.status, r.amount, r.currency, r.margin, r.offer_id, r.source_id, r.expected_close, \
+    r.lost_reason_id, r.description, r.closed_at, r.stage_entered_at, r.created_at, r.updated_at";
+
+impl Opportunity {
+    /// Whole days since the opportunity entered its stage.
+    pub fn days_in_stage(&self, at: i64) -> i64 {
+        (at - self.stage_entered_at).max(0) / 86_400
+    }
+    /// Stalled once it has spent more than the stage's limit in it.
+    pub fn is_stalled(&self, sales: &SalesCatalog, at: i64) -> bool {
+        self.status == "open"
+            && sales
+                .stage(self.stage_id)
+                .and_then(|(_, s)| s.stall_days)
+                .is_some_and(|limit| self.days_in_stage(at) > limit)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Move {
+    pub id: i64,
+    pub from_stage_id: Option<i64>,
+    pub to_stage_id: i64,
+    pub moved_by: Option<i64>,
+    pub moved_by_name: Option<String>,
+    pub moved_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpportunityCard {
+    pub opportunity: Opportunity,
+    pub contacts: Vec<(i64, String)>,
+    pub history: Vec<Move>,
+    pub extras: Extras,
+}
+
+fn tokens(d: &OpportunityDraft) -> Vec<String> {
+    let mut t = TokenSet::new();
+    t.words(&d.name);
+    t.into_vec()
+}
+
+async fn check_refs(h: &mut impl Handle, d: &OpportunityDraft) -> Result<String> {
+    let account: Option<String> = q("SELECT name FROM accounts WHERE id = $1")
+        .bind(d.account_id)
+        .scalar_opt(h)
+        .await?;
+    let account = account.ok_or_else(|| AppError::field("account", "is not a known account"))?;
+    for c in &d.contact_ids {
+        if !exists(h, "contacts", *c).await? {
+            return Err(AppError::field("contacts", format!("{c} is not a known contact")));
+        }
+    }
+    Ok(account)
+}
+
+async fn entry(tx: &mut Tx, entity: Entity, id: i64, kind: &str, actor: i64, title: &str, data: serde_json::Value) -> Result<()> {
+    timeline::add(
+        tx,
+        NewEntry {
+            entity,
+            record_id: id,
+            kind,
+            actor_id: Some(actor),
+            title,
+            body: None,
+            data: Some(data),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The opportunity's events also appear on its account's and contacts' timelines.
+async fn echo(tx: &mut Tx, d: &OpportunityDraft, account_name: &str, id: i64, actor: i64, what: &str, stage: &str) -> Result<()> {
+    let data = serde_json::json!({"opportunity_id": id, "opportunity": d.name, "event": what, "stage": stage, "amount": d.amount, "currency": d.currency});
+    entry(tx, Entity::Account, d.account_id, "opportunity", actor, account_name, data.clone()).await?;
+    for c in &d.contact_ids {
+        let name: Option<(Option<String>, String)> = q("SELECT first_name, last_name FROM contacts WHERE id = $1")
+            .bind(*c)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((f, l)) = name {
+            let title = crate::records::contacts::display_name(f.as_deref(), &l);
+            entry(tx, Entity::Contact, *c, "opportunity", actor, &title, data.clone()).await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &User, d: &OpportunityDraft) -> Result<i64> {
+    let mut tx = c.db.begin().await?;
+    let account_name = check_refs(&mut tx, d).await?;
+    let t = now();
+    let closed = (d.outcome != Outcome::Open).then_some(t);
+    let id = q("INSERT INTO opportunities (name, name_key, account_id, owner_id, pipeline_id, stage_id, status, amount, currency, margin, offer_id, \
+                source_id, expected_close, lost_reason_id, description, closed_at, stage_entered_at, created_by, created_at, updated_at, version) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $17, $17, 0) RETURNING id")
+        .bind(d.name.clone())
+        .bind(fold(&d.name))
+        .bind(d.account_id)
+        .bind(d.owner_id)
+        .bind(d.pipeline_id)
+        .bind(d.stage_id)
+        .bind(d.outcome.as_str())
+        .bind(d.amount)
+        .bind(d.currency.clone())
+        .bind(d.margin)
+        .bind(d.offer_id)
+        .bind(d.source_id)
+        .bind(d.expected_close.map(|x| x.to_string()))
+        .bind(d.lost_reason_id)
+        .bind(d.description.clone())
+        .bind(closed)
+        .bind(t)
+        .bind(Some(actor.id))
+        .insert_id(&mut tx)
+        .await?;
+    for cid in &d.contact_ids {
+        q("INSERT INTO opportunity_contacts (opportunity_id, contact_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*cid)
+            .execute(&mut tx)
+            .await?;
+    }
+    q("INSERT INTO stage_history (opportunity_id, from_stage_id, to_stage_id, moved_by, moved_at) VALUES ($1, NULL, $2, $3, $4)")
+        .bind(id)
+        .bind(d.stage_id)
+        .bind(actor.id)
+        .bind(t)
+        .execute(&mut tx)
+        .await?;
+    save_extras(&mut tx, cat, Entity::Opportunity, id, &[], &d.custom).await?;
+    search::index(&mut tx, Entity::Opportunity, id, &tokens(d)).await?;
+    let stage = sales.stage(d.stage_id).map(|s| s.1.name.clone()).unwrap_or_default();
+    entry(
+        &mut tx,
+        Entity::Opportunity,
+        id,
+        "created",
+        actor.id,
+        &d.name,
+        serde_json::json!({"stage": stage}),
+    )
+    .await?;
+    echo(&mut tx, d, &account_name, id, actor.id, "created", &stage).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Writes a stage change: locks the row, records history, and sets the status
+/// and closing date that the new stage implies.
+async fn apply_move(tx: &mut Tx, sales: &SalesCatalog, id: i64, d: &OpportunityDraft, actor: i64, account_name: &str) -> Result<bool> {
+    // Taking the row's write lock first makes concurrent moves wait here and then
+    // read the stage the previous move left.
+    let from: Option<i64> = q("UPDATE opportunities SET version = version + 1 WHERE id = $1 RETURNING stage_id")
+        .bind(id)
+        .scalar_opt(&mut *tx)
+        .await?;
+    let from = from.ok_or(AppError::NotFound)?;
+    if from == d.stage_id {
+        return Ok(false);
+    }
+    let t = now();
+    let closed = (d.outcome != Outcome::Open).then_some(t);
+    q("UPDATE opportunities SET stage_id = $1, status = $2, closed_at = $3, lost_reason_id = $4, stage_entered_at = $5, updated_at = $5 WHERE id = $6")
+        .bind(d.stage_id)
+        .bind(d.outcome.as_str())
+        .bind(closed)
+        .bind(d.lost_reason_id)
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    q("INSERT INTO stage_history (opportunity_id, from_stage_id, to_stage_id, moved_by, moved_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(from)
+        .bind(d.stage_id)
+        .bind(actor)
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+    let name = |s: i64| sales.stage(s).map(|x| x.1.name.clone()).unwrap_or_default();
+    let (from_name, to_name) = (name(from), name(d.stage_id));
+    let reason = d
+        .lost_reason_id
+        .and_then(|r| sales.lost_reasons.iter().find(|x| x.id == r))
+        .map(|r| r.name.clone());
+    entry(
+        tx,
+        Entity::Opportunity,
+        id,
+        "stage_changed",
+        actor,
+        &d.name,
+        serde_json::json!({"from": from_name, "to": to_name, "lost_reason": reason}),
+    )
+    .await?;
+    let event = match d.outcome {
+        Outcome::Won => "won",
+        Outcome::Lost => "lost",
+        Outcome::Open => "moved",
+    };
+    echo(tx, d, account_name, id, actor, event, &to_name).await?;
+    Ok(true)
+}
+
+pub async fn update(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &User, id: i64, d: &OpportunityDraft) -> Result<()> {
+    let old = get(&c.db, cat, id).await?;
+    let mut tx = c.db.begin().await?;
+    let account_name = check_refs(&mut tx, d).await?;
+    if old.opportunity.pipeline_id != d.pipeline_id {
+        return Err(AppError::field(
+            "pipeline",
+            "cannot change: move the opportunity through the stages of its pipeline",
+        ));
+    }
+    apply_move(&mut tx, sales, id, d, actor.id, &account_name).await?;
+    q("UPDATE opportunities SET name = $1, name_key = $2, account_id = $3, owner_id = $4, amount = $5, currency = $6, margin = $7, offer_id = $8, \
+       source_id = $9, expected_close = $10, description = $11, updated_at = $12 WHERE id = $13")
+        .bind(d.name.clone())
+        .bind(fold(&d.name))
+        .bind(d.account_id)
+        .bind(d.owner_id)
+        .bind(d.amount)
+        .bind(d.currency.clone())
+        .bind(d.margin)
+        .bind(d.offer_id)
+        .bind(d.source_id)
+        .bind(d.expected_close.map(|x| x.to_string()))
+        .bind(d.description.clone())
+        .bind(now())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    q("DELETE FROM opportunity_contacts WHERE opportunity_id = $1")
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    for cid in &d.contact_ids {
+        q("INSERT INTO opportunity_contacts (opportunity_id, contact_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*cid)
+            .execute(&mut tx)
+            .await?;
+    }
+    save_extras(&mut tx, cat, Entity::Opportunity, id, &[], &d.custom).await?;
+    search::index(&mut tx, Entity::Opportunity, id, &tokens(d)).await?;
+    let o = &old.opportunity;
+    let mut changed = Changes::default();
+    changed.field("name", Some(&o.name), Some(&d.name));
+    changed.field("account", Some(&o.account_id.to_string()), Some(&d.account_id.to_string()));
+    changed.field(
+        "owner",
+        o.owner_id.map(|v| v.to_string()).as_deref(),
+        d.owner_id.map(|v| v.to_string()).as_deref(),
+    );
+    changed.field("amount", Some(&o.amount.to_string()), Some(&d.amount.to_string()));
+    changed.field(
+        "margin",
+        o.margin.map(|v| v.to_string()).as_deref(),
+        d.margin.map(|v| v.to_string()).as_deref(),
+    );
+    changed.field(
+        "offer",
+        o.offer_id.map(|v| v.to_string()).as_deref(),
+        d.offer_id.map(|v| v.to_string()).as_deref(),
+    );
+    changed.field(
+        "source",
+        o.source_id.map(|v| v.to_string()).as_deref(),
+        d.source_id.map(|v| v.to_string()).as_deref(),
+    );
+    changed.field(
+        "expected_close",
+        o.expected_close.as_deref(),
+        d.expected_close.map(|x| x.to_string()).as_deref(),
+    );
+    changed.field("description", o.description.as_deref(), d.description.as_deref());
+    let old_contacts: Vec<i64> = old.contacts.iter().map(|c| c.0).collect();
+    changed.field(
+        "contacts",
+        Some(&format!("{old_contacts:?}")),
+        Some(&format!("{:?}", d.contact_ids)),
+    );
+    changed.extras(cat, Entity::Opportunity, &old.extras, &[], &d.custom);
+    changed.record(&mut tx, Entity::Opportunity, id, actor.id, &d.name).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves an opportunity to a stage (of its pipeline), checking the mandatory
+/// rules of the target stage and asking a lost reason for a lost stage: the
+/// errors name the fields to fill in.
+pub async fn move_to(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &User, id: i64, stage: &str, lost_reason: &str) -> Result<()> {
+    let card = get(&c.db, cat, id).await?;
+    let mut raw = to_raw(&card, cat);
+    raw.set("stage", stage);
+    raw.set("lost_reason", lost_reason);
+    let d = OpportunityDraft::parse(&raw, cat, sales, &[]).map_err(AppError::Invalid)?;
+    let mut tx = c.db.begin().await?;
+    apply_move(&mut tx, sales, id, &d, actor.id, &card.opportunity.account_name).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<OpportunityCard> {
+    let mut c = db.conn().await?;
+    let opportunity: Opportunity = q(format!("SELECT {COLS} FROM opportunities r WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut c)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let contacts: Vec<(i64, Option<String>, String)> = q(
+        "SELECT c.id, c.first_name, c.last_name FROM opportunity_contacts oc JOIN contacts c ON c.id = oc.contact_id \
+                                                          WHERE oc.opportunity_id = $1 ORDER BY c.name_key, c.id",
+    )
+    .bind(id)
+    .fetch_all(&mut c)
+    .await?;
+    let history = q(
+        "SELECT h.id, h.from_stage_id, h.to_stage_id, h.moved_by, u.name AS moved_by_name, h.moved_at FROM stage_history h \
+                     LEFT JOIN users u ON u.id = h.moved_by WHERE h.opportunity_id = $1 ORDER BY h.id",
+    )
+    .bind(id)
+    .fetch_all(&mut c)
+    .await?;
+    let extras = load_extras(&mut c, cat, Entity::Opportunity, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(OpportunityCard {
+        opportunity,
+        contacts: contacts
+            .into_iter()
+            .map(|(id, f, l)| (id, crate::records::contacts::display_name(f.as_deref(), &l)))
+            .collect(),
+        history,
+        extras,
+    })
+}
+
+pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    if q("DELETE FROM opportunities WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    let files = crate::records::delete_attached(&mut tx, Entity::Opportunity, id).await?;
+    tx.commit().await?;
+    crate::records::attachments::remove_files(c, &files).await;
+    Ok(())
+}
+
+pub fn to_raw(card: &OpportunityCard, cat: &Catalog) -> RawInput {
+    let o = &card.opportunity;
+    let mut r = RawInput::default();
+    let money = |c: i64| carnet_domain::values::Money(c).to_plain();
+    r.set("name", o.name.clone());
+    r.set("account", o.account_id.to_string());
+    r.set_all("contacts", card.contacts.iter().map(|c| c.0.to_string()).collect());
+    r.set("owner", o.owner_id.map(|v| v.to_string()).unwrap_or_default());
+    r.set("pipeline", o.pipeline_id.to_string());
+    r.set("stage", o.stage_id.to_string());
+    r.set("amount", money(o.amount));
+    r.set("currency", o.currency.clone());
+    r.set("margin", o.margin.map(money).unwrap_or_default());
+    r.set("offer", o.offer_id.map(|v| v.to_string()).unwrap_or_default());
+    r.set("source", o.source_id.map(|v| v.to_string()).unwrap_or_default());
+    r.set("expected_close", o.expected_close.clone().unwrap_or_default());
+    r.set("lost_reason", o.lost_reason_id.map(|v| v.to_string()).unwrap_or_default());
+    r.set("description", o.description.clone().unwrap_or_default());
+    crate::records::extras_to_raw(&mut r, cat, Entity::Opportunity, &card.extras);
+    r.0.remove("tags");
+    r
+}

@@ -1,0 +1,494 @@
+//! The sales process over JSON: pipelines and stages, opportunities and their
+//! moves, the board, the forecast, offers, orders, sources and lost reasons.
+
+use super::JsonBody;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::kinds::{custom_json, iso};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carnet_app::records::lists::{self, Listed};
+use carnet_app::records::load_extras;
+use carnet_app::sales::{self, board, forecast, opportunities, orders};
+use carnet_app::{settings, AppError};
+use carnet_domain::access::Permission;
+use carnet_domain::fields::Entity;
+use carnet_domain::records::{Catalog, RawInput};
+use carnet_domain::sales::{OpportunityDraft, OrderDraft, SalesCatalog};
+use carnet_domain::values::Money;
+use serde_json::{json, Value};
+
+type ApiResult = Result<Response, ApiError>;
+
+fn money(c: i64) -> String {
+    Money(c).to_plain()
+}
+
+fn opportunity_json(o: &opportunities::Opportunity, ex: &carnet_app::records::Extras, cat: &Catalog, sales: &SalesCatalog) -> Value {
+    let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (p.name.clone(), s.clone())).unzip();
+    let now = carnet_app::db::now();
+    json!({
+        "id": o.id, "name": o.name,
+        "account": {"id": o.account_id, "name": o.account_name},
+        "owner": o.owner_id.and_then(|id| cat.user(id)).map(|u| json!({"id": u.id, "name": u.name})),
+        "pipeline": {"id": o.pipeline_id, "name": pipeline},
+        "stage": stage.as_ref().map(|s| json!({"id": s.id, "name": s.name, "probability": s.probability})),
+        "status": o.status,
+        "amount": money(o.amount), "currency": o.currency,
+        "weighted_amount": money(o.amount * stage.as_ref().map(|s| s.probability).unwrap_or(0) / 100),
+        "margin": o.margin.map(money),
+        "offer": o.offer_id.and_then(|id| sales.offers.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "code": x.code})),
+        "source": o.source_id.and_then(|id| sales.sources.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "kind": x.kind})),
+        "lost_reason": o.lost_reason_id.and_then(|id| sales.lost_reasons.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name})),
+        "expected_close": o.expected_close, "description": o.description,
+        "days_in_stage": o.days_in_stage(now), "stalled": o.is_stalled(sales, now),
+        "closed_at": o.closed_at.map(iso),
+        "custom": custom_json(cat, Entity::Opportunity, ex),
+        "created_at": iso(o.created_at), "updated_at": iso(o.updated_at),
+    })
+}
+
+fn card_json(card: &opportunities::OpportunityCard, cat: &Catalog, sales: &SalesCatalog) -> Value {
+    let mut v = opportunity_json(&card.opportunity, &card.extras, cat, sales);
+    v["contacts"] = Value::Array(card.contacts.iter().map(|(id, name)| json!({"id": id, "name": name})).collect());
+    v
+}
+
+fn history_json(card: &opportunities::OpportunityCard, sales: &SalesCatalog) -> Value {
+    let name = |id: Option<i64>| id.and_then(|i| sales.stage(i)).map(|(_, s)| s.name.clone());
+    Value::Array(
+        card.history
+            .iter()
+            .map(|m| json!({"from": name(m.from_stage_id), "from_stage_id": m.from_stage_id, "to": name(Some(m.to_stage_id)), "to_stage_id": m.to_stage_id,
+                            "by": m.moved_by_name, "at": iso(m.moved_at)}))
+            .collect(),
+    )
+}
+
+async fn catalogs(s: &AppState) -> Result<(Catalog, SalesCatalog), AppError> {
+    Ok((settings::catalog(&s.carnet.db).await?, sales::catalog(&s.carnet.db).await?))
+}
+
+pub async fn list_pipelines(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    Ok(Json(json!({"data": sales::catalog(&s.carnet.db).await?.pipelines})).into_response())
+}
+
+fn id_list(b: &JsonBody, k: &str) -> Result<Option<Vec<i64>>, AppError> {
+    match b.0.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_i64().ok_or_else(|| AppError::field(k, "must be a list of ids")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(AppError::field(k, "must be a list of ids")),
+    }
+}
+
+pub async fn create_pipeline(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "currency", "segments", "offers"])?;
+    let (name, currency) = (b.str("name")?.unwrap_or_default(), b.str("currency")?.unwrap_or_default());
+    let id = sales::create_pipeline(
+        &s.carnet.db,
+        sales::PipelineInput {
+            name: &name,
+            currency: &currency,
+            segment_tag_ids: id_list(&b, "segments")?,
+            offer_ids: id_list(&b, "offers")?,
+            archived: None,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+pub async fn update_pipeline(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "currency", "segments", "offers", "archived"])?;
+    let cur = sales::catalog(&s.carnet.db)
+        .await?
+        .pipeline(id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let (name, currency) = (b.str("name")?.unwrap_or(cur.name), b.str("currency")?.unwrap_or_default());
+    sales::update_pipeline(
+        &s.carnet.db,
+        id,
+        sales::PipelineInput {
+            name: &name,
+            currency: &currency,
+            segment_tag_ids: id_list(&b, "segments")?,
+            offer_ids: id_list(&b, "offers")?,
+            archived: b.bool("archived")?,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn num_or_str(b: &JsonBody, k: &str) -> Result<String, AppError> {
+    match b.0.get(k) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(AppError::field(k, "must be a number")),
+    }
+}
+
+pub async fn create_stage(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "probability", "stall_days", "outcome"])?;
+    let (name, p, stall, outcome) = (
+        b.str("name")?.unwrap_or_default(),
+        num_or_str(&b, "probability")?,
+        num_or_str(&b, "stall_days")?,
+        b.str("outcome")?.unwrap_or_default(),
+    );
+    let sid = sales::create_stage(
+        &s.carnet.db,
+        id,
+        sales::StageInput {
+            name: &name,
+            probability: &p,
+            stall_days: &stall,
+            outcome: &outcome,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sid}))).into_response())
+}
+
+pub async fn update_stage(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "probability", "stall_days", "position"])?;
+    let sales_cat = sales::catalog(&s.carnet.db).await?;
+    let (_, cur) = sales_cat.stage(id).ok_or(AppError::NotFound)?;
+    let name = b.str("name")?.unwrap_or(cur.name.clone());
+    let p = match num_or_str(&b, "probability")? {
+        p if p.is_empty() => cur.probability.to_string(),
+        p => p,
+    };
+    let stall = if b.0.contains_key("stall_days") {
+        num_or_str(&b, "stall_days")?
+    } else {
+        cur.stall_days.map(|d| d.to_string()).unwrap_or_default()
+    };
+    sales::update_stage(
+        &s.carnet.db,
+        id,
+        sales::StageInput {
+            name: &name,
+            probability: &p,
+            stall_days: &stall,
+            outcome: "",
+        },
+    )
+    .await?;
+    if let Some(delta) = b.i64("position")? {
+        for _ in 0..delta.abs().min(100) {
+            sales::move_stage_position(&s.carnet.db, id, delta.signum()).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct MoveTo {
+    move_to: Option<i64>,
+}
+
+pub async fn delete_stage(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Query(m): Query<MoveTo>) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    sales::delete_stage(&s.carnet.db, id, m.move_to).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct BoardParams {
+    owner: Option<i64>,
+    segment: Option<i64>,
+    offer: Option<i64>,
+    source: Option<i64>,
+    sort: Option<String>,
+    per_column: Option<i64>,
+}
+
+pub async fn get_board(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Query(p): Query<BoardParams>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let sort = p.sort.unwrap_or_default();
+    if !["", "amount", "close", "age"].contains(&sort.as_str()) {
+        return Err(AppError::field("sort", "must be amount, close or age").into());
+    }
+    let f = board::BoardFilter {
+        owner: p.owner,
+        segment_tag: p.segment,
+        offer: p.offer,
+        source: p.source,
+        sort,
+        per_column: p.per_column.unwrap_or(50),
+    };
+    let b = board::board(&s.carnet.db, &cat, &sales_cat, id, &f).await?;
+    let columns: Vec<Value> = b
+        .columns
+        .iter()
+        .map(|c| {
+            json!({"stage": {"id": c.stage.id, "name": c.stage.name, "probability": c.stage.probability, "stall_days": c.stage.stall_days},
+                   "count": c.count, "total": money(c.total), "weighted": money(c.weighted),
+                   "cards": c.cards.iter().map(|k| json!({"id": k.opportunity.id, "name": k.opportunity.name, "account": k.opportunity.account_name,
+                        "amount": money(k.opportunity.amount), "owner_id": k.opportunity.owner_id, "days_in_stage": k.days_in_stage, "stalled": k.stalled,
+                        "segment": k.segment.as_ref().map(|(n, c)| json!({"name": n, "color": c})), "expected_close": k.opportunity.expected_close})).collect::<Vec<_>>()})
+        })
+        .collect();
+    Ok(Json(json!({"pipeline_id": b.pipeline_id, "currency": b.currency, "columns": columns})).into_response())
+}
+
+pub async fn list_opportunities(State(s): State<AppState>, ApiUser(v): ApiUser, Query(pairs): Query<Vec<(String, String)>>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let lq = lists::ListQuery::parse(Entity::Opportunity, &RawInput::from_pairs(pairs), &cat, v.user.tz).map_err(AppError::Invalid)?;
+    let page: lists::Page<opportunities::Opportunity> = lists::run(&s.carnet.db, &lq, opportunities::COLS).await?;
+    let ids: Vec<i64> = page.rows.iter().map(|r| r.id()).collect();
+    let extras = load_extras(
+        &mut s.carnet.db.conn().await.map_err(AppError::from)?,
+        &cat,
+        Entity::Opportunity,
+        &ids,
+    )
+    .await?;
+    let data: Vec<Value> = page
+        .rows
+        .iter()
+        .map(|o| opportunity_json(o, &extras[&o.id], &cat, &sales_cat))
+        .collect();
+    Ok(Json(json!({"data": data, "next_cursor": page.next})).into_response())
+}
+
+pub async fn get_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
+}
+
+pub async fn create_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::WriteAccounts)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let raw = RawInput::from_json(&b.value()).map_err(AppError::Invalid)?;
+    let d = OpportunityDraft::parse(&raw, &cat, &sales_cat, &[]).map_err(AppError::Invalid)?;
+    let id = opportunities::create(&s.carnet, &cat, &sales_cat, &v.user, &d).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    Ok((StatusCode::CREATED, Json(card_json(&card, &cat, &sales_cat))).into_response())
+}
+
+pub async fn update_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::WriteAccounts)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    let mut raw = opportunities::to_raw(&card, &cat);
+    raw.overlay(RawInput::from_json(&b.value()).map_err(AppError::Invalid)?);
+    let d = OpportunityDraft::parse(&raw, &cat, &sales_cat, &[]).map_err(AppError::Invalid)?;
+    opportunities::update(&s.carnet, &cat, &sales_cat, &v.user, id, &d).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
+}
+
+pub async fn delete_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::DeleteRecords)?;
+    opportunities::delete(&s.carnet, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Moves an opportunity to another stage of its pipeline; a stage with mandatory
+/// fields, or a lost stage without a reason, answers 422 naming the fields.
+pub async fn move_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::WriteAccounts)?;
+    b.only(&["stage", "lost_reason"])?;
+    let stage = num_or_str(&b, "stage")?;
+    if stage.is_empty() {
+        return Err(AppError::field("stage", "is required").into());
+    }
+    let (cat, sales_cat) = catalogs(&s).await?;
+    opportunities::move_to(&s.carnet, &cat, &sales_cat, &v.user, id, &stage, &num_or_str(&b, "lost_reason")?).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
+}
+
+pub async fn opportunity_history(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let (cat, sales_cat) = catalogs(&s).await?;
+    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
+    Ok(Json(json!({"data": history_json(&card, &sales_cat)})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ForecastParams {
+    from: Option<String>,
+    months: Option<u32>,
+    by: Option<String>,
+}
+
+pub async fn get_forecast(State(s): State<AppState>, ApiUser(v): ApiUser, Query(p): Query<ForecastParams>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let mut e = carnet_domain::FieldErrors::new();
+    let from = match p.from.as_deref().unwrap_or("") {
+        "" => Some(chrono::Utc::now().date_naive()),
+        f => e.check(
+            "from",
+            chrono::NaiveDate::parse_from_str(&format!("{f}-01"), "%Y-%m-%d").map_err(|_| "must be a month (YYYY-MM)".to_string()),
+        ),
+    };
+    let months = p.months.unwrap_or(6);
+    if !(1..=36).contains(&months) {
+        e.add("months", "must be between 1 and 36");
+    }
+    let by = e.check("by", forecast::By::parse(p.by.as_deref().unwrap_or("")));
+    e.into_result().map_err(AppError::Invalid)?;
+    let (start, end) = forecast::month_range(from.unwrap(), months);
+    let f = forecast::forecast(&s.carnet.db, start, end, by.unwrap(), v.user.tz).await?;
+    let rows: Vec<Value> = f
+        .rows
+        .iter()
+        .map(|r| json!({"month": r.month, "key": r.key, "currency": r.currency, "count": r.count, "open_amount": money(r.open_amount), "weighted_amount": money(r.weighted_amount)}))
+        .collect();
+    let won: Vec<Value> = f
+        .won
+        .iter()
+        .map(|w| json!({"key": w.key, "currency": w.currency, "count": w.count, "amount": money(w.amount)}))
+        .collect();
+    Ok(Json(json!({"from": f.from, "to": f.to, "by": p.by.unwrap_or("owner".into()), "rows": rows, "won": won})).into_response())
+}
+
+pub async fn list_offers(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": sales::catalog(&s.carnet.db).await?.offers})).into_response())
+}
+
+pub async fn create_offer(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "code", "list_price", "currency"])?;
+    let g = |k: &str| num_or_str(&b, k);
+    let id = sales::create_offer(&s.carnet.db, &g("name")?, &g("code")?, &g("list_price")?, &g("currency")?).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+pub async fn update_offer(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "list_price", "active"])?;
+    let cur = sales::catalog(&s.carnet.db)
+        .await?
+        .offers
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or(AppError::NotFound)?;
+    let price = match num_or_str(&b, "list_price")? {
+        p if p.is_empty() => money(cur.list_price),
+        p => p,
+    };
+    sales::update_offer(
+        &s.carnet.db,
+        id,
+        &b.str("name")?.unwrap_or(cur.name),
+        &price,
+        b.bool("active")?.unwrap_or(cur.active),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_sources(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": sales::catalog(&s.carnet.db).await?.sources})).into_response())
+}
+
+pub async fn create_source(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "kind"])?;
+    let id = sales::add_to_list(
+        &s.carnet.db,
+        sales::ListTable::Sources,
+        &b.str("name")?.unwrap_or_default(),
+        &b.str("kind")?.unwrap_or("other".into()),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+pub async fn list_lost_reasons(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": sales::catalog(&s.carnet.db).await?.lost_reasons})).into_response())
+}
+
+pub async fn create_lost_reason(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name"])?;
+    let id = sales::add_to_list(&s.carnet.db, sales::ListTable::LostReasons, &b.str("name")?.unwrap_or_default(), "").await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+fn order_json(o: &orders::Order) -> Value {
+    json!({"id": o.id, "account_id": o.account_id, "number": o.number, "order_date": o.order_date, "amount": money(o.amount),
+           "margin": o.margin.map(money), "currency": o.currency, "offer_id": o.offer_id, "created_at": iso(o.created_at)})
+}
+
+#[derive(serde::Deserialize)]
+pub struct OrderParams {
+    account: Option<i64>,
+}
+
+/// Orders of an account, with its lifetime totals.
+pub async fn list_orders(State(s): State<AppState>, ApiUser(v): ApiUser, Query(p): Query<OrderParams>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let account = p.account.ok_or_else(|| AppError::field("account", "is required"))?;
+    let list = orders::for_account(&s.carnet.db, account).await?;
+    let life = orders::lifetime(&s.carnet.db, account).await?;
+    let lifetime: Vec<Value> = life
+        .iter()
+        .map(|l| json!({"currency": l.currency, "orders": l.orders, "revenue": money(l.revenue), "margin": money(l.margin)}))
+        .collect();
+    Ok(Json(json!({"data": list.iter().map(order_json).collect::<Vec<_>>(), "lifetime": lifetime})).into_response())
+}
+
+async fn order_draft(s: &AppState, b: &JsonBody, base: Option<&orders::Order>) -> Result<OrderDraft, AppError> {
+    let sales_cat = sales::catalog(&s.carnet.db).await?;
+    let mut raw = RawInput::default();
+    if let Some(o) = base {
+        raw.set("account", o.account_id.to_string());
+        raw.set("number", o.number.clone());
+        raw.set("order_date", o.order_date.clone());
+        raw.set("amount", money(o.amount));
+        raw.set("margin", o.margin.map(money).unwrap_or_default());
+        raw.set("currency", o.currency.clone());
+        raw.set("offer", o.offer_id.map(|x| x.to_string()).unwrap_or_default());
+    }
+    raw.overlay(RawInput::from_json(&b.value()).map_err(AppError::Invalid)?);
+    OrderDraft::parse(&raw, &sales_cat, "EUR", &[]).map_err(AppError::Invalid)
+}
+
+pub async fn create_order(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::WriteAccounts)?;
+    let d = order_draft(&s, &b, None).await?;
+    let id = orders::create(&s.carnet.db, &v.user, &d).await?;
+    Ok((StatusCode::CREATED, Json(order_json(&orders::get(&s.carnet.db, id).await?))).into_response())
+}
+
+pub async fn get_order(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    Ok(Json(order_json(&orders::get(&s.carnet.db, id).await?)).into_response())
+}
+
+pub async fn update_order(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::WriteAccounts)?;
+    let cur = orders::get(&s.carnet.db, id).await?;
+    let d = order_draft(&s, &b, Some(&cur)).await?;
+    orders::update(&s.carnet.db, &v.user, id, &d).await?;
+    Ok(Json(order_json(&orders::get(&s.carnet.db, id).await?)).into_response())
+}
+
+pub async fn delete_order(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::DeleteRecords)?;
+    orders::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
