@@ -413,12 +413,228 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
             .await?;
         tx.commit().await?;
     }
+    fill_sales(c, &reps, &mut rng).await?;
     let mut tx = db.begin().await?;
     q("INSERT INTO app_settings (key, value) VALUES ('demo', $1)")
         .bind(seed.to_string())
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// A year of sales: a pipeline per segment, offers, opportunities from several
+/// sources moved through their stages over time (won, lost with a reason, or
+/// still open), and orders for the deals won.
+async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> Result<()> {
+    use crate::sales::{self, opportunities, orders, PipelineInput};
+    use carnet_domain::sales::{OpportunityDraft, OrderDraft, Outcome};
+    let db = &c.db;
+    let cat = settings::catalog(db).await?;
+    let tag = |name: &str| {
+        cat.categories
+            .iter()
+            .flat_map(|c| c.tags.iter())
+            .find(|t| t.name == name)
+            .map(|t| t.id)
+    };
+    let sales_cat = sales::catalog(db).await?;
+    let first = sales_cat
+        .pipelines
+        .first()
+        .map(|p| p.id)
+        .ok_or_else(|| AppError::internal("no default pipeline"))?;
+    sales::update_pipeline(
+        db,
+        first,
+        PipelineInput {
+            name: "Key accounts (Gold)",
+            currency: "",
+            segment_tag_ids: Some(tag("Gold").into_iter().collect()),
+            offer_ids: None,
+            archived: None,
+        },
+    )
+    .await?;
+    let smb = sales::create_pipeline(
+        db,
+        PipelineInput {
+            name: "SMB (Silver & Bronze)",
+            currency: "EUR",
+            segment_tag_ids: Some([tag("Silver"), tag("Bronze")].into_iter().flatten().collect()),
+            offer_ids: None,
+            archived: None,
+        },
+    )
+    .await?;
+    for (name, code, price) in [
+        ("Managed print services", "MPS", "4900"),
+        ("Printer fleet renewal", "FLEET", "12000"),
+        ("Document scanning", "SCAN", "2500"),
+        ("Maintenance contract", "MAINT", "1800"),
+    ] {
+        sales::create_offer(db, name, code, price, "EUR").await?;
+    }
+    let cat = sales::full_catalog(db).await?;
+    let gold = tag("Gold");
+    let accounts: Vec<(i64, String, Option<i64>)> = q("SELECT a.id, a.name, a.owner_id FROM accounts a ORDER BY a.id")
+        .fetch_all(&mut db.conn().await?)
+        .await?;
+    let t_end = now();
+    let year = 365 * 86_400;
+    let mut order_no = 1000;
+    for (account_id, account_name, owner) in accounts {
+        let is_gold: bool = match gold {
+            Some(g) => {
+                q("SELECT COUNT(*) FROM record_tags WHERE entity = 'account' AND record_id = $1 AND tag_id = $2")
+                    .bind(account_id)
+                    .bind(g)
+                    .scalar::<i64>(&mut db.conn().await?)
+                    .await?
+                    > 0
+            }
+            None => false,
+        };
+        let pipeline = cat
+            .sales
+            .pipeline(if is_gold { first } else { smb })
+            .cloned()
+            .ok_or_else(|| AppError::internal("pipeline"))?;
+        let contacts: Vec<(i64,)> = q("SELECT contact_id FROM account_contacts WHERE account_id = $1 LIMIT 2")
+            .bind(account_id)
+            .fetch_all(&mut db.conn().await?)
+            .await?;
+        let actor = reps.iter().find(|u| Some(u.id) == owner).unwrap_or(&reps[2]).clone();
+        for n in 0..rng.below(4) {
+            let offer = rng.pick(&cat.sales.offers).clone();
+            let amount = offer.list_price * (1 + rng.below(if is_gold { 8 } else { 3 }) as i64) + (rng.below(50) as i64) * 10_000;
+            let created = t_end - year + rng.below(330) as i64 * 86_400 + rng.below(30_000) as i64;
+            let source = rng
+                .pick(&[
+                    "Marketing campaign",
+                    "Marketing campaign",
+                    "Sales prospecting",
+                    "Existing customer",
+                    "Referral / word of mouth",
+                    "Partner",
+                ])
+                .to_string();
+            let open_stages: Vec<_> = pipeline.stages.iter().filter(|s| s.outcome == Outcome::Open).cloned().collect();
+            // How far it went: won, lost after some stages, or still open.
+            let fate = rng.below(100);
+            let (steps, outcome) = if fate < 35 {
+                (open_stages.len(), Outcome::Won)
+            } else if fate < 65 {
+                (1 + rng.below(open_stages.len() as u64 - 1) as usize, Outcome::Lost)
+            } else {
+                (rng.below(open_stages.len() as u64) as usize, Outcome::Open)
+            };
+            let close_in = created + (30 + rng.below(150) as i64) * 86_400;
+            let expected = chrono::DateTime::from_timestamp(close_in.max(t_end - 200 * 86_400), 0)
+                .map(|d| d.date_naive().to_string())
+                .unwrap_or_default();
+            let mut pairs = vec![
+                ("name", format!("{} — {}", offer.name, account_name)),
+                ("account", account_id.to_string()),
+                ("owner", actor.id.to_string()),
+                ("pipeline", pipeline.id.to_string()),
+                ("amount", carnet_domain::values::Money(amount).to_plain()),
+                (
+                    "margin",
+                    carnet_domain::values::Money(amount * (15 + rng.below(25) as i64) / 100).to_plain(),
+                ),
+                ("offer", offer.id.to_string()),
+                ("source", source),
+                ("expected_close", expected),
+            ];
+            if let Some((cid,)) = contacts.first() {
+                pairs.push(("contacts", cid.to_string()));
+            }
+            let d = OpportunityDraft::parse(&raw(&pairs), &cat, &cat.sales, &[]).map_err(AppError::Invalid)?;
+            let before: i64 = q("SELECT COALESCE(MAX(id), 0) FROM timeline").scalar(&mut db.conn().await?).await?;
+            let id = opportunities::create(c, &cat, &cat.sales, &actor, &d).await?;
+            for s in open_stages.iter().take(steps).skip(1) {
+                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), "").await?;
+            }
+            let closing = pipeline.stages.iter().find(|s| s.outcome == outcome && outcome != Outcome::Open);
+            if let Some(s) = closing {
+                let reason = if outcome == Outcome::Lost {
+                    rng.pick(&cat.sales.lost_reasons).name.clone()
+                } else {
+                    String::new()
+                };
+                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), &reason).await?;
+            }
+            // Spread the story over time: each move some days after the last.
+            let moves: Vec<(i64,)> = q("SELECT id FROM stage_history WHERE opportunity_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&mut db.conn().await?)
+                .await?;
+            let mut times = Vec::new();
+            let mut t = created;
+            for _ in &moves {
+                times.push(t);
+                t = (t + (3 + rng.below(25) as i64) * 86_400).min(t_end - 3600);
+            }
+            let last = *times.last().unwrap_or(&created);
+            let mut tx = db.begin().await?;
+            for ((mid,), at) in moves.iter().zip(&times) {
+                q("UPDATE stage_history SET moved_at = $1 WHERE id = $2")
+                    .bind(*at)
+                    .bind(*mid)
+                    .execute(&mut tx)
+                    .await?;
+            }
+            q("UPDATE opportunities SET created_at = $1, stage_entered_at = $2, updated_at = $2, closed_at = CASE WHEN status = 'open' THEN NULL ELSE $2 END WHERE id = $3")
+                .bind(created)
+                .bind(last)
+                .bind(id)
+                .execute(&mut tx)
+                .await?;
+            // Timeline entries written for this opportunity follow its moves.
+            let entries: Vec<(i64, String, i64)> = q("SELECT id, entity, record_id FROM timeline WHERE id > $1 ORDER BY id")
+                .bind(before)
+                .fetch_all(&mut tx)
+                .await?;
+            let mut k = 0usize;
+            let mut started = false;
+            for (eid, entity, rid) in entries {
+                if entity == "opportunity" && rid == id {
+                    if started {
+                        k = (k + 1).min(times.len().saturating_sub(1));
+                    }
+                    started = true;
+                }
+                q("UPDATE timeline SET created_at = $1 WHERE id = $2")
+                    .bind(times.get(k).copied().unwrap_or(created))
+                    .bind(eid)
+                    .execute(&mut tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            if outcome == Outcome::Won {
+                order_no += 1;
+                let date = chrono::DateTime::from_timestamp(last, 0)
+                    .map(|d| d.date_naive().to_string())
+                    .unwrap_or_default();
+                let od = OrderDraft::parse(
+                    &raw(&[
+                        ("account", account_id.to_string()),
+                        ("number", format!("F-2026-{order_no}-{n}")),
+                        ("order_date", date),
+                        ("amount", carnet_domain::values::Money(amount).to_plain()),
+                        ("margin", carnet_domain::values::Money(amount / 4).to_plain()),
+                        ("offer", offer.id.to_string()),
+                    ]),
+                    &cat.sales,
+                    "EUR",
+                    &[],
+                )
+                .map_err(AppError::Invalid)?;
+                orders::create(db, &actor, &od).await?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -158,6 +158,8 @@ pub struct Catalog {
     pub rules: Vec<RuleDef>,
     pub users: Vec<UserRef>,
     pub roles: Vec<RoleDef>,
+    /// Pipelines, offers, sources, lost reasons: loaded for opportunity pages only.
+    pub sales: crate::sales::SalesCatalog,
 }
 
 impl Catalog {
@@ -590,6 +592,7 @@ mod tests {
                 active: true,
             }],
             roles: vec![],
+            sales: Default::default(),
         }
     }
 

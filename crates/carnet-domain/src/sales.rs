@@ -265,8 +265,15 @@ impl OpportunityDraft {
             "" => None,
             o => e.check("owner", cat.resolve_user(o)),
         };
+        let stage_pipeline = input
+            .one("stage")
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| sales.stage(id))
+            .map(|(p, _)| p);
         let pipeline = if input.one("pipeline").trim().is_empty() {
-            let p = sales.pipelines.iter().find(|p| !p.archived);
+            let p = stage_pipeline.or_else(|| sales.pipelines.iter().find(|p| !p.archived));
             if p.is_none() {
                 e.add("pipeline", "is required: no pipeline exists");
             }
@@ -602,7 +609,7 @@ mod tests {
         for (pairs, field) in [
             (vec![("name", "D"), ("account", "5"), ("amount", "-3")], "amount"),
             (vec![("name", "D"), ("account", "5"), ("amount", "abc")], "amount"),
-            (vec![("name", "D"), ("account", "5"), ("stage", "20")], "stage"),
+            (vec![("name", "D"), ("account", "5"), ("pipeline", "SMB"), ("stage", "20")], "stage"),
             (vec![("name", "D"), ("account", "5"), ("stage", "Nope")], "stage"),
             (vec![("name", "D"), ("account", "5"), ("currency", "USD")], "currency"),
             (vec![("name", "D"), ("account", "5"), ("margin", "20"), ("amount", "10")], "margin"),

@@ -60,4 +60,41 @@
     input.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-suggest]"), attach);
+
+  // Pipeline board: drag a card onto a column (or the won/lost zones). The drop
+  // submits the card's own move form, so the server applies the same rules as
+  // without JavaScript (and opens the missing fields when a rule applies).
+  var board = document.querySelector("[data-board]");
+  if (board) {
+    document.documentElement.classList.add("js");
+    var dragged = null;
+    document.addEventListener("dragstart", function (e) {
+      var card = e.target.closest && e.target.closest(".dealcard[draggable=true]");
+      if (!card) return;
+      dragged = card;
+      card.classList.add("dragging");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", card.dataset.id);
+    });
+    document.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("dragging");
+      dragged = null;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll(".column, .dropzone"), function (zone) {
+      zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
+      zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+      zone.addEventListener("drop", function (e) {
+        e.preventDefault();
+        zone.classList.remove("over");
+        var id = e.dataTransfer.getData("text/plain");
+        var card = document.querySelector('.dealcard[data-id="' + id + '"]');
+        if (!card) return;
+        var form = card.querySelector(".moveform");
+        var select = form.querySelector("select[name=stage]");
+        if (select.value === zone.dataset.stage) return;
+        select.value = zone.dataset.stage;
+        form.submit();
+      });
+    });
+  }
 })();

@@ -7,10 +7,12 @@ use carnet_app::records::contacts::{self, Contact, ContactCard};
 use carnet_app::records::duplicates::{self, Duplicate};
 use carnet_app::records::lists::Listed;
 use carnet_app::records::Extras;
+use carnet_app::sales::opportunities::{self, Opportunity, OpportunityCard};
 use carnet_app::{AppError, Carnet, Db};
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
 use carnet_domain::records::{AccountDraft, Catalog, ContactDraft, RawInput};
+use carnet_domain::sales::OpportunityDraft;
 use carnet_domain::FieldErrors;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -30,6 +32,10 @@ pub trait Kind: Send + Sync + 'static {
     type Card: Send + Sync;
     type Row: Listed + Send + Sync;
 
+    /// The catalogue this record type's parser needs.
+    fn catalog(db: &Db) -> impl Future<Output = Result<Catalog, AppError>> + Send {
+        carnet_app::settings::catalog(db)
+    }
     fn parse(raw: &RawInput, cat: &Catalog) -> Result<Self::Draft, FieldErrors>;
     fn draft_name(d: &Self::Draft) -> String;
     fn duplicates(db: &Db, d: &Self::Draft) -> impl Future<Output = Result<Vec<Duplicate>, AppError>> + Send;
@@ -51,6 +57,7 @@ pub trait Kind: Send + Sync + 'static {
 
 pub struct Accounts;
 pub struct Contacts;
+pub struct Opportunities;
 
 pub fn iso(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0).map(|d| d.to_rfc3339()).unwrap_or_default()
@@ -225,6 +232,86 @@ impl Kind for Contacts {
                 .map(|a| json!({"id": a.account_id, "name": a.account_name, "role": a.role_name}))
                 .collect(),
         );
+        v
+    }
+}
+
+pub fn money(c: i64) -> String {
+    carnet_domain::values::Money(c).to_plain()
+}
+
+/// An opportunity as JSON, the same for lists, cards and the sales API.
+pub fn opportunity_json(o: &Opportunity, ex: &Extras, cat: &Catalog) -> Value {
+    let sales = &cat.sales;
+    let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (p.name.clone(), s.clone())).unzip();
+    let now = carnet_app::db::now();
+    json!({
+        "id": o.id, "name": o.name,
+        "account": {"id": o.account_id, "name": o.account_name},
+        "owner": user_json(cat, o.owner_id),
+        "pipeline": {"id": o.pipeline_id, "name": pipeline},
+        "stage": stage.as_ref().map(|s| json!({"id": s.id, "name": s.name, "probability": s.probability})),
+        "status": o.status,
+        "amount": money(o.amount), "currency": o.currency,
+        "weighted_amount": money(o.amount * stage.as_ref().map(|s| s.probability).unwrap_or(0) / 100),
+        "margin": o.margin.map(money),
+        "offer": o.offer_id.and_then(|id| sales.offers.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "code": x.code})),
+        "source": o.source_id.and_then(|id| sales.sources.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "kind": x.kind})),
+        "lost_reason": o.lost_reason_id.and_then(|id| sales.lost_reasons.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name})),
+        "expected_close": o.expected_close, "description": o.description,
+        "days_in_stage": o.days_in_stage(now), "stalled": o.is_stalled(sales, now),
+        "closed_at": o.closed_at.map(iso),
+        "custom": custom_json(cat, Entity::Opportunity, ex),
+        "created_at": iso(o.created_at), "updated_at": iso(o.updated_at),
+    })
+}
+
+impl Kind for Opportunities {
+    const ENTITY: Entity = Entity::Opportunity;
+    const PATH: &'static str = "opportunities";
+    const WRITE: Permission = Permission::WriteAccounts;
+    const COLS: &'static str = opportunities::COLS;
+    type Draft = OpportunityDraft;
+    type Card = OpportunityCard;
+    type Row = Opportunity;
+
+    fn catalog(db: &Db) -> impl Future<Output = Result<Catalog, AppError>> + Send {
+        carnet_app::sales::full_catalog(db)
+    }
+    fn parse(raw: &RawInput, cat: &Catalog) -> Result<OpportunityDraft, FieldErrors> {
+        OpportunityDraft::parse(raw, cat, &cat.sales, LINK_KEYS)
+    }
+    fn draft_name(d: &OpportunityDraft) -> String {
+        d.name.clone()
+    }
+    async fn duplicates(_db: &Db, _d: &OpportunityDraft) -> Result<Vec<Duplicate>, AppError> {
+        // Several opportunities on one account are normal: no duplicate check.
+        Ok(vec![])
+    }
+    async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &OpportunityDraft, _raw: &RawInput) -> Result<i64, AppError> {
+        opportunities::create(c, cat, &cat.sales, actor, d).await
+    }
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &OpportunityDraft) -> Result<(), AppError> {
+        opportunities::update(c, cat, &cat.sales, actor, id, d).await
+    }
+    async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<OpportunityCard, AppError> {
+        opportunities::get(db, cat, id).await
+    }
+    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
+        opportunities::delete(c, id).await
+    }
+    fn to_raw(card: &OpportunityCard, cat: &Catalog) -> RawInput {
+        opportunities::to_raw(card, cat)
+    }
+    fn card_name(card: &OpportunityCard) -> String {
+        card.opportunity.name.clone()
+    }
+    fn row_json(o: &Opportunity, ex: &Extras, cat: &Catalog) -> Value {
+        opportunity_json(o, ex, cat)
+    }
+    fn card_json(card: &OpportunityCard, cat: &Catalog) -> Value {
+        let mut v = opportunity_json(&card.opportunity, &card.extras, cat);
+        v["contacts"] = Value::Array(card.contacts.iter().map(|(id, name)| json!({"id": id, "name": name})).collect());
         v
     }
 }

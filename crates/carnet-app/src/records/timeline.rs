@@ -31,7 +31,16 @@ impl Entry {
     }
 }
 
-pub const KINDS: &[&str] = &["created", "updated", "status_changed", "comment", "attachment", "linked"];
+pub const KINDS: &[&str] = &[
+    "created",
+    "updated",
+    "status_changed",
+    "comment",
+    "attachment",
+    "linked",
+    "opportunity",
+    "stage_changed",
+];
 
 pub struct NewEntry<'a> {
     pub entity: Entity,

@@ -96,6 +96,13 @@ pub async fn catalog(db: &Db) -> Result<SalesCatalog> {
     })
 }
 
+/// The settings catalogue with its sales part, for opportunity pages and parsers.
+pub async fn full_catalog(db: &Db) -> Result<carnet_domain::records::Catalog> {
+    let mut cat = crate::settings::catalog(db).await?;
+    cat.sales = catalog(db).await?;
+    Ok(cat)
+}
+
 /// Default stages of a new B2B pipeline: (name, probability, stalled after N days, outcome).
 const DEFAULT_STAGES: &[(&str, i64, Option<i64>, Outcome)] = &[
     ("Qualification", 10, Some(14), Outcome::Open),

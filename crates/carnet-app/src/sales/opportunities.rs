@@ -386,6 +386,25 @@ pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<OpportunityCard> {
     })
 }
 
+/// An account's opportunities, open ones first, then the most recently changed.
+pub async fn for_account(db: &Db, account_id: i64) -> Result<Vec<Opportunity>> {
+    Ok(q(format!("SELECT {COLS} FROM opportunities r WHERE r.account_id = $1 ORDER BY CASE WHEN r.status = 'open' THEN 0 ELSE 1 END, r.updated_at DESC, r.id LIMIT 50"))
+        .bind(account_id)
+        .fetch_all(&mut db.conn().await?)
+        .await?)
+}
+
+/// The opportunities a contact takes part in.
+pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Opportunity>> {
+    Ok(q(format!(
+        "SELECT {COLS} FROM opportunities r WHERE r.id IN (SELECT opportunity_id FROM opportunity_contacts WHERE contact_id = $1) \
+         ORDER BY CASE WHEN r.status = 'open' THEN 0 ELSE 1 END, r.updated_at DESC, r.id LIMIT 50"
+    ))
+    .bind(contact_id)
+    .fetch_all(&mut db.conn().await?)
+    .await?)
+}
+
 pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
     if q("DELETE FROM opportunities WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
@@ -402,8 +421,8 @@ pub fn to_raw(card: &OpportunityCard, cat: &Catalog) -> RawInput {
     let mut r = RawInput::default();
     let money = |c: i64| carnet_domain::values::Money(c).to_plain();
     r.set("name", o.name.clone());
-    r.set("account", o.account_id.to_string());
-    r.set_all("contacts", card.contacts.iter().map(|c| c.0.to_string()).collect());
+    r.set("account", format!("#{} {}", o.account_id, o.account_name));
+    r.set_all("contacts", card.contacts.iter().map(|(id, name)| format!("#{id} {name}")).collect());
     r.set("owner", o.owner_id.map(|v| v.to_string()).unwrap_or_default());
     r.set("pipeline", o.pipeline_id.to_string());
     r.set("stage", o.stage_id.to_string());

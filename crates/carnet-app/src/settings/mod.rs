@@ -93,6 +93,7 @@ pub async fn catalog(db: &Db) -> Result<Catalog> {
             .map(|(id, name, email, active)| UserRef { id, name, email, active })
             .collect(),
         roles: roles.into_iter().map(|(id, name)| RoleDef { id, name }).collect(),
+        sales: Default::default(),
     })
 }
 

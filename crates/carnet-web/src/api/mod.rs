@@ -8,7 +8,7 @@ mod sales;
 mod settings;
 
 use crate::error::ApiError;
-use crate::kinds::{Accounts, Contacts};
+use crate::kinds::{Accounts, Contacts, Opportunities};
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -80,15 +80,20 @@ pub fn router() -> Router<AppState> {
             "/stages/{id}",
             axum::routing::patch(sales::update_stage).delete(sales::delete_stage),
         )
-        .route("/opportunities", get(sales::list_opportunities).post(sales::create_opportunity))
+        .route(
+            "/opportunities",
+            get(records::list::<Opportunities>).post(records::create::<Opportunities>),
+        )
         .route(
             "/opportunities/{id}",
-            get(sales::get_opportunity)
-                .patch(sales::update_opportunity)
-                .delete(sales::delete_opportunity),
+            get(records::get_one::<Opportunities>)
+                .patch(records::update::<Opportunities>)
+                .delete(records::remove::<Opportunities>),
         )
         .route("/opportunities/{id}/move", post(sales::move_opportunity))
         .route("/opportunities/{id}/history", get(sales::opportunity_history))
+        .route("/opportunities/{id}/timeline", get(records::timeline::<Opportunities>))
+        .route("/opportunities/{id}/comments", post(records::comment::<Opportunities>))
         .route("/forecast", get(sales::get_forecast))
         .route("/offers", get(sales::list_offers).post(sales::create_offer))
         .route("/offers/{id}", axum::routing::patch(sales::update_offer))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carnet_app::records::lists::Listed;
 use carnet_app::records::{contacts, lists, load_extras, search as search_svc, timeline, views};
-use carnet_app::{settings, AppError};
+use carnet_app::AppError;
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
 use carnet_domain::records::RawInput;
@@ -21,7 +21,7 @@ type ApiResult = Result<Response, ApiError>;
 
 pub async fn list<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Query(pairs): Query<Vec<(String, String)>>) -> ApiResult {
     v.require(Permission::ReadRecords)?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     let lq = lists::ListQuery::parse(K::ENTITY, &RawInput::from_pairs(pairs), &cat, v.user.tz).map_err(AppError::Invalid)?;
     let page: lists::Page<K::Row> = lists::run(&s.carnet.db, &lq, K::COLS).await?;
     let ids: Vec<i64> = page.rows.iter().map(|r| r.id()).collect();
@@ -32,7 +32,7 @@ pub async fn list<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Query
 
 pub async fn get_one<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
     v.require(Permission::ReadRecords)?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
     Ok(Json(K::card_json(&card, &cat)).into_response())
 }
@@ -41,7 +41,7 @@ pub async fn get_one<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Pa
 /// back as `warnings.duplicates` so the caller can review them.
 pub async fn create<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, body: JsonBody) -> ApiResult {
     v.require(K::WRITE)?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     let raw = RawInput::from_json(&body.value()).map_err(AppError::Invalid)?;
     let draft = K::parse(&raw, &cat).map_err(AppError::Invalid)?;
     let dups = K::duplicates(&s.carnet.db, &draft).await?;
@@ -60,7 +60,7 @@ pub async fn create<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, bod
 /// Changes the fields given; the others keep their values.
 pub async fn update<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, body: JsonBody) -> ApiResult {
     v.require(K::WRITE)?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
     let mut raw = K::to_raw(&card, &cat);
     raw.overlay(RawInput::from_json(&body.value()).map_err(AppError::Invalid)?);
@@ -86,7 +86,7 @@ fn entry_json(e: &timeline::Entry) -> Value {
 
 pub async fn timeline<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
     v.require(Permission::ReadRecords)?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     K::card(&s.carnet.db, &cat, id).await?;
     let entries = timeline::for_record(&s.carnet.db, K::ENTITY, id, 200).await?;
     Ok(Json(json!({"data": entries.iter().map(entry_json).collect::<Vec<_>>()})).into_response())
@@ -95,7 +95,7 @@ pub async fn timeline<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, P
 pub async fn comment<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, body: JsonBody) -> ApiResult {
     v.require(Permission::Comment)?;
     body.only(&["body"])?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
     let text = body.str("body")?.unwrap_or_default();
     let eid = timeline::comment(&s.carnet.db, K::ENTITY, id, v.user.id, &K::card_name(&card), &text).await?;
@@ -105,7 +105,7 @@ pub async fn comment<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Pa
 pub async fn link_contact(State(s): State<AppState>, ApiUser(v): ApiUser, Path(account_id): Path<i64>, body: JsonBody) -> ApiResult {
     v.require(Permission::WriteContacts)?;
     body.only(&["contact_id", "role"])?;
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = carnet_app::settings::catalog(&s.carnet.db).await?;
     let contact_id = body
         .i64("contact_id")?
         .ok_or_else(|| AppError::field("contact_id", "is required"))?;
@@ -163,7 +163,7 @@ pub async fn create_view(State(s): State<AppState>, ApiUser(v): ApiUser, body: J
     body.only(&["entity", "name", "query", "shared"])?;
     let entity = Entity::parse(&body.str("entity")?.unwrap_or_default()).map_err(|r| AppError::field("entity", r))?;
     let query = body.str("query")?.unwrap_or_default();
-    let cat = settings::catalog(&s.carnet.db).await?;
+    let cat = carnet_app::settings::catalog(&s.carnet.db).await?;
     // A view must be a list the server can run.
     lists::parse_query_string(entity, &query, &cat, v.user.tz.name()).map_err(|e| match e {
         AppError::Invalid(f) => AppError::field("query", f.summary()),

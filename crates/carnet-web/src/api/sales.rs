@@ -4,57 +4,23 @@
 use super::JsonBody;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
-use crate::kinds::{custom_json, iso};
+use crate::kinds::{iso, money, Kind, Opportunities};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carnet_app::records::lists::{self, Listed};
-use carnet_app::records::load_extras;
 use carnet_app::sales::{self, board, forecast, opportunities, orders};
-use carnet_app::{settings, AppError};
+use carnet_app::AppError;
 use carnet_domain::access::Permission;
-use carnet_domain::fields::Entity;
 use carnet_domain::records::{Catalog, RawInput};
-use carnet_domain::sales::{OpportunityDraft, OrderDraft, SalesCatalog};
-use carnet_domain::values::Money;
+use carnet_domain::sales::{OrderDraft, SalesCatalog};
 use serde_json::{json, Value};
 
 type ApiResult = Result<Response, ApiError>;
 
-fn money(c: i64) -> String {
-    Money(c).to_plain()
-}
-
-fn opportunity_json(o: &opportunities::Opportunity, ex: &carnet_app::records::Extras, cat: &Catalog, sales: &SalesCatalog) -> Value {
-    let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (p.name.clone(), s.clone())).unzip();
-    let now = carnet_app::db::now();
-    json!({
-        "id": o.id, "name": o.name,
-        "account": {"id": o.account_id, "name": o.account_name},
-        "owner": o.owner_id.and_then(|id| cat.user(id)).map(|u| json!({"id": u.id, "name": u.name})),
-        "pipeline": {"id": o.pipeline_id, "name": pipeline},
-        "stage": stage.as_ref().map(|s| json!({"id": s.id, "name": s.name, "probability": s.probability})),
-        "status": o.status,
-        "amount": money(o.amount), "currency": o.currency,
-        "weighted_amount": money(o.amount * stage.as_ref().map(|s| s.probability).unwrap_or(0) / 100),
-        "margin": o.margin.map(money),
-        "offer": o.offer_id.and_then(|id| sales.offers.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "code": x.code})),
-        "source": o.source_id.and_then(|id| sales.sources.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "kind": x.kind})),
-        "lost_reason": o.lost_reason_id.and_then(|id| sales.lost_reasons.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name})),
-        "expected_close": o.expected_close, "description": o.description,
-        "days_in_stage": o.days_in_stage(now), "stalled": o.is_stalled(sales, now),
-        "closed_at": o.closed_at.map(iso),
-        "custom": custom_json(cat, Entity::Opportunity, ex),
-        "created_at": iso(o.created_at), "updated_at": iso(o.updated_at),
-    })
-}
-
-fn card_json(card: &opportunities::OpportunityCard, cat: &Catalog, sales: &SalesCatalog) -> Value {
-    let mut v = opportunity_json(&card.opportunity, &card.extras, cat, sales);
-    v["contacts"] = Value::Array(card.contacts.iter().map(|(id, name)| json!({"id": id, "name": name})).collect());
-    v
+fn card_json(card: &opportunities::OpportunityCard, cat: &Catalog, _sales: &SalesCatalog) -> Value {
+    <Opportunities as Kind>::card_json(card, cat)
 }
 
 fn history_json(card: &opportunities::OpportunityCard, sales: &SalesCatalog) -> Value {
@@ -69,7 +35,9 @@ fn history_json(card: &opportunities::OpportunityCard, sales: &SalesCatalog) -> 
 }
 
 async fn catalogs(s: &AppState) -> Result<(Catalog, SalesCatalog), AppError> {
-    Ok((settings::catalog(&s.carnet.db).await?, sales::catalog(&s.carnet.db).await?))
+    let cat = sales::full_catalog(&s.carnet.db).await?;
+    let sales = cat.sales.clone();
+    Ok((cat, sales))
 }
 
 pub async fn list_pipelines(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
@@ -246,62 +214,6 @@ pub async fn get_board(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id):
         })
         .collect();
     Ok(Json(json!({"pipeline_id": b.pipeline_id, "currency": b.currency, "columns": columns})).into_response())
-}
-
-pub async fn list_opportunities(State(s): State<AppState>, ApiUser(v): ApiUser, Query(pairs): Query<Vec<(String, String)>>) -> ApiResult {
-    v.require(Permission::ReadRecords)?;
-    let (cat, sales_cat) = catalogs(&s).await?;
-    let lq = lists::ListQuery::parse(Entity::Opportunity, &RawInput::from_pairs(pairs), &cat, v.user.tz).map_err(AppError::Invalid)?;
-    let page: lists::Page<opportunities::Opportunity> = lists::run(&s.carnet.db, &lq, opportunities::COLS).await?;
-    let ids: Vec<i64> = page.rows.iter().map(|r| r.id()).collect();
-    let extras = load_extras(
-        &mut s.carnet.db.conn().await.map_err(AppError::from)?,
-        &cat,
-        Entity::Opportunity,
-        &ids,
-    )
-    .await?;
-    let data: Vec<Value> = page
-        .rows
-        .iter()
-        .map(|o| opportunity_json(o, &extras[&o.id], &cat, &sales_cat))
-        .collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next})).into_response())
-}
-
-pub async fn get_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
-    v.require(Permission::ReadRecords)?;
-    let (cat, sales_cat) = catalogs(&s).await?;
-    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
-    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
-}
-
-pub async fn create_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
-    v.require(Permission::WriteAccounts)?;
-    let (cat, sales_cat) = catalogs(&s).await?;
-    let raw = RawInput::from_json(&b.value()).map_err(AppError::Invalid)?;
-    let d = OpportunityDraft::parse(&raw, &cat, &sales_cat, &[]).map_err(AppError::Invalid)?;
-    let id = opportunities::create(&s.carnet, &cat, &sales_cat, &v.user, &d).await?;
-    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
-    Ok((StatusCode::CREATED, Json(card_json(&card, &cat, &sales_cat))).into_response())
-}
-
-pub async fn update_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
-    v.require(Permission::WriteAccounts)?;
-    let (cat, sales_cat) = catalogs(&s).await?;
-    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
-    let mut raw = opportunities::to_raw(&card, &cat);
-    raw.overlay(RawInput::from_json(&b.value()).map_err(AppError::Invalid)?);
-    let d = OpportunityDraft::parse(&raw, &cat, &sales_cat, &[]).map_err(AppError::Invalid)?;
-    opportunities::update(&s.carnet, &cat, &sales_cat, &v.user, id, &d).await?;
-    let card = opportunities::get(&s.carnet.db, &cat, id).await?;
-    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
-}
-
-pub async fn delete_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
-    v.require(Permission::DeleteRecords)?;
-    opportunities::delete(&s.carnet, id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Moves an opportunity to another stage of its pipeline; a stage with mandatory

@@ -3,12 +3,13 @@
 
 mod home;
 mod records;
+mod sales;
 mod session;
 mod settings;
 pub mod view;
 
 use crate::auth::{Viewer, CSRF_FIELD};
-use crate::kinds::{Accounts, Contacts};
+use crate::kinds::{Accounts, Contacts, Opportunities};
 use crate::AppState;
 use askama::Template;
 use axum::extract::DefaultBodyLimit;
@@ -31,6 +32,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/assets/app.js", get(script))
         .merge(records::routes::<Accounts>())
         .merge(records::routes::<Contacts>())
+        .merge(records::routes::<Opportunities>())
+        .merge(sales::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))

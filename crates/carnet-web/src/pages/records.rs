@@ -5,7 +5,7 @@
 use super::view::{self, apply_rules, custom_fields, entry_view, human_size, tag_fields, Badge, EntryView, Field, Group};
 use super::{checked_form, render, render_status, see_other, Layout, OrPage, PageError, PageResult};
 use crate::auth::PageUser;
-use crate::kinds::{parse_ref, Accounts, Contacts, Kind};
+use crate::kinds::{parse_ref, Accounts, Contacts, Kind, Opportunities};
 use crate::AppState;
 use askama::Template;
 use axum::body::Body;
@@ -19,13 +19,16 @@ use carnet_app::records::contacts::ContactCard;
 use carnet_app::records::duplicates::Duplicate;
 use carnet_app::records::lists::{self, ListQuery, Listed};
 use carnet_app::records::{attachments, contacts, load_extras, timeline, views, Extras};
-use carnet_app::{settings, AppError, Carnet};
+use carnet_app::sales::opportunities::{self, Opportunity, OpportunityCard};
+use carnet_app::sales::orders;
+use carnet_app::{settings, AppError, Carnet, Db};
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
 use carnet_domain::i18n::Fmt;
 use carnet_domain::records::{Catalog, RawInput};
 use carnet_domain::values::to_query_string;
 use carnet_domain::FieldErrors;
+use std::future::Future;
 
 pub struct Cell {
     pub text: String,
@@ -52,7 +55,50 @@ pub struct LinkRow {
     pub name: String,
     pub role: Option<String>,
     pub detail: Option<String>,
-    pub unlink_action: String,
+    pub unlink_action: Option<String>,
+}
+
+/// The small form that links another record (a contact to an account...).
+pub struct LinkForm {
+    pub action: String,
+    pub field: String,
+    pub placeholder: String,
+    pub kind: &'static str,
+    pub new_href: Option<String>,
+}
+
+pub struct HistoryRow {
+    pub from: String,
+    pub to: String,
+    pub who: String,
+    pub when: String,
+}
+
+/// Moving an opportunity from its card (the board's keyboard alternative too).
+pub struct MoveForm {
+    pub action: String,
+    pub stages: Vec<(String, String, bool)>,
+    pub lost_reasons: Vec<(String, String)>,
+}
+
+/// A list of related records on a card: an account's opportunities and orders.
+pub struct Related {
+    pub id: &'static str,
+    pub title: String,
+    pub rows: Vec<RelatedRow>,
+    pub empty: String,
+    pub summary: Option<String>,
+    pub new_href: Option<(String, String)>,
+    /// The order entry form: (action, offers).
+    pub order_form: Option<(String, Vec<(String, String)>)>,
+}
+
+pub struct RelatedRow {
+    pub href: Option<String>,
+    pub name: String,
+    pub detail: String,
+    pub badge: Option<Badge>,
+    pub amount: String,
 }
 
 /// What differs between an account card and a contact card.
@@ -64,11 +110,9 @@ pub struct CardParts {
     pub links_title: String,
     pub links_empty: String,
     pub links: Vec<LinkRow>,
-    pub link_action: String,
-    pub link_field: String,
-    pub link_placeholder: String,
-    pub link_kind: &'static str,
-    pub new_linked_href: Option<String>,
+    pub link_form: Option<LinkForm>,
+    pub history: Vec<HistoryRow>,
+    pub move_form: Option<MoveForm>,
 }
 
 /// The page-specific side of accounts and contacts.
@@ -82,6 +126,111 @@ pub trait PageKind: Kind {
     fn card_parts(card: &Self::Card, cat: &Catalog, fmt: &Fmt) -> CardParts;
     fn csv_header() -> Vec<&'static str>;
     fn csv_row(row: &Self::Row, cat: &Catalog) -> Vec<String>;
+    /// Lists of related records shown on the card.
+    fn related(_db: &Db, _cat: &Catalog, _id: i64, _fmt: &Fmt) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
+        async { Ok(vec![]) }
+    }
+}
+
+fn status_badge(status: &str, fmt: &Fmt) -> Badge {
+    let color = match status {
+        "won" => "#2e8b57",
+        "lost" => "#c0504d",
+        _ => "#2456a6",
+    };
+    Badge {
+        text: fmt.t(&format!("opp.status_{status}")).to_string(),
+        color: color.into(),
+    }
+}
+
+fn opportunity_rows(list: &[Opportunity], cat: &Catalog, fmt: &Fmt, with_account: bool) -> Vec<RelatedRow> {
+    list.iter()
+        .map(|o| {
+            let stage = cat.sales.stage(o.stage_id).map(|(_, s)| s.name.clone()).unwrap_or_default();
+            RelatedRow {
+                href: Some(format!("/opportunities/{}", o.id)),
+                name: o.name.clone(),
+                detail: if with_account {
+                    format!("{} · {stage}", o.account_name)
+                } else {
+                    stage
+                },
+                badge: (o.status != "open").then(|| status_badge(&o.status, fmt)),
+                amount: fmt.money(o.amount, &o.currency),
+            }
+        })
+        .collect()
+}
+
+fn opportunities_section(list: Vec<Opportunity>, cat: &Catalog, fmt: &Fmt, new_href: Option<String>, with_account: bool) -> Related {
+    let open: Vec<&Opportunity> = list.iter().filter(|o| o.status == "open").collect();
+    let summary = (!open.is_empty()).then(|| {
+        let currency = open[0].currency.clone();
+        let total: i64 = open.iter().filter(|o| o.currency == currency).map(|o| o.amount).sum();
+        format!("{} {} · {}", open.len(), fmt.t("opp.open_count"), fmt.money(total, &currency))
+    });
+    Related {
+        id: "opportunities",
+        title: fmt.t("opportunities.title").into(),
+        rows: opportunity_rows(&list, cat, fmt, with_account),
+        empty: fmt.t("opportunities.none").into(),
+        summary,
+        new_href: new_href.map(|h| (h, fmt.t("opportunities.new").to_string())),
+        order_form: None,
+    }
+}
+
+async fn account_related(db: &Db, cat: &Catalog, id: i64, fmt: &Fmt) -> Result<Vec<Related>, AppError> {
+    let sales = carnet_app::sales::catalog(db).await?;
+    let cat = Catalog { sales, ..cat.clone() };
+    let opps = opportunities::for_account(db, id).await?;
+    let list = orders::for_account(db, id).await?;
+    let life = orders::lifetime(db, id).await?;
+    let summary = (!life.is_empty()).then(|| {
+        life.iter()
+            .map(|l| {
+                format!(
+                    "{}: {} · {} {}",
+                    fmt.t("orders.lifetime"),
+                    fmt.money(l.revenue, &l.currency),
+                    fmt.integer(l.orders),
+                    fmt.t("orders.count")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" — ")
+    });
+    let offers = cat
+        .sales
+        .offers
+        .iter()
+        .filter(|o| o.active)
+        .map(|o| (o.id.to_string(), format!("{} ({})", o.name, o.code)))
+        .collect();
+    Ok(vec![
+        opportunities_section(opps, &cat, fmt, Some(format!("/opportunities/new?account={id}")), false),
+        Related {
+            id: "orders",
+            title: fmt.t("orders.title").into(),
+            rows: list
+                .iter()
+                .map(|o| RelatedRow {
+                    href: None,
+                    name: o.number.clone(),
+                    detail: chrono::NaiveDate::parse_from_str(&o.order_date, "%Y-%m-%d")
+                        .map(|d| fmt.date(d))
+                        .unwrap_or_default(),
+                    badge: None,
+                    amount: fmt.money(o.amount, &o.currency),
+                })
+                .collect(),
+            empty: fmt.t("orders.empty").into(),
+            summary,
+            new_href: None,
+            order_form: Some((format!("/accounts/{id}/orders"), offers)),
+        },
+    ])
 }
 
 /// Adds the custom fields and marks what mandatory rules require.
@@ -310,15 +459,22 @@ impl PageKind for Accounts {
                     name: c.name(),
                     role: c.role_name.clone(),
                     detail: c.job_title.clone().or(c.email.clone()),
-                    unlink_action: format!("/accounts/{}/contacts/{}/delete", a.id, c.contact_id),
+                    unlink_action: Some(format!("/accounts/{}/contacts/{}/delete", a.id, c.contact_id)),
                 })
                 .collect(),
-            link_action: format!("/accounts/{}/contacts", a.id),
-            link_field: "contact".into(),
-            link_placeholder: fmt.t("card.add_contact").into(),
-            link_kind: "contact",
-            new_linked_href: Some(format!("/contacts/new?account={}", a.id)),
+            link_form: Some(LinkForm {
+                action: format!("/accounts/{}/contacts", a.id),
+                field: "contact".into(),
+                placeholder: fmt.t("card.add_contact").into(),
+                kind: "contact",
+                new_href: Some(format!("/contacts/new?account={}", a.id)),
+            }),
+            history: vec![],
+            move_form: None,
         }
+    }
+    fn related(db: &Db, cat: &Catalog, id: i64, fmt: &Fmt) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
+        account_related(db, cat, id, fmt)
     }
     fn csv_header() -> Vec<&'static str> {
         vec![
@@ -489,15 +645,30 @@ impl PageKind for Contacts {
                     name: a.account_name.clone(),
                     role: a.role_name.clone(),
                     detail: None,
-                    unlink_action: format!("/contacts/{}/accounts/{}/delete", c.id, a.account_id),
+                    unlink_action: Some(format!("/contacts/{}/accounts/{}/delete", c.id, a.account_id)),
                 })
                 .collect(),
-            link_action: format!("/contacts/{}/accounts", c.id),
-            link_field: "account".into(),
-            link_placeholder: fmt.t("field.account").into(),
-            link_kind: "account",
-            new_linked_href: None,
+            link_form: Some(LinkForm {
+                action: format!("/contacts/{}/accounts", c.id),
+                field: "account".into(),
+                placeholder: fmt.t("field.account").into(),
+                kind: "account",
+                new_href: None,
+            }),
+            history: vec![],
+            move_form: None,
         }
+    }
+    async fn related(db: &Db, cat: &Catalog, id: i64, fmt: &Fmt) -> Result<Vec<Related>, AppError> {
+        let sales = carnet_app::sales::catalog(db).await?;
+        let cat = Catalog { sales, ..cat.clone() };
+        Ok(vec![opportunities_section(
+            opportunities::for_contact(db, id).await?,
+            &cat,
+            fmt,
+            None,
+            true,
+        )])
     }
     fn csv_header() -> Vec<&'static str> {
         vec![
@@ -535,6 +706,290 @@ impl PageKind for Contacts {
             o(&c.city),
             o(&c.country),
             o(&c.source),
+        ]
+    }
+}
+
+impl PageKind for Opportunities {
+    const TITLE: &'static str = "opportunities.title";
+    const NEW: &'static str = "opportunities.new";
+    const EMPTY: &'static str = "opportunities.empty";
+
+    fn form_groups(cat: &Catalog, input: &RawInput, e: &FieldErrors, fmt: &Fmt, creating: bool) -> Vec<Group> {
+        let f = |n, k, kind| text_field(n, k, kind, input, e, fmt);
+        let sales = &cat.sales;
+        let pipeline_id: Option<i64> = input.one("pipeline").parse().ok();
+        // A new opportunity picks its stage among every pipeline's (the stage
+        // implies the pipeline); an existing one moves within its pipeline.
+        let stages: Vec<(String, String)> = sales
+            .pipelines
+            .iter()
+            .filter(|p| !p.archived && (creating || Some(p.id) == pipeline_id))
+            .flat_map(|p| {
+                let many = sales.pipelines.len() > 1 && creating;
+                p.stages.iter().filter(|s| !s.archived).map(move |s| {
+                    let label = if many {
+                        format!("{} · {} ({} %)", p.name, s.name, s.probability)
+                    } else {
+                        format!("{} ({} %)", s.name, s.probability)
+                    };
+                    (s.id.to_string(), label)
+                })
+            })
+            .collect();
+        let none = || (String::new(), "—".to_string());
+        let offers = std::iter::once(none())
+            .chain(
+                sales
+                    .offers
+                    .iter()
+                    .filter(|o| o.active)
+                    .map(|o| (o.id.to_string(), format!("{} ({})", o.name, o.code))),
+            )
+            .collect();
+        let sources = std::iter::once(none())
+            .chain(sales.sources.iter().map(|x| (x.id.to_string(), x.name.clone())))
+            .collect();
+        let reasons = std::iter::once(none())
+            .chain(sales.lost_reasons.iter().map(|x| (x.id.to_string(), x.name.clone())))
+            .collect();
+        let mut deal = vec![
+            f("name", "field.name", "text").required(true),
+            f("account", "field.account", "text")
+                .required(true)
+                .hint(fmt.t("search.placeholder")),
+            f("contacts", "opp.contact", "text"),
+            f("owner", "field.owner", "select").options(view::user_options(cat, fmt.t("list.no_owner"))),
+        ];
+        if !creating {
+            deal.push(f("pipeline", "opp.pipeline", "hidden"));
+            deal.push(f("currency", "opp.currency", "hidden"));
+        }
+        // One input per contact already on the deal, and one more to add.
+        let template = deal.remove(2);
+        let mut contacts: Vec<Field> = input
+            .all("contacts")
+            .iter()
+            .filter(|v| !v.trim().is_empty())
+            .enumerate()
+            .map(|(i, v)| Field {
+                value: v.clone(),
+                id: format!("f-contacts-{i}"),
+                ..template.clone()
+            })
+            .collect();
+        contacts.push(Field {
+            value: String::new(),
+            id: "f-contacts-new".into(),
+            ..template
+        });
+        for (i, c) in contacts.into_iter().enumerate() {
+            deal.insert(2 + i, c);
+        }
+        let groups = vec![
+            Group {
+                title: fmt.t("card.details").into(),
+                fields: deal,
+            },
+            Group {
+                title: fmt.t("opp.stage").into(),
+                fields: vec![
+                    f("stage", "opp.stage", "select").options(stages),
+                    f("amount", "opp.amount", "text").hint("12500.00"),
+                    f("margin", "opp.margin", "text"),
+                    f("expected_close", "opp.expected_close", "date"),
+                    f("lost_reason", "opp.lost_reason", "select").options(reasons),
+                ],
+            },
+            Group {
+                title: fmt.t("opp.offer").into(),
+                fields: vec![
+                    f("offer", "opp.offer", "select").options(offers),
+                    f("source", "field.source", "select").options(sources),
+                    f("description", "field.description", "textarea"),
+                ],
+            },
+        ];
+        finish_groups(groups, cat, Entity::Opportunity, input, e, fmt)
+    }
+    fn columns(fmt: &Fmt) -> Vec<String> {
+        [
+            "field.name",
+            "field.account",
+            "opp.stage",
+            "opp.amount",
+            "field.owner",
+            "opp.expected_close",
+        ]
+        .iter()
+        .map(|k| fmt.t(k).to_string())
+        .collect()
+    }
+    fn cells(o: &Opportunity, _ex: &Extras, cat: &Catalog, fmt: &Fmt) -> Vec<Cell> {
+        let stage = cat.sales.stage(o.stage_id).map(|(_, s)| s.name.clone()).unwrap_or_default();
+        let mut stage_cell = Cell::text(stage);
+        if o.status != "open" {
+            stage_cell.badges.push(status_badge(&o.status, fmt));
+        }
+        vec![
+            Cell::text(o.name.clone()),
+            Cell::text(o.account_name.clone()),
+            stage_cell,
+            Cell::text(fmt.money(o.amount, &o.currency)),
+            Cell::text(owner_name(cat, o.owner_id)),
+            Cell::text(
+                o.expected_close
+                    .as_deref()
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .map(|d| fmt.date(d))
+                    .unwrap_or_default(),
+            ),
+        ]
+    }
+    fn card_parts(card: &OpportunityCard, cat: &Catalog, fmt: &Fmt) -> CardParts {
+        let o = &card.opportunity;
+        let sales = &cat.sales;
+        let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (Some(p), Some(s))).unwrap_or((None, None));
+        let now = carnet_app::db::now();
+        let mut badges = vec![status_badge(&o.status, fmt)];
+        if o.is_stalled(sales, now) {
+            badges.push(Badge {
+                text: fmt.t("opp.stalled").into(),
+                color: "#d9480f".into(),
+            });
+        }
+        let name_of = |id: Option<i64>, list: Vec<(i64, String)>| id.and_then(|i| list.into_iter().find(|x| x.0 == i)).map(|x| x.1);
+        let d = |k: &str, v: Option<String>| {
+            v.filter(|s| !s.is_empty()).map(|value| Detail {
+                label: fmt.t(k).into(),
+                value,
+                href: None,
+            })
+        };
+        let details = [
+            Some(Detail {
+                label: fmt.t("field.account").into(),
+                value: o.account_name.clone(),
+                href: Some(format!("/accounts/{}", o.account_id)),
+            }),
+            d("field.owner", Some(owner_name(cat, o.owner_id))),
+            d("opp.pipeline", pipeline.map(|p| p.name.clone())),
+            d("opp.stage", stage.map(|s| format!("{} ({} %)", s.name, s.probability))),
+            d("opp.amount", Some(fmt.money(o.amount, &o.currency))),
+            d(
+                "opp.weighted",
+                stage.map(|s| fmt.money(o.amount * s.probability / 100, &o.currency)),
+            ),
+            d("opp.margin", o.margin.map(|m| fmt.money(m, &o.currency))),
+            d(
+                "opp.offer",
+                name_of(o.offer_id, sales.offers.iter().map(|x| (x.id, x.name.clone())).collect()),
+            ),
+            d(
+                "field.source",
+                name_of(o.source_id, sales.sources.iter().map(|x| (x.id, x.name.clone())).collect()),
+            ),
+            d(
+                "opp.expected_close",
+                o.expected_close
+                    .as_deref()
+                    .and_then(|x| chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").ok())
+                    .map(|x| fmt.date(x)),
+            ),
+            d("opp.days_in_stage", (o.status == "open").then(|| fmt.integer(o.days_in_stage(now)))),
+            d(
+                "opp.lost_reason",
+                name_of(
+                    o.lost_reason_id,
+                    sales.lost_reasons.iter().map(|x| (x.id, x.name.clone())).collect(),
+                ),
+            ),
+            d("opp.closed_at", o.closed_at.map(|t| fmt.datetime(t))),
+            d("field.description", o.description.clone()),
+            d("field.created_at", Some(fmt.datetime(o.created_at))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let stage_name = |id: Option<i64>| id.and_then(|i| sales.stage(i)).map(|(_, s)| s.name.clone()).unwrap_or_default();
+        CardParts {
+            subtitle: format!("{} · {}", o.account_name, stage.map(|s| s.name.as_str()).unwrap_or("")),
+            badges,
+            details,
+            custom: custom_details(cat, Entity::Opportunity, &card.extras, fmt),
+            links_title: fmt.t("contacts.title").into(),
+            links_empty: fmt.t("card.no_contacts").into(),
+            links: card
+                .contacts
+                .iter()
+                .map(|(id, name)| LinkRow {
+                    href: format!("/contacts/{id}"),
+                    name: name.clone(),
+                    role: None,
+                    detail: None,
+                    unlink_action: None,
+                })
+                .collect(),
+            link_form: None,
+            history: card
+                .history
+                .iter()
+                .rev()
+                .map(|m| HistoryRow {
+                    from: stage_name(m.from_stage_id),
+                    to: stage_name(Some(m.to_stage_id)),
+                    who: m.moved_by_name.clone().unwrap_or_default(),
+                    when: fmt.datetime(m.moved_at),
+                })
+                .collect(),
+            move_form: pipeline.map(|p| MoveForm {
+                action: format!("/opportunities/{}/move", o.id),
+                stages: p
+                    .stages
+                    .iter()
+                    .filter(|s| !s.archived)
+                    .map(|s| (s.id.to_string(), format!("{} ({} %)", s.name, s.probability), s.id == o.stage_id))
+                    .collect(),
+                lost_reasons: sales.lost_reasons.iter().map(|r| (r.id.to_string(), r.name.clone())).collect(),
+            }),
+        }
+    }
+    fn csv_header() -> Vec<&'static str> {
+        vec![
+            "id",
+            "name",
+            "account",
+            "pipeline",
+            "stage",
+            "status",
+            "amount",
+            "currency",
+            "margin",
+            "owner",
+            "expected_close",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+    }
+    fn csv_row(o: &Opportunity, cat: &Catalog) -> Vec<String> {
+        let (p, s) = cat
+            .sales
+            .stage(o.stage_id)
+            .map(|(p, s)| (p.name.clone(), s.name.clone()))
+            .unwrap_or_default();
+        vec![
+            o.id.to_string(),
+            o.name.clone(),
+            o.account_name.clone(),
+            p,
+            s,
+            o.status.clone(),
+            carnet_domain::values::Money(o.amount).to_plain(),
+            o.currency.clone(),
+            o.margin.map(|m| carnet_domain::values::Money(m).to_plain()).unwrap_or_default(),
+            owner_name(cat, o.owner_id),
+            o.expected_close.clone().unwrap_or_default(),
         ]
     }
 }
@@ -598,6 +1053,27 @@ fn filter_fields<K: PageKind>(cat: &Catalog, input: &RawInput, fmt: &Fmt) -> Vec
     ];
     owners.extend(cat.users.iter().map(|u| (u.id.to_string(), u.name.clone())));
     f.push(Field::new("owner", fmt.t("field.owner"), "select", input, &none).options(owners));
+    if K::ENTITY == Entity::Opportunity {
+        let any = || (String::new(), fmt.t("list.any").to_string());
+        let mut pipelines = vec![any()];
+        pipelines.extend(cat.sales.pipelines.iter().map(|p| (p.id.to_string(), p.name.clone())));
+        f.push(Field::new("pipeline", fmt.t("opp.pipeline"), "select", input, &none).options(pipelines));
+        let mut stages = vec![any()];
+        stages.extend(
+            cat.sales
+                .pipelines
+                .iter()
+                .flat_map(|p| p.stages.iter().map(move |s| (s.id.to_string(), format!("{} · {}", p.name, s.name)))),
+        );
+        f.push(Field::new("stage", fmt.t("opp.stage"), "select", input, &none).options(stages));
+        let statuses = ["open", "won", "lost"]
+            .iter()
+            .map(|st| (st.to_string(), fmt.t(&format!("opp.status_{st}")).to_string()));
+        f.push(Field::new("status", fmt.t("opp.status"), "select", input, &none).options(std::iter::once(any()).chain(statuses).collect()));
+        f.push(Field::new("created_from", fmt.t("list.created_from"), "date", input, &none));
+        f.push(Field::new("created_to", fmt.t("list.created_to"), "date", input, &none));
+        return f;
+    }
     for c in &cat.categories {
         let mut o = vec![(String::new(), fmt.t("list.any").to_string())];
         o.extend(c.tags.iter().map(|t| (t.id.to_string(), t.name.clone())));
@@ -690,7 +1166,7 @@ async fn list_page<K: PageKind>(
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> PageResult {
     let db = &s.carnet.db;
-    let cat = settings::catalog(db).await.or_page(&v)?;
+    let cat = K::catalog(db).await.or_page(&v)?;
     let fmt = v.user.fmt();
     // A saved view's filters apply when the view is opened on its own.
     let view_id = pairs.iter().find(|(k, _)| k == "view").and_then(|(_, v)| v.parse::<i64>().ok());
@@ -771,7 +1247,7 @@ fn csv_safe(s: String) -> String {
 }
 
 async fn export<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let pairs = list_pairs(&pairs, &["after", "limit", "view"]);
     let lq = ListQuery::parse(K::ENTITY, &RawInput::from_pairs(pairs), &cat, v.user.tz)
         .map_err(AppError::Invalid)
@@ -840,7 +1316,7 @@ async fn export<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Q
 
 async fn save_view<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
     let input = checked_form(&v, pairs)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let query = input.one("query").to_string();
     lists::parse_query_string(K::ENTITY, &query, &cat, v.user.tz.name()).or_page(&v)?;
     let id = views::create(
@@ -889,7 +1365,7 @@ struct FormPage {
     duplicates: Vec<DupView>,
 }
 
-fn form_page<K: PageKind>(
+pub(super) fn form_page<K: PageKind>(
     v: &crate::auth::Viewer,
     cat: &Catalog,
     input: &RawInput,
@@ -938,7 +1414,7 @@ fn form_page<K: PageKind>(
 
 async fn new_form<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     v.require(K::WRITE).or_page(&v)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let mut input = RawInput::default();
     input.set("owner", v.user.id.to_string());
     if let Some((_, a)) = pairs.iter().find(|(k, _)| k == "account") {
@@ -954,7 +1430,7 @@ async fn new_form<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser,
 async fn create<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
     v.require(K::WRITE).or_page(&v)?;
     let input = checked_form(&v, pairs)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let draft = match K::parse(&input, &cat) {
         Ok(d) => d,
         Err(e) => return Ok(form_page::<K>(&v, &cat, &input, &e, None, &[])),
@@ -974,7 +1450,7 @@ async fn create<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, F
 
 async fn edit_form<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
     v.require(K::WRITE).or_page(&v)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
     Ok(form_page::<K>(
         &v,
@@ -994,7 +1470,7 @@ async fn update<K: PageKind>(
 ) -> PageResult {
     v.require(K::WRITE).or_page(&v)?;
     let input = checked_form(&v, pairs)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
     let draft = match K::parse(&input, &cat) {
         Ok(d) => d,
@@ -1040,6 +1516,7 @@ struct CardPage {
     roles: Vec<(String, String)>,
     timeline: Vec<EntryView>,
     attachments: Vec<AttachmentView>,
+    related: Vec<Related>,
     can_edit: bool,
     can_delete: bool,
     can_link: bool,
@@ -1048,11 +1525,12 @@ struct CardPage {
 
 async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
     let db = &s.carnet.db;
-    let cat = settings::catalog(db).await.or_page(&v)?;
+    let cat = K::catalog(db).await.or_page(&v)?;
     let card = K::card(db, &cat, id).await.or_page(&v)?;
     let fmt = v.user.fmt();
     let entries = timeline::for_record(db, K::ENTITY, id, 200).await.or_page(&v)?;
     let files = attachments::for_record(db, K::ENTITY, id).await.or_page(&v)?;
+    let related = K::related(db, &cat, id, &fmt).await.or_page(&v)?;
     let admin = v.can(Permission::ManageSettings);
     let name = K::card_name(&card);
     Ok(render(&CardPage {
@@ -1071,6 +1549,7 @@ async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Pat
                 delete_action: format!("/attachments/{}/delete", a.id),
             })
             .collect(),
+        related,
         can_edit: v.can(K::WRITE),
         can_delete: v.can(Permission::DeleteRecords),
         can_link: v.can(Permission::WriteContacts),
@@ -1088,7 +1567,7 @@ async fn comment<K: PageKind>(
 ) -> PageResult {
     let input = checked_form(&v, pairs)?;
     v.require(Permission::Comment).or_page(&v)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
     timeline::comment(&s.carnet.db, K::ENTITY, id, v.user.id, &K::card_name(&card), input.one("body"))
         .await
@@ -1143,7 +1622,7 @@ pub async fn upload<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUse
     }
     checked_form(&v, vec![("csrf".into(), csrf)])?;
     v.require(Permission::Comment).or_page(&v)?;
-    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
     let (name, ctype, bytes) = file.ok_or_else(|| AppError::field("file", "is required")).or_page(&v)?;
     attachments::save(

@@ -25,7 +25,17 @@ pub fn routes() -> Router<AppState> {
         .route("/profile", get(profile).post(profile_post))
 }
 
-pub const SECTIONS: &[&str] = &["statuses", "tags", "fields", "rules", "roles", "users"];
+pub const SECTIONS: &[&str] = &[
+    "statuses",
+    "tags",
+    "fields",
+    "rules",
+    "roles",
+    "pipelines",
+    "offers",
+    "sales_lists",
+    "users",
+];
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -34,6 +44,7 @@ struct SettingsPage {
     section: String,
     sections: Vec<(String, String)>,
     cat: Catalog,
+    sales: carnet_domain::sales::SalesCatalog,
     users: Vec<User>,
     kinds: Vec<(String, String)>,
     rule_fields: Vec<(String, String)>,
@@ -127,6 +138,7 @@ async fn settings_page(
         rule_fields,
         rules,
         users,
+        sales: carnet_app::sales::catalog(&s.carnet.db).await.or_page(v)?,
         cat,
         saved,
         l: Layout::new(v, fmt.t("settings.title"), "settings"),
@@ -252,6 +264,66 @@ async fn section_post(
                 .map(drop)
             }
             ("users", "password") => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
+            ("pipelines", "create") => {
+                let p = carnet_app::sales::PipelineInput {
+                    name: i.one("name"),
+                    currency: i.one("currency"),
+                    segment_tag_ids: None,
+                    offer_ids: None,
+                    archived: None,
+                };
+                carnet_app::sales::create_pipeline(db, p).await.map(drop)
+            }
+            ("pipelines", "update") => {
+                let segments = i.all("segments").iter().filter_map(|t| t.parse().ok()).collect();
+                let p = carnet_app::sales::PipelineInput {
+                    name: i.one("name"),
+                    currency: "",
+                    segment_tag_ids: Some(segments),
+                    offer_ids: None,
+                    archived: Some(checked(i, "archived")),
+                };
+                carnet_app::sales::update_pipeline(db, id_of(i, "id")?, p).await
+            }
+            ("pipelines", "create_stage") => {
+                let st = carnet_app::sales::StageInput {
+                    name: i.one("name"),
+                    probability: i.one("probability"),
+                    stall_days: i.one("stall_days"),
+                    outcome: i.one("outcome"),
+                };
+                carnet_app::sales::create_stage(db, id_of(i, "pipeline_id")?, st).await.map(drop)
+            }
+            ("pipelines", "update_stage") => {
+                let st = carnet_app::sales::StageInput {
+                    name: i.one("name"),
+                    probability: i.one("probability"),
+                    stall_days: i.one("stall_days"),
+                    outcome: "",
+                };
+                carnet_app::sales::update_stage(db, id_of(i, "id")?, st).await
+            }
+            ("pipelines", "stage_up") => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, -1).await,
+            ("pipelines", "stage_down") => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, 1).await,
+            ("pipelines", "delete_stage") => carnet_app::sales::delete_stage(db, id_of(i, "id")?, i.one("move_to").parse().ok()).await,
+            ("offers", "create") => {
+                carnet_app::sales::create_offer(db, i.one("name"), i.one("code"), i.one("list_price"), i.one("currency"))
+                    .await
+                    .map(drop)
+            }
+            ("offers", "update") => {
+                carnet_app::sales::update_offer(db, id_of(i, "id")?, i.one("name"), i.one("list_price"), checked(i, "active")).await
+            }
+            ("sales_lists", "add_source") => {
+                carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::Sources, i.one("name"), i.one("kind"))
+                    .await
+                    .map(drop)
+            }
+            ("sales_lists", "add_reason") => {
+                carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::LostReasons, i.one("name"), "")
+                    .await
+                    .map(drop)
+            }
             _ => Err(AppError::NotFound),
         }
     }

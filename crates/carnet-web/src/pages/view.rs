@@ -210,12 +210,25 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
                 format!("{}: {} ({role})", fmt.t("feed.linked"), s("contact"))
             }
         }
+        "opportunity" => format!("{} “{}” → {}", fmt.t("feed.opportunity"), s("opportunity"), s("stage")),
+        "stage_changed" => {
+            let reason = s("lost_reason");
+            if reason.is_empty() {
+                format!("{}: {} → {}", fmt.t("feed.stage_changed"), s("from"), s("to"))
+            } else {
+                format!("{}: {} → {} ({reason})", fmt.t("feed.stage_changed"), s("from"), s("to"))
+            }
+        }
         other => other.to_string(),
     }
 }
 
 pub fn entry_view(e: &Entry, fmt: &Fmt, viewer_id: i64, is_admin: bool) -> EntryView {
-    let path = if e.entity == "account" { "accounts" } else { "contacts" };
+    let path = match e.entity.as_str() {
+        "account" => "accounts",
+        "opportunity" => "opportunities",
+        _ => "contacts",
+    };
     EntryView {
         who: e.actor_name.clone().unwrap_or_else(|| "Carnet".into()),
         text: describe(e, fmt),

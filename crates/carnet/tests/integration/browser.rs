@@ -240,3 +240,116 @@ async fn a_sales_day_in_the_browser() {
     d.screenshot("account-card-fr").await;
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
 }
+
+impl Driver {
+    async fn run_js(&self, script: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+            .await
+    }
+
+    /// Drags a board card onto a drop target with real DragEvents, as a mouse would.
+    async fn drag(&self, card_id: i64, target_css: &str) {
+        self.run_js(&format!(
+            "const card = document.querySelector('.dealcard[data-id=\"{card_id}\"]'); const zone = document.querySelector('{target_css}');\
+             const dt = new DataTransfer(); card.dispatchEvent(new DragEvent('dragstart', {{bubbles: true, dataTransfer: dt}}));\
+             zone.dispatchEvent(new DragEvent('dragover', {{bubbles: true, cancelable: true, dataTransfer: dt}}));\
+             zone.dispatchEvent(new DragEvent('drop', {{bubbles: true, cancelable: true, dataTransfer: dt}}));"
+        ))
+        .await;
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// Drag a card to the next stage and see the column totals change; mark one
+/// deal won and one lost (the lost reason is asked for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_board_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    let (_, a) = app
+        .post("/api/v1/accounts", json!({"name": "Alpine Textiles", "tags": ["Gold"]}))
+        .await;
+    let mut ids = Vec::new();
+    for (name, amount) in [("Fleet", "10000"), ("Scanners", "2000"), ("Maintenance", "500")] {
+        let (_, o) = app
+            .post("/api/v1/opportunities", json!({"name": name, "account": a["id"], "amount": amount}))
+            .await;
+        ids.push(o["id"].as_i64().unwrap());
+    }
+    let (_, p) = app.get("/api/v1/pipelines").await;
+    let pipeline = p["data"][0]["id"].as_i64().unwrap();
+    let stage = |name: &str| {
+        p["data"][0]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let d = Driver::start().await;
+    let base = format!("http://{}", app.addr);
+    d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
+
+    d.goto(&format!("{base}/pipelines/{pipeline}/board")).await;
+    let qual = format!(".column[data-stage=\"{}\"]", stage("Qualification"));
+    let disc = format!(".column[data-stage=\"{}\"]", stage("Discovery"));
+    assert_eq!(d.text_of(&format!("{qual} .count")).await, "3");
+    assert_eq!(d.text_of(&format!("{qual} .total")).await, "€12,500.00");
+    d.screenshot("board-before").await;
+
+    d.drag(ids[0], &disc).await;
+    for _ in 0..50 {
+        if d.text_of(&format!("{disc} .count")).await == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(d.text_of(&format!("{disc} .total")).await, "€10,000.00");
+    assert_eq!(d.text_of(&format!("{disc} .weighted")).await, "€2,500.00");
+    assert_eq!(d.text_of(&format!("{qual} .total")).await, "€2,500.00");
+
+    // Won: straight onto the zone.
+    d.drag(ids[1], &format!(".dropzone[data-stage=\"{}\"]", stage("Won"))).await;
+    for _ in 0..50 {
+        if d.text_of(&format!("{qual} .count")).await == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get(&format!("/api/v1/opportunities/{}", ids[1])).await.1["status"], "won");
+
+    // Lost: the form opens on the missing reason.
+    d.drag(ids[2], &format!(".dropzone[data-stage=\"{}\"]", stage("Lost"))).await;
+    d.wait_for_text("is required to close an opportunity as lost").await;
+    d.screenshot("lost-reason").await;
+    let reasons = app.get("/api/v1/lost-reasons").await.1;
+    let price = reasons["data"][0]["id"].as_i64().unwrap();
+    d.click(&format!("#f-lost_reason option[value='{price}']")).await;
+    d.click("form.recordform button.primary[type=submit]").await;
+    d.wait_for_text("Stage history").await;
+    let o = app.get(&format!("/api/v1/opportunities/{}", ids[2])).await.1;
+    assert_eq!(
+        (o["status"].as_str(), o["lost_reason"]["name"].as_str()),
+        (Some("lost"), Some("Price"))
+    );
+    d.goto(&format!("{base}/pipelines/{pipeline}/board")).await;
+    d.screenshot("board-after").await;
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+}

@@ -138,7 +138,7 @@ async fn lost_needs_a_reason_and_bad_input_saves_nothing() {
         (json!({"name": "X", "account": acc, "amount": "-5"}), "amount"),
         (json!({"name": "X", "account": acc, "amount": "ten"}), "amount"),
         (json!({"name": "X", "account": acc, "stage": "Imaginary"}), "stage"),
-        (json!({"name": "X", "account": acc, "stage": foreign}), "stage"),
+        (json!({"name": "X", "account": acc, "pipeline": "Sales", "stage": foreign}), "stage"),
         (json!({"name": "X", "account": acc, "currency": "USD"}), "currency"),
         (json!({"name": "X", "account": acc, "amount": "10", "margin": "20"}), "margin"),
         (json!({"name": "X", "account": 999999}), "account"),
