@@ -83,10 +83,15 @@ CREATE TABLE opportunities (
     updated_at BIGINT NOT NULL,
     version BIGINT NOT NULL DEFAULT 0
 );
-CREATE INDEX opportunities_board ON opportunities(pipeline_id, stage_id, amount);
+-- Board totals read (pipeline, status) → stage and amount from the index alone;
+-- board cards read one stage's open deals in the chosen order.
+CREATE INDEX opportunities_board ON opportunities(pipeline_id, status, stage_id, amount);
+CREATE INDEX opportunities_stage_amount ON opportunities(stage_id, status, amount);
+CREATE INDEX opportunities_stage_close ON opportunities(stage_id, status, expected_close);
+CREATE INDEX opportunities_stage_age ON opportunities(stage_id, status, stage_entered_at);
 CREATE INDEX opportunities_account ON opportunities(account_id);
 CREATE INDEX opportunities_owner ON opportunities(owner_id, status);
-CREATE INDEX opportunities_close ON opportunities(status, expected_close);
+CREATE INDEX opportunities_close ON opportunities(status, expected_close, owner_id, amount);
 CREATE INDEX opportunities_closed ON opportunities(status, closed_at);
 CREATE INDEX opportunities_name ON opportunities(name_key, id);
 CREATE INDEX opportunities_created ON opportunities(created_at, id);

@@ -863,6 +863,159 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
         done = end;
         progress(&format!("contacts {done}/{contacts}"));
     }
+    generate_opportunities(c, contacts, base_account, n_accounts, &mut rng, &progress).await?;
     crate::db::dialect::after_bulk_load(db).await?;
+    Ok(())
+}
+
+/// Bulk-loads `n` opportunities over the accounts just generated: three years of
+/// history in three pipelines, 15 % still open, the rest won or lost, each with
+/// its creation (and closing) move in the stage history.
+async fn generate_opportunities(
+    c: &Carnet,
+    n: u64,
+    base_account: i64,
+    n_accounts: u64,
+    rng: &mut Rng,
+    progress: &impl Fn(&str),
+) -> Result<()> {
+    use carnet_domain::sales::Outcome;
+    let db = &c.db;
+    let mut sales_cat = crate::sales::catalog(db).await?;
+    while sales_cat.pipelines.len() < 3 {
+        let name = format!("Segment pipeline {}", sales_cat.pipelines.len() + 1);
+        crate::sales::create_pipeline(
+            db,
+            crate::sales::PipelineInput {
+                name: &name,
+                currency: "EUR",
+                segment_tag_ids: None,
+                offer_ids: None,
+                archived: None,
+            },
+        )
+        .await?;
+        sales_cat = crate::sales::catalog(db).await?;
+    }
+    let cat = settings::catalog(db).await?;
+    let mut owners: Vec<i64> = cat.users.iter().map(|u| u.id).collect();
+    if owners.len() < 8 {
+        for i in owners.len()..8 {
+            let email = format!("rep{i}@scale.example");
+            if users::find_by_email(db, &email).await?.is_none() {
+                let u = users::create(
+                    db,
+                    NewUser::parse(&email, &format!("Rep {i}"), "sales", DEMO_PASSWORD, "en", "Europe/Paris").map_err(AppError::Invalid)?,
+                )
+                .await?;
+                owners.push(u.id);
+            }
+        }
+    }
+    let sources: Vec<i64> = sales_cat.sources.iter().map(|s| s.id).collect();
+    let reasons: Vec<i64> = sales_cat.lost_reasons.iter().map(|s| s.id).collect();
+    let base: i64 = q("SELECT COALESCE(MAX(id), 0) FROM opportunities")
+        .scalar(&mut db.conn().await?)
+        .await?;
+    let t_end = now();
+    const BATCH: u64 = 20_000;
+    let mut done = 0;
+    while done < n {
+        let end = (done + BATCH).min(n);
+        let (mut rows, mut history) = (Vec::new(), Vec::new());
+        for i in done..end {
+            let id = base + 1 + i as i64;
+            let p = &sales_cat.pipelines[rng.below(3) as usize];
+            let open: Vec<_> = p.stages.iter().filter(|s| s.outcome == Outcome::Open).collect();
+            let fate = rng.below(100);
+            let outcome = if fate < 15 {
+                Outcome::Open
+            } else if fate < 60 {
+                Outcome::Won
+            } else {
+                Outcome::Lost
+            };
+            let stage = match outcome {
+                Outcome::Open => open[rng.below(open.len() as u64) as usize],
+                o => p.stages.iter().find(|s| s.outcome == o).unwrap(),
+            };
+            let created = t_end - 3 * 365 * 86_400 + rng.below(3 * 365 * 86_400 - 86_400) as i64;
+            let entered = (created + rng.below(90 * 86_400) as i64).min(t_end);
+            let expected = if outcome == Outcome::Open {
+                t_end - 30 * 86_400 + rng.below(395 * 86_400) as i64
+            } else {
+                entered
+            };
+            let expected = chrono::DateTime::from_timestamp(expected, 0).map(|d| d.date_naive().to_string());
+            let name = format!("{} {}", rng.pick(COMPANY_B), i);
+            let amount = (500 + rng.below(100_000)) as i64 * 100;
+            let closed = (outcome != Outcome::Open).then_some(entered);
+            rows.push(vec![
+                id.into(),
+                name.clone().into(),
+                fold(&name).into(),
+                (base_account + 1 + rng.below(n_accounts) as i64).into(),
+                Value::Int(Some(*rng.pick(&owners))),
+                p.id.into(),
+                stage.id.into(),
+                outcome.as_str().into(),
+                amount.into(),
+                "EUR".into(),
+                Value::Int(Some(amount / 4)),
+                Value::Int(if sources.is_empty() { None } else { Some(*rng.pick(&sources)) }),
+                Value::Text(expected),
+                Value::Int(if outcome == Outcome::Lost && !reasons.is_empty() {
+                    Some(*rng.pick(&reasons))
+                } else {
+                    None
+                }),
+                Value::Int(closed),
+                entered.into(),
+                created.into(),
+                entered.into(),
+            ]);
+            history.push(vec![id.into(), Value::Int(None), open[0].id.into(), created.into()]);
+            if stage.id != open[0].id {
+                history.push(vec![id.into(), open[0].id.into(), stage.id.into(), entered.into()]);
+            }
+        }
+        let mut tx = db.begin().await?;
+        bulk_insert(
+            &mut tx,
+            "opportunities",
+            &[
+                "id",
+                "name",
+                "name_key",
+                "account_id",
+                "owner_id",
+                "pipeline_id",
+                "stage_id",
+                "status",
+                "amount",
+                "currency",
+                "margin",
+                "source_id",
+                "expected_close",
+                "lost_reason_id",
+                "closed_at",
+                "stage_entered_at",
+                "created_at",
+                "updated_at",
+            ],
+            &rows,
+        )
+        .await?;
+        bulk_insert(
+            &mut tx,
+            "stage_history",
+            &["opportunity_id", "from_stage_id", "to_stage_id", "moved_at"],
+            &history,
+        )
+        .await?;
+        tx.commit().await?;
+        done = end;
+        progress(&format!("opportunities {done}/{n}"));
+    }
     Ok(())
 }

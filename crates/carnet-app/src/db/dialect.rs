@@ -151,7 +151,7 @@ pub async fn after_bulk_load(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     match tx.dialect() {
         Dialect::Postgres => {
-            for t in ["accounts", "contacts"] {
+            for t in ["accounts", "contacts", "opportunities", "stage_history"] {
                 exec_raw(
                     &mut tx,
                     &format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))"),

@@ -70,12 +70,19 @@ pub async fn forecast(db: &Db, from: NaiveDate, to: NaiveDate, by: By, tz: chron
     }
     let key = by.key();
     let mut c = db.conn().await?;
+    // Dated and undated deals are read separately so that each part is a range
+    // scan of the (status, expected_close) index.
+    let part = |month: &str, cond: &str| {
+        format!(
+            "SELECT {month} AS month, {key} AS k, o.currency AS currency, o.amount AS amount, s.probability AS probability \
+             FROM opportunities o JOIN stages s ON s.id = o.stage_id WHERE o.status = 'open' AND {cond}"
+        )
+    };
     let rows: Vec<(String, Option<i64>, String, i64, i64, i64)> = q(format!(
-        "SELECT COALESCE(SUBSTR(o.expected_close, 1, 7), '') AS month, {key} AS k, o.currency, COUNT(*), \
-         CAST(SUM(o.amount) AS BIGINT), CAST(SUM(o.amount * s.probability) AS BIGINT) \
-         FROM opportunities o JOIN stages s ON s.id = o.stage_id \
-         WHERE o.status = 'open' AND (o.expected_close IS NULL OR (o.expected_close >= $1 AND o.expected_close < $2)) \
-         GROUP BY COALESCE(SUBSTR(o.expected_close, 1, 7), ''), {key}, o.currency ORDER BY 1, 2, 3"
+        "SELECT x.month, x.k, x.currency, COUNT(*), CAST(SUM(x.amount) AS BIGINT), CAST(SUM(x.amount * x.probability) AS BIGINT) FROM ({} UNION ALL {}) x \
+         GROUP BY x.month, x.k, x.currency ORDER BY 1, 2, 3",
+        part("SUBSTR(o.expected_close, 1, 7)", "o.expected_close >= $1 AND o.expected_close < $2"),
+        part("''", "o.expected_close IS NULL")
     ))
     .bind(from.to_string())
     .bind(to.to_string())
