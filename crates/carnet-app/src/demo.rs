@@ -864,6 +864,9 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
         progress(&format!("contacts {done}/{contacts}"));
     }
     generate_opportunities(c, contacts, base_account, n_accounts, &mut rng, &progress).await?;
+    let mut tx = db.begin().await?;
+    crate::sales::totals::rebuild(&mut tx, None).await?;
+    tx.commit().await?;
     crate::db::dialect::after_bulk_load(db).await?;
     Ok(())
 }

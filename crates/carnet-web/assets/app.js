@@ -30,7 +30,7 @@
       list.setAttribute("role", "listbox");
       items.slice(0, 10).forEach(function (h) {
         var li = document.createElement("li");
-        var path = h.entity === "account" ? "/accounts/" : "/contacts/";
+        var path = { account: "/accounts/", contact: "/contacts/", opportunity: "/opportunities/" }[h.entity] || "/contacts/";
         var el;
         if (kind === "all") { el = document.createElement("a"); el.href = path + h.id; }
         else {

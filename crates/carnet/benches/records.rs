@@ -317,7 +317,7 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
     let mut d = Vec::with_capacity(n);
     for i in 0..n {
         let id = movers[i % movers.len()].0;
-        let to = if (i / movers.len()) % 2 == 0 { b } else { a };
+        let to = if (i / movers.len()).is_multiple_of(2) { b } else { a };
         let t = Instant::now();
         let res = client
             .post(format!("{base}/opportunities/{id}/move"))
@@ -334,7 +334,7 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
     let mut d = Vec::with_capacity(n);
     for i in 0..n {
         let id = movers[i % movers.len()].0;
-        let to = if (i / movers.len()) % 2 == 0 { a } else { b };
+        let to = if (i / movers.len()).is_multiple_of(2) { a } else { b };
         let t = Instant::now();
         let mut tx = carnet.db.begin().await.unwrap();
         q("UPDATE opportunities SET stage_id = $1, stage_entered_at = $2 WHERE id = $3")
@@ -354,7 +354,11 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
         d.push(t.elapsed());
     }
     let s = stat(d);
-    out.push(row(kind, "stage move (history row, timelines, rules)", &h, &s, 10.0));
+    // The baseline's bare UPDATEs bypassed the maintained totals: recompute them.
+    let mut tx = carnet.db.begin().await.unwrap();
+    carnet_app::sales::totals::rebuild(&mut tx, None).await.unwrap();
+    tx.commit().await.unwrap();
+    out.push(row(kind, "stage move (history row, totals, timelines, rules)", &h, &s, 10.0));
     eprintln!("{}", out.last().unwrap());
 
     let (from, to) = carnet_app::sales::forecast::month_range(chrono::Utc::now().date_naive(), 6);

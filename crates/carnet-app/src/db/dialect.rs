@@ -16,6 +16,8 @@ pub enum Dialect {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../../migrations/0001_foundation.sql")),
     (2, "sales", include_str!("../../migrations/0002_sales.sql")),
+    (3, "open_pipeline", include_str!("../../migrations/0003_open_pipeline.sql")),
+    (4, "won_index", include_str!("../../migrations/0004_won_index.sql")),
 ];
 
 impl Dialect {
@@ -159,8 +161,9 @@ pub async fn after_bulk_load(db: &Db) -> Result<(), sqlx::Error> {
                 .await?;
             }
             tx.commit().await?;
+            // VACUUM marks the new rows all-visible, so index-only scans skip the heap.
             let mut c = db.conn().await?;
-            exec_raw(&mut c, "ANALYZE").await?;
+            exec_raw(&mut c, "VACUUM ANALYZE").await?;
         }
         Dialect::Sqlite => {
             exec_raw(&mut tx, "ANALYZE").await?;

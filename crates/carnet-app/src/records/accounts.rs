@@ -240,6 +240,7 @@ pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
         .bind(id)
         .fetch_all(&mut tx)
         .await?;
+    crate::sales::totals::subtract_account(&mut tx, id).await?;
     if q("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }

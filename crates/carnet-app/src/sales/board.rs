@@ -71,11 +71,25 @@ pub async fn board(db: &Db, cat: &Catalog, sales: &SalesCatalog, pipeline_id: i6
     let p = sales.pipeline(pipeline_id).ok_or(AppError::NotFound)?;
     let open: Vec<&StageDef> = p.stages.iter().filter(|s| s.outcome == Outcome::Open && !s.archived).collect();
     let mut c = db.conn().await?;
-    let mut totals =
-        q("SELECT o.stage_id, COUNT(*), CAST(COALESCE(SUM(o.amount), 0) AS BIGINT) FROM opportunities o WHERE o.pipeline_id = ");
-    totals.push_bind(pipeline_id).push(" AND o.status = 'open'");
-    push_filters(&mut totals, f, "o");
-    totals.push(" GROUP BY o.stage_id");
+    // The maintained totals carry pipeline, stage and owner; other filters count live.
+    let totals = if f.segment_tag.is_none() && f.offer.is_none() && f.source.is_none() {
+        let mut t = q(
+            "SELECT t.stage_id, CAST(SUM(t.deals) AS BIGINT), CAST(SUM(t.amount) AS BIGINT) FROM open_pipeline t WHERE t.pipeline_id = ",
+        );
+        t.push_bind(pipeline_id);
+        if let Some(o) = f.owner {
+            t.push(" AND t.owner_key = ").push_bind(o);
+        }
+        t.push(" GROUP BY t.stage_id");
+        t
+    } else {
+        let mut t =
+            q("SELECT o.stage_id, COUNT(*), CAST(COALESCE(SUM(o.amount), 0) AS BIGINT) FROM opportunities o WHERE o.pipeline_id = ");
+        t.push_bind(pipeline_id).push(" AND o.status = 'open'");
+        push_filters(&mut t, f, "o");
+        t.push(" GROUP BY o.stage_id");
+        t
+    };
     let sums: Vec<(i64, i64, i64)> = totals.fetch_all(&mut c).await?;
     let order = match f.sort.as_str() {
         "close" => "r.expected_close IS NULL, r.expected_close, r.id",

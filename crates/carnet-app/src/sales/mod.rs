@@ -6,6 +6,7 @@ pub mod board;
 pub mod forecast;
 pub mod opportunities;
 pub mod orders;
+pub mod totals;
 
 use crate::db::{now, q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
@@ -441,6 +442,9 @@ pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> 
             }
             _ => return Err(AppError::field("move_to", "must be a stage of the same pipeline")),
         }
+    }
+    if used > 0 {
+        totals::rebuild(&mut tx, Some(pipeline)).await?;
     }
     let referenced: i64 = q("SELECT COUNT(*) FROM stage_history WHERE from_stage_id = $1 OR to_stage_id = $1")
         .bind(id)

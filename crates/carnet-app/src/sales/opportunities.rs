@@ -3,7 +3,7 @@
 //! transaction as the move; concurrent moves of one opportunity serialise on the
 //! row, so each sees the stage the other left and no history row is lost.
 
-use super::exists;
+use super::{exists, totals};
 use crate::access::User;
 use crate::db::{now, q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
@@ -178,6 +178,8 @@ pub async fn create(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
         .await?;
     save_extras(&mut tx, cat, Entity::Opportunity, id, &[], &d.custom).await?;
     search::index(&mut tx, Entity::Opportunity, id, &tokens(d)).await?;
+    let after = totals::state(&mut tx, id).await?;
+    totals::apply(&mut tx, None, after.as_ref()).await?;
     let stage = sales.stage(d.stage_id).map(|s| s.1.name.clone()).unwrap_or_default();
     entry(
         &mut tx,
@@ -254,6 +256,7 @@ async fn apply_move(tx: &mut Tx, sales: &SalesCatalog, id: i64, d: &OpportunityD
 pub async fn update(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &User, id: i64, d: &OpportunityDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
     let account_name = check_refs(&mut tx, d).await?;
     if old.opportunity.pipeline_id != d.pipeline_id {
         return Err(AppError::field(
@@ -331,8 +334,20 @@ pub async fn update(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
     );
     changed.extras(cat, Entity::Opportunity, &old.extras, &[], &d.custom);
     changed.record(&mut tx, Entity::Opportunity, id, actor.id, &d.name).await?;
+    let after = totals::state(&mut tx, id).await?;
+    totals::apply(&mut tx, before.as_ref(), after.as_ref()).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Takes the opportunity's row lock and reads its contribution to the totals.
+async fn lock_state(tx: &mut Tx, id: i64) -> Result<Option<totals::State>> {
+    let found: Option<i64> = q("UPDATE opportunities SET version = version + 1 WHERE id = $1 RETURNING id")
+        .bind(id)
+        .scalar_opt(&mut *tx)
+        .await?;
+    found.ok_or(AppError::NotFound)?;
+    totals::state(tx, id).await
 }
 
 /// Moves an opportunity to a stage (of its pipeline), checking the mandatory
@@ -345,7 +360,10 @@ pub async fn move_to(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Us
     raw.set("lost_reason", lost_reason);
     let d = OpportunityDraft::parse(&raw, cat, sales, &[]).map_err(AppError::Invalid)?;
     let mut tx = c.db.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
     apply_move(&mut tx, sales, id, &d, actor.id, &card.opportunity.account_name).await?;
+    let after = totals::state(&mut tx, id).await?;
+    totals::apply(&mut tx, before.as_ref(), after.as_ref()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -407,9 +425,9 @@ pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Opportunity>> {
 
 pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
-    if q("DELETE FROM opportunities WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
+    let before = lock_state(&mut tx, id).await?;
+    q("DELETE FROM opportunities WHERE id = $1").bind(id).execute(&mut tx).await?;
+    totals::apply(&mut tx, before.as_ref(), None).await?;
     let files = crate::records::delete_attached(&mut tx, Entity::Opportunity, id).await?;
     tx.commit().await?;
     crate::records::attachments::remove_files(c, &files).await;

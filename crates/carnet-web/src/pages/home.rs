@@ -82,7 +82,8 @@ pub async fn search(State(s): State<AppState>, PageUser(v): PageUser, Query(p): 
         .into_iter()
         .map(|h| match h.entity {
             Entity::Account => (format!("/accounts/{}", h.id), h.name, h.detail, "nav.accounts"),
-            _ => (format!("/contacts/{}", h.id), h.name, h.detail, "nav.contacts"),
+            Entity::Contact => (format!("/contacts/{}", h.id), h.name, h.detail, "nav.contacts"),
+            Entity::Opportunity => (format!("/opportunities/{}", h.id), h.name, h.detail, "nav.opportunities"),
         })
         .collect();
     Ok(render(&SearchPage {

@@ -510,3 +510,84 @@ async fn opportunity_lists_filter_by_pipeline_stage_and_status() {
     assert_eq!(hits["data"][0]["entity"], "account");
     let _: Value = hits;
 }
+
+/// The maintained totals of open deals equal a recount over the raw rows after
+/// every kind of change: edits of amount, owner and close date, moves to won and
+/// back, deletions of a deal, of an account and of a stage with deals in it.
+#[tokio::test]
+async fn open_pipeline_totals_follow_every_edit() {
+    let app = spawn_app().await;
+    let (pipeline, ids) = stages(&app).await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let a1 = account(&app, "Totals One").await;
+    let a2 = account(&app, "Totals Two").await;
+    let mut deals = Vec::new();
+    for i in 0..8i64 {
+        let stage = ["Qualification", "Discovery", "Proposal"][(i % 3) as usize];
+        let (s, o) = app
+            .post("/api/v1/opportunities", json!({"name": format!("T{i}"), "account": if i < 6 { a1 } else { a2 }, "stage": stage,
+                "amount": (100 * (i + 1)).to_string(), "expected_close": format!("2027-0{}-01", 1 + i % 3), "owner": if i % 2 == 0 { rep.id } else { app.admin.id }}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        deals.push(o["id"].as_i64().unwrap());
+    }
+    let check = |label: &'static str| {
+        let app = &app;
+        async move {
+            let mut c = app.carnet.db.conn().await.unwrap();
+            let kept: Vec<(i64, i64, i64, String, String, i64, i64)> = carnet_app::db::q(
+                "SELECT pipeline_id, stage_id, owner_key, month, currency, deals, amount FROM open_pipeline WHERE deals <> 0 ORDER BY 1, 2, 3, 4, 5",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            let recount: Vec<(i64, i64, i64, String, String, i64, i64)> = carnet_app::db::q(
+                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency, COUNT(*), CAST(SUM(amount) AS BIGINT) \
+                 FROM opportunities WHERE status = 'open' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            assert_eq!(kept, recount, "after {label}");
+        }
+    };
+    check("creation").await;
+    app.patch(
+        &format!("/api/v1/opportunities/{}", deals[0]),
+        json!({"amount": "999", "owner": app.admin.id, "expected_close": "2027-06-15"}),
+    )
+    .await;
+    check("an edit").await;
+    app.post(&format!("/api/v1/opportunities/{}/move", deals[1]), json!({"stage": "Won"}))
+        .await;
+    check("a win").await;
+    app.post(&format!("/api/v1/opportunities/{}/move", deals[1]), json!({"stage": "Negotiation"}))
+        .await;
+    check("a reopening").await;
+    app.patch(
+        &format!("/api/v1/opportunities/{}", deals[2]),
+        json!({"stage": "Lost", "lost_reason": "Price"}),
+    )
+    .await;
+    check("a loss through PATCH").await;
+    app.api(Method::DELETE, &format!("/api/v1/opportunities/{}", deals[3]), None).await;
+    check("a deletion").await;
+    app.api(Method::DELETE, &format!("/api/v1/accounts/{a2}"), None).await;
+    check("an account deletion").await;
+    app.api(
+        Method::DELETE,
+        &format!("/api/v1/stages/{}?move_to={}", ids["Discovery"], ids["Proposal"]),
+        None,
+    )
+    .await;
+    check("a stage deletion").await;
+    // And the board and the forecast read the same numbers.
+    let (_, b) = app.get(&format!("/api/v1/pipelines/{pipeline}/board?owner={}", rep.id)).await;
+    let board_count: i64 = b["columns"].as_array().unwrap().iter().map(|c| c["count"].as_i64().unwrap()).sum();
+    let live: i64 = carnet_app::db::q("SELECT COUNT(*) FROM opportunities WHERE status = 'open' AND owner_id = $1")
+        .bind(rep.id)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(board_count, live);
+}

@@ -1,0 +1,95 @@
+//! Totals of open opportunities (count and amount by pipeline, stage, owner,
+//! month of expected close and currency), maintained in the same transaction as
+//! each opportunity write: callers read an opportunity's state before and after
+//! the write and apply the difference. The board's totals and the forecast read
+//! them, so their cost does not grow with the number of deals; filters the
+//! totals do not carry (segment, offer, source) use live queries instead.
+
+use crate::db::{q, Handle, Q};
+use crate::error::Result;
+
+/// What an opportunity contributes to the totals, if it is open.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct State {
+    pub pipeline_id: i64,
+    pub stage_id: i64,
+    pub owner_key: i64,
+    pub month: String,
+    pub currency: String,
+    pub amount: i64,
+}
+
+const STATE: &str =
+    "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, \
+                     currency, amount FROM opportunities WHERE status = 'open' AND id = $1";
+
+/// The opportunity's contribution now (None when closed or gone).
+pub async fn state(h: &mut impl Handle, id: i64) -> Result<Option<State>> {
+    Ok(q(STATE).bind(id).fetch_optional(h).await?)
+}
+
+fn add(s: &State, sign: i64) -> Q {
+    q(
+        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, month, currency, deals, amount) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+       ON CONFLICT (pipeline_id, stage_id, owner_key, month, currency) \
+       DO UPDATE SET deals = open_pipeline.deals + excluded.deals, amount = open_pipeline.amount + excluded.amount",
+    )
+    .bind(s.pipeline_id)
+    .bind(s.stage_id)
+    .bind(s.owner_key)
+    .bind(s.month.clone())
+    .bind(s.currency.clone())
+    .bind(sign)
+    .bind(sign * s.amount)
+}
+
+/// Applies the change from `before` to `after`.
+pub async fn apply(h: &mut impl Handle, before: Option<&State>, after: Option<&State>) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    if let Some(b) = before {
+        add(b, -1).execute(h).await?;
+    }
+    if let Some(a) = after {
+        add(a, 1).execute(h).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes the totals of some pipelines (all with `None`) from the deals.
+pub async fn rebuild(h: &mut impl Handle, pipeline: Option<i64>) -> Result<()> {
+    let (filter_del, filter_sel) = match pipeline {
+        Some(_) => (" WHERE pipeline_id = $1", " AND pipeline_id = $1"),
+        None => ("", ""),
+    };
+    let mut del = q(format!("DELETE FROM open_pipeline{filter_del}"));
+    let mut ins = q(format!(
+        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, month, currency, deals, amount) \
+         SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency, COUNT(*), SUM(amount) \
+         FROM opportunities WHERE status = 'open'{filter_sel} \
+         GROUP BY pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency"
+    ));
+    if let Some(p) = pipeline {
+        del = del.bind(p);
+        ins = ins.bind(p);
+    }
+    del.execute(h).await?;
+    ins.execute(h).await?;
+    Ok(())
+}
+
+/// Subtracts the open deals that a bulk change is about to remove (an account's).
+pub async fn subtract_account(h: &mut impl Handle, account_id: i64) -> Result<()> {
+    let states: Vec<State> = q(
+        "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, \
+                                currency, amount FROM opportunities WHERE status = 'open' AND account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_all(h)
+    .await?;
+    for s in &states {
+        add(s, -1).execute(h).await?;
+    }
+    Ok(())
+}
