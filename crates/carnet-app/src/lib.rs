@@ -3,9 +3,11 @@
 //! through [`db`], one query code path for SQLite and PostgreSQL.
 
 pub mod access;
+pub mod agenda;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod platform;
 pub mod records;
 pub mod sales;
 pub mod settings;
@@ -32,6 +34,7 @@ impl Carnet {
         db::dialect::migrate(&db).await?;
         settings::seed_defaults(&db).await?;
         sales::seed_defaults(&db).await?;
+        agenda::seed_defaults(&db).await?;
         std::fs::create_dir_all(&files_dir).map_err(AppError::internal)?;
         Ok(Carnet {
             db,

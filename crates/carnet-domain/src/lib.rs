@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod access;
+pub mod agenda;
 pub mod error;
 pub mod fields;
 pub mod i18n;

@@ -4,6 +4,13 @@
 use carnet_app::{AppError, Carnet};
 use std::path::PathBuf;
 
+use carnet_app::platform::jobs;
+
+/// Workers per node, and how long a claimed job is held before another node may
+/// take it over (a crashed worker's jobs run again after this).
+const WORKERS: usize = 2;
+const JOB_LEASE_SECS: i64 = 120;
+
 pub struct Config {
     pub database_url: String,
     pub files_dir: PathBuf,
@@ -52,10 +59,19 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
     let addr = listener.local_addr().map_err(AppError::internal)?;
     print_ready(&carnet, addr, login).await?;
     let db = carnet.db.clone();
+    // Background workers run the durable job queue beside the web server.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|i| tokio::spawn(jobs::worker(carnet.clone(), jobs::worker_name(i), JOB_LEASE_SECS, stopped.clone())))
+        .collect();
     let state = carnet_web::AppState::new(carnet, cfg.secure_cookies);
     carnet_web::serve(state, listener, shutdown_signal())
         .await
         .map_err(AppError::internal)?;
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
     db.close().await;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! session, with one error body and cursor pagination. Its routes are listed in
 //! [`openapi::ROUTES`], which the OpenAPI document is built from.
 
+mod agenda;
 pub mod openapi;
 mod records;
 mod sales;
@@ -104,6 +105,17 @@ pub fn router() -> Router<AppState> {
             "/orders/{id}",
             get(sales::get_order).patch(sales::update_order).delete(sales::delete_order),
         )
+        .route("/action-types", get(agenda::list_types).post(agenda::create_type))
+        .route("/actions", get(agenda::list_actions).post(agenda::create_action))
+        .route(
+            "/actions/{id}",
+            get(agenda::get_action).patch(agenda::update_action).delete(agenda::delete_action),
+        )
+        .route("/actions/{id}/finish", post(agenda::finish_action))
+        .route("/followup-rules", get(agenda::list_rules).post(agenda::create_rule))
+        .route("/followup-rules/{id}", delete(agenda::delete_rule))
+        .route("/jobs/failed", get(agenda::failed_jobs))
+        .route("/jobs/{id}/retry", post(agenda::retry_job))
 }
 
 /// A JSON object body; malformed JSON gets the standard error body.

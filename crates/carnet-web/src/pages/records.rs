@@ -954,6 +954,45 @@ impl PageKind for Opportunities {
             }),
         }
     }
+    async fn related(db: &Db, _cat: &Catalog, id: i64, fmt: &Fmt) -> Result<Vec<Related>, AppError> {
+        let f = carnet_app::agenda::actions::ActionFilter {
+            assignee: None,
+            from: None,
+            to: None,
+            record: Some((Entity::Opportunity, id)),
+            open_only: false,
+            limit: 100,
+        };
+        let mut list = carnet_app::agenda::actions::list(db, &f).await?;
+        // Planned actions first (soonest first), then the ones done.
+        list.sort_by_key(|a| (a.outcome.is_some(), a.planned_at));
+        let types = carnet_app::agenda::types(db).await?;
+        let next = list
+            .iter()
+            .find(|a| a.outcome.is_none())
+            .map(|a| super::sales::describe_action(a, &types, fmt));
+        Ok(vec![Related {
+            id: "actions",
+            title: fmt.t("agenda.actions").into(),
+            rows: list
+                .iter()
+                .map(|a| RelatedRow {
+                    href: None,
+                    name: super::sales::describe_action(a, &types, fmt),
+                    detail: String::new(),
+                    badge: a.outcome.as_ref().map(|o| Badge {
+                        text: fmt.t(&format!("agenda.outcome_{o}")).into(),
+                        color: "#6b7785".into(),
+                    }),
+                    amount: String::new(),
+                })
+                .collect(),
+            empty: fmt.t("agenda.none").into(),
+            summary: next.map(|n| format!("{}: {n}", fmt.t("opp.next_action"))),
+            new_href: None,
+            order_form: None,
+        }])
+    }
     fn csv_header() -> Vec<&'static str> {
         vec![
             "id",

@@ -43,6 +43,24 @@ pub struct CardView {
     pub stalled: bool,
     pub segment: Option<Badge>,
     pub close: String,
+    pub next: Option<String>,
+}
+
+/// "Demo · 3 Dec 2026, 10:00 AM": an action's type and when.
+pub fn describe_action(
+    a: &carnet_app::agenda::actions::Action,
+    types: &[carnet_domain::agenda::ActionTypeDef],
+    fmt: &carnet_domain::i18n::Fmt,
+) -> String {
+    let kind = types.iter().find(|t| t.id == a.type_id).map(|t| t.name.as_str()).unwrap_or("");
+    let when = match (a.starts_at, &a.due_date) {
+        (Some(t), _) => fmt.datetime(t),
+        (None, Some(d)) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|d| fmt.date(d))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    format!("{kind} · {} · {when}", a.subject)
 }
 
 pub struct ColumnView {
@@ -150,10 +168,22 @@ async fn board_page(State(s): State<AppState>, PageUser(v): PageUser, Path(id): 
                         .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                         .map(|d| fmt.date(d))
                         .unwrap_or_default(),
+                    next: None,
                 })
                 .collect(),
         })
         .collect();
+    // The next planned action of each card.
+    let ids: Vec<i64> = columns.iter().flat_map(|c| c.cards.iter().map(|k| k.id)).collect();
+    let next = carnet_app::agenda::actions::next_for_opportunities(db, &ids).await.or_page(&v)?;
+    let types = carnet_app::agenda::types(db).await.or_page(&v)?;
+    let mut columns = columns;
+    for card in columns.iter_mut().flat_map(|c| c.cards.iter_mut()) {
+        card.next = next
+            .iter()
+            .find(|a| a.opportunity_id == Some(card.id))
+            .map(|a| describe_action(a, &types, &fmt));
+    }
     let none = RawInput::from_pairs([
         ("owner".to_string(), p.owner.clone().unwrap_or_default()),
         ("segment".to_string(), p.segment.clone().unwrap_or_default()),

@@ -35,6 +35,7 @@ pub const SECTIONS: &[&str] = &[
     "offers",
     "sales_lists",
     "users",
+    "jobs",
 ];
 
 #[derive(Template)]
@@ -46,6 +47,7 @@ struct SettingsPage {
     cat: Catalog,
     sales: carnet_domain::sales::SalesCatalog,
     users: Vec<User>,
+    failed_jobs: Vec<(i64, String, String, i64, String)>,
     kinds: Vec<(String, String)>,
     rule_fields: Vec<(String, String)>,
     rules: Vec<(i64, String, String, String)>,
@@ -139,6 +141,24 @@ async fn settings_page(
         rules,
         users,
         sales: carnet_app::sales::catalog(&s.carnet.db).await.or_page(v)?,
+        failed_jobs: if section == "jobs" {
+            carnet_app::platform::jobs::failed(&s.carnet.db, 200)
+                .await
+                .or_page(v)?
+                .into_iter()
+                .map(|j| {
+                    (
+                        j.id,
+                        j.kind,
+                        j.last_error.unwrap_or_default(),
+                        j.attempts,
+                        j.finished_at.map(|t| fmt.datetime(t)).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        } else {
+            vec![]
+        },
         cat,
         saved,
         l: Layout::new(v, fmt.t("settings.title"), "settings"),
@@ -264,6 +284,7 @@ async fn section_post(
                 .map(drop)
             }
             ("users", "password") => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
+            ("jobs", "retry") => carnet_app::platform::jobs::retry(db, id_of(i, "id")?).await,
             ("pipelines", "create") => {
                 let p = carnet_app::sales::PipelineInput {
                     name: i.one("name"),

@@ -12,6 +12,7 @@ pub const ADMIN_EMAIL: &str = "admin@test.example";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
+    pub url: String,
     pub addr: SocketAddr,
     pub carnet: Carnet,
     pub admin: User,
@@ -56,6 +57,11 @@ async fn fresh_database_url(dir: &std::path::Path) -> String {
 
 /// Starts Carnet with no user at all (for the first-run setup).
 pub async fn spawn_empty() -> (SocketAddr, Carnet, PathBuf) {
+    let (addr, carnet, dir, _) = spawn_empty_with_url().await;
+    (addr, carnet, dir)
+}
+
+pub async fn spawn_empty_with_url() -> (SocketAddr, Carnet, PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("carnet-test-{}", carnet_app::access::random_token()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = fresh_database_url(&dir).await;
@@ -64,11 +70,11 @@ pub async fn spawn_empty() -> (SocketAddr, Carnet, PathBuf) {
     let addr = listener.local_addr().unwrap();
     let state = carnet_web::AppState::new(carnet.clone(), false);
     tokio::spawn(carnet_web::serve(state, listener, std::future::pending()));
-    (addr, carnet, dir)
+    (addr, carnet, dir, url)
 }
 
 pub async fn spawn_app() -> TestApp {
-    let (addr, carnet, dir) = spawn_empty().await;
+    let (addr, carnet, dir, url) = spawn_empty_with_url().await;
     let admin = users::create(
         &carnet.db,
         users::NewUser::parse(ADMIN_EMAIL, "Ada Admin", "admin", PASSWORD, "en", "Europe/Paris").unwrap(),
@@ -77,6 +83,7 @@ pub async fn spawn_app() -> TestApp {
     .unwrap();
     let (_, key) = keys::create(&carnet.db, admin.id, "tests").await.unwrap();
     TestApp {
+        url,
         addr,
         carnet,
         admin,

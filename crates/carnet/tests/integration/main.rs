@@ -6,6 +6,7 @@
 mod helpers;
 
 mod access;
+mod agenda_api;
 mod browser;
 mod pages;
 mod records_api;

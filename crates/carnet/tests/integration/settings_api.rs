@@ -203,6 +203,24 @@ async fn openapi_document_matches_the_routes() {
         }
     }
     assert!(checked >= 40, "{checked} operations");
+    // And every route the API router declares is in the document.
+    let source = include_str!("../../../carnet-web/src/api/mod.rs");
+    let body = &source[source.find("pub fn router()").unwrap()..];
+    let body = &body[..body.find("\n}").unwrap()];
+    let mut missing = Vec::new();
+    for call in body.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap();
+        for method in ["get", "post", "patch", "delete"] {
+            let declared = call.contains(&format!(" {method}("))
+                || call.contains(&format!("({method}("))
+                || call.contains(&format!(".{method}("))
+                || call.contains(&format!("::{method}("));
+            if declared && paths.get(&format!("/api/v1{path}")).and_then(|p| p.get(method)).is_none() {
+                missing.push(format!("{method} /api/v1{path}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "routes missing from the OpenAPI document: {missing:?}");
     let (s, b) = app.get("/api/v1/nothing-here").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(b["error"]["code"], "route_not_found");

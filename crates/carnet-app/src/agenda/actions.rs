@@ -1,0 +1,274 @@
+//! Actions (A1): created, changed, done with an outcome. Each appears on the
+//! timelines of the records it is linked to; being done, or a no-show, is an
+//! event recorded in the same transaction, for the rules to react to.
+
+use crate::access::User;
+use crate::db::{now, push_in_list, q, Db, Tx};
+use crate::error::{AppError, Result};
+use crate::platform::events;
+use crate::records::timeline::{self, NewEntry};
+use carnet_domain::agenda::{ActionDraft, Outcome, When};
+use carnet_domain::fields::Entity;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Action {
+    pub id: i64,
+    pub type_id: i64,
+    pub subject: String,
+    pub notes: Option<String>,
+    pub account_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub opportunity_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub created_by: Option<i64>,
+    pub starts_at: Option<i64>,
+    pub duration_min: Option<i64>,
+    pub due_date: Option<String>,
+    pub done_at: Option<i64>,
+    pub spent_min: Option<i64>,
+    pub outcome: Option<String>,
+    pub planned_at: i64,
+    pub sequence: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLS: &str =
+    "id, type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
+    due_date, done_at, spent_min, outcome, planned_at, sequence, created_at, updated_at";
+
+async fn check_links(tx: &mut Tx, d: &ActionDraft) -> Result<()> {
+    for (table, field, id) in [
+        ("accounts", "account", d.account_id),
+        ("contacts", "contact", d.contact_id),
+        ("opportunities", "opportunity", d.opportunity_id),
+    ] {
+        if let Some(id) = id {
+            if !crate::sales::exists(tx, table, id).await? {
+                return Err(AppError::field(field, format!("{id} is not a known {field}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Timeline entries on each linked record.
+async fn note(tx: &mut Tx, d: &ActionDraft, id: i64, kind: &str, actor: i64, data: serde_json::Value) -> Result<()> {
+    for (entity, rid) in [
+        (Entity::Account, d.account_id),
+        (Entity::Contact, d.contact_id),
+        (Entity::Opportunity, d.opportunity_id),
+    ] {
+        if let Some(rid) = rid {
+            let mut data = data.clone();
+            data["action_id"] = id.into();
+            data["subject"] = d.subject.clone().into();
+            timeline::add(
+                tx,
+                NewEntry {
+                    entity,
+                    record_id: rid,
+                    kind,
+                    actor_id: Some(actor),
+                    title: &d.subject,
+                    body: None,
+                    data: Some(data),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn when_cols(w: &When) -> (Option<i64>, Option<i64>, Option<String>) {
+    match w {
+        When::At { starts_at, duration_min } => (Some(*starts_at), Some(*duration_min), None),
+        When::Due(d) => (None, None, Some(d.to_string())),
+    }
+}
+
+pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
+    let mut tx = db.begin().await?;
+    check_links(&mut tx, d).await?;
+    let (starts, dur, due) = when_cols(&d.when);
+    let t = now();
+    let id = q("INSERT INTO actions (type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
+                due_date, planned_at, sequence, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13) RETURNING id")
+        .bind(d.type_id)
+        .bind(d.subject.clone())
+        .bind(d.notes.clone())
+        .bind(d.account_id)
+        .bind(d.contact_id)
+        .bind(d.opportunity_id)
+        .bind(d.assignee_id.or(Some(actor.id)))
+        .bind(actor.id)
+        .bind(starts)
+        .bind(dur)
+        .bind(due)
+        .bind(d.when.planned_at())
+        .bind(t)
+        .insert_id(&mut tx)
+        .await?;
+    note(
+        &mut tx,
+        d,
+        id,
+        "action_planned",
+        actor.id,
+        serde_json::json!({"planned_at": d.when.planned_at()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<()> {
+    let mut tx = db.begin().await?;
+    check_links(&mut tx, d).await?;
+    let (starts, dur, due) = when_cols(&d.when);
+    // SEQUENCE goes up on every change, for calendar clients (RFC 5545).
+    let n = q("UPDATE actions SET type_id = $1, subject = $2, notes = $3, account_id = $4, contact_id = $5, opportunity_id = $6, assignee_id = $7, \
+               starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, sequence = sequence + 1, updated_at = $12 WHERE id = $13")
+        .bind(d.type_id)
+        .bind(d.subject.clone())
+        .bind(d.notes.clone())
+        .bind(d.account_id)
+        .bind(d.contact_id)
+        .bind(d.opportunity_id)
+        .bind(d.assignee_id.or(Some(actor.id)))
+        .bind(starts)
+        .bind(dur)
+        .bind(due)
+        .bind(d.when.planned_at())
+        .bind(now())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Closes an action with an outcome and the time spent. `done` and `no_show` are
+/// events the rules react to, recorded in this same transaction.
+pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min: Option<i64>) -> Result<()> {
+    if spent_min.is_some_and(|m| !(0..=carnet_domain::agenda::MAX_DURATION_MIN).contains(&m)) {
+        return Err(AppError::field("spent", "must be between 0 minutes and a week"));
+    }
+    let a = get(db, id).await?;
+    if a.outcome.is_some() {
+        return Err(AppError::field("outcome", "this action is already closed"));
+    }
+    let mut tx = db.begin().await?;
+    let t = now();
+    let n = q("UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, sequence = sequence + 1, updated_at = $2 WHERE id = $4 AND outcome IS NULL")
+        .bind(outcome.as_str())
+        .bind(t)
+        .bind(spent_min.or(a.duration_min))
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    if n == 0 {
+        return Err(AppError::field("outcome", "this action is already closed"));
+    }
+    let d = ActionDraft {
+        type_id: a.type_id,
+        subject: a.subject.clone(),
+        notes: None,
+        account_id: a.account_id,
+        contact_id: a.contact_id,
+        opportunity_id: a.opportunity_id,
+        assignee_id: a.assignee_id,
+        when: When::Due(chrono::NaiveDate::MIN),
+    };
+    note(
+        &mut tx,
+        &d,
+        id,
+        "action_done",
+        actor.id,
+        serde_json::json!({"outcome": outcome.as_str()}),
+    )
+    .await?;
+    match outcome {
+        Outcome::Done => {
+            events::record(&mut tx, "action_done", "action", id, serde_json::json!({"action_id": id})).await?;
+        }
+        Outcome::NoShow => {
+            events::record(&mut tx, "no_show", "action", id, serde_json::json!({"action_id": id})).await?;
+        }
+        _ => {}
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Action> {
+    q(format!("SELECT {COLS} FROM actions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut db.conn().await?)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn delete(db: &Db, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if q("DELETE FROM actions WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Actions of an assignee planned in [from, to), or linked to a record.
+pub struct ActionFilter {
+    pub assignee: Option<i64>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub record: Option<(Entity, i64)>,
+    pub open_only: bool,
+    pub limit: i64,
+}
+
+pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
+    let mut query = q(format!("SELECT {COLS} FROM actions WHERE 1 = 1"));
+    if let Some(a) = f.assignee {
+        query.push(" AND assignee_id = ").push_bind(a);
+    }
+    if let Some(t) = f.from {
+        query.push(" AND planned_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        query.push(" AND planned_at < ").push_bind(t);
+    }
+    if let Some((e, id)) = f.record {
+        let col = match e {
+            Entity::Account => "account_id",
+            Entity::Contact => "contact_id",
+            Entity::Opportunity => "opportunity_id",
+        };
+        query.push(&format!(" AND {col} = ")).push_bind(id);
+    }
+    if f.open_only {
+        query.push(" AND outcome IS NULL");
+    }
+    query.push(" ORDER BY planned_at, id LIMIT ").push_bind(f.limit.clamp(1, 1000));
+    Ok(query.fetch_all(&mut db.conn().await?).await?)
+}
+
+/// The next planned action of each opportunity (the earliest open one).
+pub async fn next_for_opportunities(db: &Db, ids: &[i64]) -> Result<Vec<Action>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = q(format!(
+        "SELECT {COLS} FROM actions a WHERE a.outcome IS NULL AND a.opportunity_id IN "
+    ));
+    push_in_list(&mut query, ids);
+    query.push(" AND a.id = (SELECT b.id FROM actions b WHERE b.opportunity_id = a.opportunity_id AND b.outcome IS NULL ORDER BY b.planned_at, b.id LIMIT 1)");
+    Ok(query.fetch_all(&mut db.conn().await?).await?)
+}

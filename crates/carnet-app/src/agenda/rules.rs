@@ -1,0 +1,142 @@
+//! Follow-up rules (A5), run by the job queue when an action is done: "when an
+//! action of type X is done [for an account in segment S], create action Y for
+//! the same people, due in N (business) days, assigned to the same rep". Each
+//! follow-up is created under an effect key, so a job re-run after a crash does
+//! not create it twice.
+
+use super::actions;
+use crate::db::{now, q, Db};
+use crate::error::{AppError, Result};
+use crate::platform::{events, jobs};
+use crate::Carnet;
+use carnet_domain::agenda::add_days;
+use carnet_domain::values::required_name;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FollowupRule {
+    pub id: i64,
+    pub when_type_id: i64,
+    pub segment_tag_id: Option<i64>,
+    pub then_type_id: i64,
+    pub subject: String,
+    pub due_days: i64,
+    pub business_days: bool,
+    pub active: bool,
+}
+
+pub struct NewRule<'a> {
+    pub when_type_id: i64,
+    pub segment_tag_id: Option<i64>,
+    pub then_type_id: i64,
+    pub subject: &'a str,
+    pub due_days: i64,
+    pub business_days: bool,
+}
+
+pub async fn create(db: &Db, r: NewRule<'_>) -> Result<i64> {
+    let mut e = carnet_domain::FieldErrors::new();
+    let subject = e.check("subject", required_name(r.subject));
+    if !(0..=365).contains(&r.due_days) {
+        e.add("due_days", "must be between 0 and 365 days");
+    }
+    e.into_result()?;
+    let mut tx = db.begin().await?;
+    for (field, id) in [("when_type", Some(r.when_type_id)), ("then_type", Some(r.then_type_id))] {
+        if let Some(id) = id {
+            if !crate::sales::exists(&mut tx, "action_types", id).await? {
+                return Err(AppError::field(field, "is not a known action type"));
+            }
+        }
+    }
+    if let Some(t) = r.segment_tag_id {
+        if !crate::sales::exists(&mut tx, "tags", t).await? {
+            return Err(AppError::field("segment", "is not a known tag"));
+        }
+    }
+    let id = q(
+        "INSERT INTO followup_rules (when_type_id, segment_tag_id, then_type_id, subject, due_days, business_days, active, created_at) \
+                VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) RETURNING id",
+    )
+    .bind(r.when_type_id)
+    .bind(r.segment_tag_id)
+    .bind(r.then_type_id)
+    .bind(subject.unwrap())
+    .bind(r.due_days)
+    .bind(r.business_days)
+    .bind(now())
+    .insert_id(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<FollowupRule>> {
+    Ok(q("SELECT id, when_type_id, segment_tag_id, then_type_id, subject, due_days, business_days, active FROM followup_rules ORDER BY id")
+        .fetch_all(&mut db.conn().await?)
+        .await?)
+}
+
+pub async fn delete(db: &Db, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if q("DELETE FROM followup_rules WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The queue's handler for events.
+pub async fn on_event(c: &Carnet, event_id: i64) -> Result<()> {
+    let db = &c.db;
+    let Some(ev) = events::get(&mut db.conn().await?, event_id).await? else {
+        return Ok(());
+    };
+    if ev.kind != "action_done" {
+        // Other events (no-show, ...) have no rule yet; scenarios will consume them.
+        return Ok(());
+    }
+    let done = actions::get(db, ev.record_id).await?;
+    let rules: Vec<FollowupRule> = list(db)
+        .await?
+        .into_iter()
+        .filter(|r| r.active && r.when_type_id == done.type_id)
+        .collect();
+    for r in rules {
+        if let Some(tag) = r.segment_tag_id {
+            let Some(account) = done.account_id else { continue };
+            let tagged: i64 = q("SELECT COUNT(*) FROM record_tags WHERE entity = 'account' AND record_id = $1 AND tag_id = $2")
+                .bind(account)
+                .bind(tag)
+                .scalar(&mut db.conn().await?)
+                .await?;
+            if tagged == 0 {
+                continue;
+            }
+        }
+        let done_day = chrono::DateTime::from_timestamp(done.done_at.unwrap_or(ev.created_at), 0)
+            .map(|d| d.date_naive())
+            .unwrap_or_default();
+        let due = add_days(done_day, r.due_days, r.business_days);
+        let mut tx = db.begin().await?;
+        if !jobs::first_time(&mut tx, &format!("followup:{}:{}", r.id, done.id)).await? {
+            continue;
+        }
+        let t = now();
+        q("INSERT INTO actions (type_id, subject, account_id, contact_id, opportunity_id, assignee_id, created_by, due_date, planned_at, sequence, created_at, updated_at) \
+           VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, 0, $9, $9)")
+            .bind(r.then_type_id)
+            .bind(r.subject.clone())
+            .bind(done.account_id)
+            .bind(done.contact_id)
+            .bind(done.opportunity_id)
+            .bind(done.assignee_id)
+            .bind(due.to_string())
+            .bind(due.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp())
+            .bind(t)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The durable job queue (SPEC W2, STYLE lesson 6). A job is a row: kind,
+//! payload, run-at time, attempts, a lease and an idempotency key. A worker
+//! claims one due job (or one whose lease expired) by taking a lease, runs it,
+//! and marks it done — only if it still holds the lease. Failures retry with
+//! exponential backoff, then stay visible as `failed` with their error.
+//!
+//! Exactly once: claiming is atomic (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite's
+//! single writer), so two workers never hold the same job; a worker that dies
+//! leaves its lease to expire and the job runs again, so handlers record their
+//! effect under an effect key (`job_effects`) in the effect's own transaction.
+
+use crate::db::{now, q, Db, Handle, Tx};
+use crate::error::{AppError, Result};
+use crate::Carnet;
+use serde::Serialize;
+use std::time::Duration;
+
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    pub run_at: Option<i64>,
+    /// A second job with the same key is not queued.
+    pub idempotency_key: Option<String>,
+}
+
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Queues a job in the caller's transaction.
+pub async fn enqueue(tx: &mut Tx, j: NewJob<'_>) -> Result<()> {
+    let t = now();
+    q(
+        "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at) \
+       VALUES ($1, $2, 'queued', $3, 0, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(j.kind)
+    .bind(j.payload.to_string())
+    .bind(j.run_at.unwrap_or(t))
+    .bind(MAX_ATTEMPTS)
+    .bind(j.idempotency_key)
+    .bind(t)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const COLS: &str =
+    "id, kind, payload, status, run_at, attempts, max_attempts, locked_by, locked_until, last_error, created_at, finished_at";
+
+/// Claims the next due job for `worker`, holding it for `lease` seconds.
+pub async fn claim(db: &Db, worker: &str, lease: i64) -> Result<Option<Job>> {
+    let t = now();
+    let mut tx = db.begin().await?;
+    let lock = crate::db::dialect::claim_lock_clause(tx_dialect(&mut tx));
+    let job: Option<Job> = q(format!(
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
+                     ORDER BY run_at, id LIMIT 1{lock}) \
+         RETURNING {COLS}"
+    ))
+    .bind(worker)
+    .bind(t + lease)
+    .bind(t)
+    .fetch_optional(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+fn tx_dialect(tx: &mut Tx) -> crate::db::Dialect {
+    crate::db::Handle::dialect(tx)
+}
+
+/// Marks a job done, if `worker` still holds it.
+pub async fn complete(db: &Db, id: i64, worker: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let n = q("UPDATE jobs SET status = 'done', finished_at = $1, locked_by = NULL, locked_until = NULL, last_error = NULL WHERE id = $2 AND locked_by = $3 AND status = 'running'")
+        .bind(now())
+        .bind(id)
+        .bind(worker)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+/// Seconds before attempt `n + 1`: 5 s, 10 s, 20 s… up to an hour.
+pub fn backoff(attempts: i64) -> i64 {
+    (5i64 << attempts.clamp(0, 20)).min(3600)
+}
+
+/// Records a failure: retried later, or failed for good after the last attempt.
+pub async fn fail(db: &Db, job: &Job, worker: &str, error: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let t = now();
+    let error: String = error.chars().take(2000).collect();
+    if job.attempts >= job.max_attempts {
+        q("UPDATE jobs SET status = 'failed', last_error = $1, finished_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
+            .bind(error)
+            .bind(t)
+            .bind(job.id)
+            .bind(worker)
+            .execute(&mut tx)
+            .await?;
+    } else {
+        q("UPDATE jobs SET status = 'queued', last_error = $1, run_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
+            .bind(error)
+            .bind(t + backoff(job.attempts))
+            .bind(job.id)
+            .bind(worker)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Failed jobs, newest first, for the administrators' page.
+pub async fn failed(db: &Db, limit: i64) -> Result<Vec<Job>> {
+    Ok(q(format!(
+        "SELECT {COLS} FROM jobs WHERE status = 'failed' ORDER BY finished_at DESC, id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(&mut db.conn().await?)
+    .await?)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Job> {
+    q(format!("SELECT {COLS} FROM jobs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut db.conn().await?)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Puts a failed job back in the queue, with fresh attempts.
+pub async fn retry(db: &Db, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let n = q("UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, finished_at = NULL WHERE id = $2 AND status = 'failed'")
+        .bind(now())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records an effect under its key; false if it was already produced (a re-run).
+pub async fn first_time(h: &mut impl Handle, effect_key: &str) -> Result<bool> {
+    let n = q("INSERT INTO job_effects (effect_key, created_at) VALUES ($1, $2) ON CONFLICT (effect_key) DO NOTHING")
+        .bind(effect_key)
+        .bind(now())
+        .execute(h)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Runs one job's handler.
+async fn run(c: &Carnet, job: &Job) -> Result<()> {
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
+    match job.kind.as_str() {
+        "event" => {
+            let id = payload["event_id"]
+                .as_i64()
+                .ok_or_else(|| AppError::internal("event job without event_id"))?;
+            crate::agenda::rules::on_event(c, id).await
+        }
+        other => Err(AppError::internal(format!("no handler for job kind {other}"))),
+    }
+}
+
+/// Claims and runs one job; returns whether there was one.
+pub async fn run_once(c: &Carnet, worker: &str, lease: i64) -> Result<bool> {
+    let Some(job) = claim(&c.db, worker, lease).await? else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
+    let _g = span.enter();
+    match run(c, &job).await {
+        Ok(()) => {
+            if !complete(&c.db, job.id, worker).await? {
+                tracing::warn!("lease lost before completion; the job will run again");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "job failed");
+            fail(&c.db, &job, worker, &e.to_string()).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// A worker loop: runs due jobs, sleeps briefly when idle, stops on `stop`.
+pub async fn worker(c: Carnet, name: String, lease: i64, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match run_once(&c, &name, lease).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "job queue"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// A worker name unique to this process and task.
+pub fn worker_name(n: usize) -> String {
+    format!(
+        "{}-{}-{n}",
+        std::process::id(),
+        crate::access::random_token().chars().take(6).collect::<String>()
+    )
+}

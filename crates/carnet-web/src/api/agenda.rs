@@ -1,0 +1,263 @@
+//! Actions, action types, follow-up rules and the failed-jobs view over JSON.
+
+use super::JsonBody;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::kinds::iso;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carnet_app::agenda::{self, actions, rules};
+use carnet_app::platform::jobs;
+use carnet_app::{settings, AppError};
+use carnet_domain::access::Permission;
+use carnet_domain::agenda::{ActionDraft, ActionTypeDef, Outcome};
+use carnet_domain::fields::Entity;
+use carnet_domain::records::RawInput;
+use serde_json::{json, Value};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn action_json(a: &actions::Action, types: &[ActionTypeDef]) -> Value {
+    let t = types.iter().find(|t| t.id == a.type_id);
+    json!({
+        "id": a.id, "type": t.map(|t| json!({"id": t.id, "name": t.name, "color": t.color, "icon": t.icon, "kind": t.kind})),
+        "subject": a.subject, "notes": a.notes,
+        "account_id": a.account_id, "contact_id": a.contact_id, "opportunity_id": a.opportunity_id, "assignee_id": a.assignee_id,
+        "starts_at": a.starts_at.map(iso), "duration_min": a.duration_min, "due_date": a.due_date, "planned_at": iso(a.planned_at),
+        "done_at": a.done_at.map(iso), "spent_min": a.spent_min, "outcome": a.outcome, "sequence": a.sequence,
+        "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+    })
+}
+
+pub async fn list_types(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": agenda::types(&s.carnet.db).await?})).into_response())
+}
+
+pub async fn create_type(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["name", "color", "icon", "kind"])?;
+    let g = |k: &str| b.str(k).map(Option::unwrap_or_default);
+    let id = agenda::create_type(&s.carnet.db, &g("name")?, &g("color")?, &g("icon")?, &g("kind")?).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListParams {
+    assignee: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+    account: Option<i64>,
+    contact: Option<i64>,
+    opportunity: Option<i64>,
+    open: Option<bool>,
+    limit: Option<i64>,
+}
+
+fn instant(field: &str, raw: &Option<String>, tz: chrono_tz::Tz, e: &mut carnet_domain::FieldErrors) -> Option<i64> {
+    let r = raw.as_deref()?.trim();
+    if r.is_empty() {
+        return None;
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d") {
+        return e.check(field, carnet_domain::agenda::parse_local(&format!("{d}T00:00"), tz));
+    }
+    e.check(field, carnet_domain::agenda::parse_local(r, tz))
+}
+
+pub async fn list_actions(State(s): State<AppState>, ApiUser(v): ApiUser, Query(p): Query<ListParams>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let mut e = carnet_domain::FieldErrors::new();
+    let from = instant("from", &p.from, v.user.tz, &mut e);
+    let to = instant("to", &p.to, v.user.tz, &mut e);
+    if let (Some(f), Some(t)) = (from, to) {
+        if t <= f {
+            e.add("to", "must be after from");
+        }
+    }
+    e.into_result().map_err(AppError::Invalid)?;
+    let record = p
+        .account
+        .map(|id| (Entity::Account, id))
+        .or(p.contact.map(|id| (Entity::Contact, id)))
+        .or(p.opportunity.map(|id| (Entity::Opportunity, id)));
+    let f = actions::ActionFilter {
+        assignee: p.assignee,
+        from,
+        to,
+        record,
+        open_only: p.open.unwrap_or(false),
+        limit: p.limit.unwrap_or(200),
+    };
+    let list = actions::list(&s.carnet.db, &f).await?;
+    let types = agenda::types(&s.carnet.db).await?;
+    Ok(Json(json!({"data": list.iter().map(|a| action_json(a, &types)).collect::<Vec<_>>()})).into_response())
+}
+
+pub async fn get_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let a = actions::get(&s.carnet.db, id).await?;
+    Ok(Json(action_json(&a, &agenda::types(&s.carnet.db).await?)).into_response())
+}
+
+fn to_raw(a: &actions::Action) -> RawInput {
+    let mut r = RawInput::default();
+    let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    r.set("type", a.type_id.to_string());
+    r.set("subject", a.subject.clone());
+    r.set("notes", a.notes.clone().unwrap_or_default());
+    r.set("account", opt(a.account_id));
+    r.set("contact", opt(a.contact_id));
+    r.set("opportunity", opt(a.opportunity_id));
+    r.set("assignee", opt(a.assignee_id));
+    match (a.starts_at, &a.due_date) {
+        (Some(t), _) => {
+            r.set("starts_at", iso(t));
+            r.set("duration", opt(a.duration_min));
+        }
+        (None, Some(d)) => r.set("due_date", d.clone()),
+        _ => {}
+    }
+    r
+}
+
+pub async fn create_action(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::Comment)?;
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let types = agenda::types(&s.carnet.db).await?;
+    let d = ActionDraft::parse(
+        &RawInput::from_json(&b.value()).map_err(AppError::Invalid)?,
+        &cat,
+        &types,
+        v.user.tz,
+        &[],
+    )
+    .map_err(AppError::Invalid)?;
+    let id = actions::create(&s.carnet.db, &v.user, &d).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(action_json(&actions::get(&s.carnet.db, id).await?, &types)),
+    )
+        .into_response())
+}
+
+pub async fn update_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::Comment)?;
+    let cur = actions::get(&s.carnet.db, id).await?;
+    if cur.outcome.is_some() {
+        return Err(AppError::field("outcome", "a closed action cannot be changed").into());
+    }
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let types = agenda::types(&s.carnet.db).await?;
+    let mut raw = to_raw(&cur);
+    let body = RawInput::from_json(&b.value()).map_err(AppError::Invalid)?;
+    // A new start replaces the due date, and the other way round.
+    if body.has("starts_at") {
+        raw.0.remove("due_date");
+    }
+    if body.has("due_date") {
+        raw.0.remove("starts_at");
+        raw.0.remove("duration");
+    }
+    if body.has("ends_at") {
+        raw.0.remove("duration");
+    }
+    raw.overlay(body);
+    let d = ActionDraft::parse(&raw, &cat, &types, v.user.tz, &[]).map_err(AppError::Invalid)?;
+    actions::update(&s.carnet.db, &v.user, id, &d).await?;
+    Ok(Json(action_json(&actions::get(&s.carnet.db, id).await?, &types)).into_response())
+}
+
+pub async fn finish_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::Comment)?;
+    b.only(&["outcome", "spent_min"])?;
+    let outcome = Outcome::parse(&b.str("outcome")?.unwrap_or_default()).map_err(|e| AppError::field("outcome", e))?;
+    actions::finish(&s.carnet.db, &v.user, id, outcome, b.i64("spent_min")?).await?;
+    Ok(Json(action_json(
+        &actions::get(&s.carnet.db, id).await?,
+        &agenda::types(&s.carnet.db).await?,
+    ))
+    .into_response())
+}
+
+pub async fn delete_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::Comment)?;
+    let a = actions::get(&s.carnet.db, id).await?;
+    if a.created_by != Some(v.user.id) && a.assignee_id != Some(v.user.id) && !v.can(Permission::DeleteRecords) {
+        return Err(AppError::Forbidden.into());
+    }
+    actions::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": rules::list(&s.carnet.db).await?})).into_response())
+}
+
+pub async fn create_rule(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    b.only(&["when_type", "segment", "then_type", "subject", "due_days", "business_days"])?;
+    let types = agenda::types(&s.carnet.db).await?;
+    let ty = |k: &str| -> Result<i64, AppError> {
+        let raw = match b.0.get(k) {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(t)) => t.clone(),
+            _ => return Err(AppError::field(k, "is required")),
+        };
+        types
+            .iter()
+            .find(|t| t.id.to_string() == raw || t.name.eq_ignore_ascii_case(&raw))
+            .map(|t| t.id)
+            .ok_or_else(|| AppError::field(k, "is not a known action type"))
+    };
+    let (when, then) = (ty("when_type")?, ty("then_type")?);
+    let segment = match b.0.get("segment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(
+            settings::catalog(&s.carnet.db)
+                .await?
+                .resolve_tag(t)
+                .map_err(|e| AppError::field("segment", e))?,
+        ),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(_) => return Err(AppError::field("segment", "must be a tag id or name").into()),
+    };
+    let id = rules::create(
+        &s.carnet.db,
+        rules::NewRule {
+            when_type_id: when,
+            segment_tag_id: segment,
+            then_type_id: then,
+            subject: &b.str("subject")?.unwrap_or_default(),
+            due_days: b.i64("due_days")?.unwrap_or(1),
+            business_days: b.bool("business_days")?.unwrap_or(true),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+pub async fn delete_rule(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    rules::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn failed_jobs(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    let list = jobs::failed(&s.carnet.db, 200).await?;
+    let data: Vec<Value> = list
+        .iter()
+        .map(|j| json!({"id": j.id, "kind": j.kind, "payload": serde_json::from_str::<Value>(&j.payload).unwrap_or(Value::Null), "attempts": j.attempts,
+                        "error": j.last_error, "created_at": iso(j.created_at), "failed_at": j.finished_at.map(iso)}))
+        .collect();
+    Ok(Json(json!({"data": data})).into_response())
+}
+
+pub async fn retry_job(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    jobs::retry(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

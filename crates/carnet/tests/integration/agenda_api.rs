@@ -1,0 +1,330 @@
+//! Actions, follow-up rules and the durable job queue.
+
+use crate::helpers::*;
+use carnet_app::platform::jobs;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn drain(app: &TestApp) -> usize {
+    let mut n = 0;
+    while jobs::run_once(&app.carnet, "test-worker", 60).await.unwrap() {
+        n += 1;
+        assert!(n < 10_000, "the queue does not drain");
+    }
+    n
+}
+
+#[tokio::test]
+async fn actions_are_validated_in_the_users_zone() {
+    let app = spawn_app().await;
+    let (_, types) = app.get("/api/v1/action-types").await;
+    let names: Vec<&str> = types["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "Task",
+            "Phone call",
+            "Email",
+            "Physical appointment",
+            "Phone appointment",
+            "Videoconference",
+            "Demo",
+            "Customer visit"
+        ]
+    );
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Agenda Co"})).await;
+    // The admin's zone is Europe/Paris: 10:00 there is 08:00 UTC in summer.
+    let (s, act) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Demo", "subject": "Show the fleet tool", "starts_at": "2026-07-01T10:00", "duration": 45, "account": a["id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{act}");
+    assert_eq!(act["starts_at"], "2026-07-01T08:00:00+00:00");
+    assert_eq!(act["assignee_id"], app.admin.id, "the creator by default");
+    let before = app.count("actions").await;
+    for (body, field) in [
+        (
+            json!({"type": "Demo", "subject": "S", "starts_at": "2026-07-01T10:00", "ends_at": "2026-07-01T09:00"}),
+            "ends_at",
+        ),
+        (
+            json!({"type": "Demo", "subject": "S", "starts_at": "2026-07-01T10:00", "duration": 0}),
+            "duration",
+        ),
+        (
+            json!({"type": "Demo", "subject": "S", "starts_at": "2026-07-01T10:00", "duration": -30}),
+            "duration",
+        ),
+        (
+            json!({"type": "Demo", "subject": "S", "starts_at": "2026-03-29T02:30"}),
+            "starts_at",
+        ),
+        (
+            json!({"type": "Demo", "subject": "S", "starts_at": "2026-07-01T10:00", "time_zone": "Atlantis/Capital"}),
+            "time_zone",
+        ),
+        (json!({"type": "Golf", "subject": "S"}), "type"),
+        (json!({"type": "Task", "subject": "S", "account": 999999}), "account"),
+        (json!({"type": "Task", "subject": ""}), "subject"),
+    ] {
+        let (s, e) = app.post("/api/v1/actions", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(e["error"]["fields"][field].is_string(), "{body} → {e}");
+    }
+    assert_eq!(app.count("actions").await, before, "nothing saved");
+    // Moving it raises the SEQUENCE calendar clients rely on.
+    let (s, moved) = app
+        .patch(&format!("/api/v1/actions/{}", act["id"]), json!({"starts_at": "2026-07-02T14:00"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    assert_eq!(
+        (
+            moved["starts_at"].as_str(),
+            moved["sequence"].as_i64(),
+            moved["duration_min"].as_i64()
+        ),
+        (Some("2026-07-02T12:00:00+00:00"), Some(1), Some(45))
+    );
+}
+
+#[tokio::test]
+async fn done_actions_trigger_follow_ups_exactly_once() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Follow Co", "tags": ["Gold"]})).await;
+    let (s, _) = app.post("/api/v1/followup-rules", json!({"when_type": "Physical appointment", "segment": "Gold", "then_type": "Email", "subject": "Send the product sheet", "due_days": 2})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, act) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Physical appointment", "subject": "Visit", "starts_at": "2026-07-01T10:00", "account": a["id"]}),
+        )
+        .await;
+    let (s, done) = app
+        .post(
+            &format!("/api/v1/actions/{}/finish", act["id"]),
+            json!({"outcome": "done", "spent_min": 50}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!((done["outcome"].as_str(), done["spent_min"].as_i64()), (Some("done"), Some(50)));
+    let (s, _) = app
+        .post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "closed once");
+    // The event and its job were written with the change.
+    assert_eq!(app.count("events").await, 1);
+    assert_eq!(drain(&app).await, 1);
+    let (_, list) = app.get(&format!("/api/v1/actions?account={}", a["id"])).await;
+    let follow: Vec<&serde_json::Value> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["subject"] == "Send the product sheet")
+        .collect();
+    assert_eq!(follow.len(), 1);
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(follow[0]["due_date"], carnet_domain::agenda::add_days(today, 2, true).to_string());
+    assert_eq!(follow[0]["assignee_id"], app.admin.id, "the same rep");
+    // A re-run of the job (as after a crash) does not create it again.
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::db::q("UPDATE jobs SET status = 'queued', run_at = 0")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(drain(&app).await, 1);
+    let (_, list) = app.get(&format!("/api/v1/actions?account={}", a["id"])).await;
+    assert_eq!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["subject"] == "Send the product sheet")
+            .count(),
+        1
+    );
+    // Outside the segment, no follow-up.
+    let (_, b) = app.post("/api/v1/accounts", json!({"name": "Bronze Co", "tags": ["Bronze"]})).await;
+    let (_, act) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Physical appointment", "subject": "Visit", "starts_at": "2026-07-01T10:00", "account": b["id"]}),
+        )
+        .await;
+    app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
+        .await;
+    drain(&app).await;
+    let (_, list) = app.get(&format!("/api/v1/actions?account={}", b["id"])).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+}
+
+/// Two workers with their own connections drain one queue: every job runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_never_run_the_same_job() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Busy Co"})).await;
+    app.post(
+        "/api/v1/followup-rules",
+        json!({"when_type": "Phone call", "then_type": "Task", "subject": "Call back", "due_days": 1, "business_days": false}),
+    )
+    .await;
+    for i in 0..30 {
+        let (_, act) = app
+            .post(
+                "/api/v1/actions",
+                json!({"type": "Phone call", "subject": format!("Call {i}"), "account": a["id"]}),
+            )
+            .await;
+        app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
+            .await;
+    }
+    // A second node: another Carnet on the same database, with its own pool.
+    let other = carnet_app::Carnet::open(&app.url, app.dir.join("files2")).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let w1 = tokio::spawn(jobs::worker(app.carnet.clone(), "node-a".into(), 60, stopped.clone()));
+    let w2 = tokio::spawn(jobs::worker(other.clone(), "node-b".into(), 60, stopped.clone()));
+    for _ in 0..200 {
+        let left: i64 = carnet_app::db::q("SELECT COUNT(*) FROM jobs WHERE status <> 'done'")
+            .scalar(&mut app.carnet.db.conn().await.unwrap())
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    w1.await.unwrap();
+    w2.await.unwrap();
+    let mut c = app.carnet.db.conn().await.unwrap();
+    let runs: Vec<(i64, String)> = carnet_app::db::q("SELECT attempts, status FROM jobs")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 30);
+    assert!(runs.iter().all(|(n, s)| *n == 1 && s == "done"), "each job claimed once: {runs:?}");
+    let followups: i64 = carnet_app::db::q("SELECT COUNT(*) FROM actions WHERE subject = 'Call back'")
+        .scalar(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(followups, 30);
+}
+
+/// A worker that dies holding a job: its lease expires, another worker runs the
+/// job again, and the effect still happens once.
+#[tokio::test]
+async fn an_expired_lease_runs_the_job_again_with_one_effect() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Crash Co"})).await;
+    app.post(
+        "/api/v1/followup-rules",
+        json!({"when_type": "Task", "then_type": "Email", "subject": "After the task", "due_days": 0}),
+    )
+    .await;
+    let (_, act) = app
+        .post("/api/v1/actions", json!({"type": "Task", "subject": "Do it", "account": a["id"]}))
+        .await;
+    app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
+        .await;
+    // The first worker claims the job with a one-second lease and "dies" after
+    // producing the effect but before marking the job done.
+    let job = jobs::claim(&app.carnet.db, "doomed", 1).await.unwrap().expect("a due job");
+    carnet_app::agenda::rules::on_event(
+        &app.carnet,
+        serde_json::from_str::<serde_json::Value>(&job.payload).unwrap()["event_id"]
+            .as_i64()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        jobs::claim(&app.carnet.db, "other", 60).await.unwrap().is_none(),
+        "held while the lease lasts"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(jobs::run_once(&app.carnet, "survivor", 60).await.unwrap());
+    assert!(
+        !jobs::complete(&app.carnet.db, job.id, "doomed").await.unwrap(),
+        "the dead worker's lease is gone"
+    );
+    let done = jobs::get(&app.carnet.db, job.id).await.unwrap();
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 2));
+    let (_, list) = app.get(&format!("/api/v1/actions?account={}", a["id"])).await;
+    assert_eq!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["subject"] == "After the task")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn failed_jobs_are_visible_and_can_be_retried() {
+    let app = spawn_app().await;
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::db::q("INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at) VALUES ('mystery', '{}', 'queued', 0, 0, 2, 0)")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    let job = jobs::get(&app.carnet.db, 1).await.unwrap();
+    assert_eq!(job.status, "queued", "retried later");
+    assert!(job.run_at > carnet_app::db::now(), "with a backoff");
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::db::q("UPDATE jobs SET run_at = 0").execute(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    let (_, failed) = app.get("/api/v1/jobs/failed").await;
+    assert_eq!(failed["data"][0]["kind"], "mystery");
+    assert!(failed["data"][0]["error"].as_str().unwrap().contains("no handler"));
+    let (_, key) = app.user_with_key("rep@test.example", "sales").await;
+    assert_eq!(
+        app.api_with(&key, Method::GET, "/api/v1/jobs/failed", None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let b = app.browser(ADMIN_EMAIL).await;
+    let page = b.get("/settings/jobs").await;
+    assert!(page.body.contains("mystery") && page.body.contains("no handler"));
+    assert_eq!(app.post("/api/v1/jobs/1/retry", json!({})).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(jobs::get(&app.carnet.db, 1).await.unwrap().status, "queued");
+}
+
+#[tokio::test]
+async fn the_board_shows_the_next_planned_action() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Next Co"})).await;
+    let (_, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Next deal", "account": a["id"], "amount": "100"}),
+        )
+        .await;
+    app.post(
+        "/api/v1/actions",
+        json!({"type": "Email", "subject": "Send the quote", "opportunity": o["id"], "due_date": "2030-01-02"}),
+    )
+    .await;
+    app.post(
+        "/api/v1/actions",
+        json!({"type": "Demo", "subject": "Later demo", "opportunity": o["id"], "starts_at": "2030-02-01T10:00"}),
+    )
+    .await;
+    let (_, p) = app.get("/api/v1/pipelines").await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let board = b.get(&format!("/pipelines/{}/board", p["data"][0]["id"])).await;
+    assert!(board.body.contains("→ Email · Send the quote"), "the earliest open action");
+    let card = b.get(&format!("/opportunities/{}", o["id"])).await;
+    assert!(card.body.contains("Next action: Email · Send the quote"));
+    let _ = Method::GET;
+}
