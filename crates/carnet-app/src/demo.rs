@@ -612,6 +612,74 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
                     .await?;
             }
             tx.commit().await?;
+            // Its actions: a few done along the way, and the next one planned if still open.
+            let types = crate::agenda::types(db).await?;
+            let ty = |name: &str| types.iter().find(|t| t.name == name).map(|t| t.id.to_string()).unwrap_or_default();
+            for (k, at) in times.iter().enumerate().take(3) {
+                let kind = ["Phone call", "Physical appointment", "Demo"][k % 3];
+                let d = carnet_domain::agenda::ActionDraft::parse(
+                    &raw(&[
+                        ("type", ty(kind)),
+                        ("subject", ["Discovery call", "On-site meeting", "Product demo"][k % 3].to_string()),
+                        (
+                            "starts_at",
+                            chrono::DateTime::from_timestamp(*at, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        ),
+                        (
+                            "due_date",
+                            chrono::DateTime::from_timestamp(*at, 0)
+                                .map(|t| t.date_naive().to_string())
+                                .unwrap_or_default(),
+                        ),
+                        ("duration", ["30", "90", "60"][k % 3].to_string()),
+                        ("account", account_id.to_string()),
+                        ("opportunity", id.to_string()),
+                        ("assignee", actor.id.to_string()),
+                    ]),
+                    &cat,
+                    &types,
+                    chrono_tz::Europe::Paris,
+                    &[],
+                )
+                .map_err(AppError::Invalid)?;
+                let aid = crate::agenda::actions::create(db, &actor, &d).await?;
+                let mut tx = db.begin().await?;
+                q("UPDATE actions SET outcome = 'done', done_at = $1, spent_min = duration_min, created_at = $1, updated_at = $1 WHERE id = $2").bind(*at).bind(aid).execute(&mut tx).await?;
+                q("UPDATE timeline SET created_at = $1 WHERE kind = 'action_planned' AND data LIKE $2")
+                    .bind(*at)
+                    .bind(format!("%\"action_id\":{aid},%"))
+                    .execute(&mut tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            if outcome == Outcome::Open {
+                let due = chrono::Utc::now().date_naive() + chrono::Duration::days(rng.below(20) as i64 - 5);
+                let d = carnet_domain::agenda::ActionDraft::parse(
+                    &raw(&[
+                        ("type", ty(["Email", "Phone call", "Task"][rng.below(3) as usize])),
+                        (
+                            "subject",
+                            rng.pick(&[
+                                "Send the proposal",
+                                "Follow up on the quote",
+                                "Check the budget",
+                                "Plan the roll-out",
+                            ])
+                            .to_string(),
+                        ),
+                        ("due_date", due.to_string()),
+                        ("account", account_id.to_string()),
+                        ("opportunity", id.to_string()),
+                        ("assignee", actor.id.to_string()),
+                    ]),
+                    &cat,
+                    &types,
+                    chrono_tz::Europe::Paris,
+                    &[],
+                )
+                .map_err(AppError::Invalid)?;
+                crate::agenda::actions::create(db, &actor, &d).await?;
+            }
             if outcome == Outcome::Won {
                 order_no += 1;
                 let date = chrono::DateTime::from_timestamp(last, 0)

@@ -40,6 +40,8 @@ pub const KINDS: &[&str] = &[
     "linked",
     "opportunity",
     "stage_changed",
+    "action_planned",
+    "action_done",
 ];
 
 pub struct NewEntry<'a> {

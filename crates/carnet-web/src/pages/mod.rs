@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama templates). They work without JavaScript;
 //! `assets/app.js` adds confirmations, search suggestions and the mobile menu.
 
+mod agenda;
 mod home;
 mod records;
 mod sales;
@@ -34,6 +35,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(records::routes::<Contacts>())
         .merge(records::routes::<Opportunities>())
         .merge(sales::routes())
+        .merge(agenda::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))

@@ -210,6 +210,16 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
                 format!("{}: {} ({role})", fmt.t("feed.linked"), s("contact"))
             }
         }
+        "action_planned" => format!("{} “{}”", fmt.t("feed.action_planned"), s("subject")),
+        "action_done" => {
+            let outcome = s("outcome");
+            format!(
+                "{} “{}” ({})",
+                fmt.t("feed.action_done"),
+                s("subject"),
+                fmt.t(&format!("agenda.outcome_{outcome}"))
+            )
+        }
         "opportunity" => format!("{} “{}” → {}", fmt.t("feed.opportunity"), s("opportunity"), s("stage")),
         "stage_changed" => {
             let reason = s("lost_reason");

@@ -328,3 +328,76 @@ async fn the_board_shows_the_next_planned_action() {
     assert!(card.body.contains("Next action: Email · Send the quote"));
     let _ = Method::GET;
 }
+
+#[tokio::test]
+async fn the_week_agenda_plans_for_colleagues_and_lists_overdue_tasks() {
+    let app = spawn_app().await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let (_, types) = app.get("/api/v1/action-types").await;
+    let demo = types["data"].as_array().unwrap().iter().find(|t| t["name"] == "Demo").unwrap()["id"].to_string();
+    let monday = {
+        let today = chrono::Utc::now().date_naive();
+        today - chrono::Duration::days(chrono::Datelike::weekday(&today).num_days_from_monday() as i64)
+    };
+    let start = format!("{}T09:30", monday + chrono::Duration::days(2));
+    // An appointment for a colleague; a bad one keeps what was typed.
+    let p = b
+        .post_form(
+            "/agenda/actions",
+            &[
+                ("type", &demo),
+                ("subject", "Demo for Acme"),
+                ("assignee", &rep.id.to_string()),
+                ("starts_at", ""),
+                ("duration", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("value=\"Demo for Acme\""));
+    let p = b
+        .post_form(
+            "/agenda/actions",
+            &[
+                ("type", &demo),
+                ("subject", "Demo for Acme"),
+                ("assignee", &rep.id.to_string()),
+                ("starts_at", &start),
+                ("duration", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let week = b
+        .get(&format!("/agenda?week={monday}&users={}&users={}", app.admin.id, rep.id))
+        .await;
+    assert!(
+        week.body.contains("Demo for Acme") && week.body.contains("09:30 – 10:30"),
+        "shown in the viewer zone: {}",
+        &week.body[week.body.find("<table").unwrap_or(0)..]
+            .chars()
+            .take(3000)
+            .collect::<String>()
+    );
+    // An overdue task of the viewer's.
+    app.post(
+        "/api/v1/actions",
+        json!({"type": "Task", "subject": "Old chore", "due_date": "2020-01-06"}),
+    )
+    .await;
+    let week = b.get("/agenda").await;
+    assert!(week.body.contains("Old chore"));
+    let action = app.get(&format!("/api/v1/actions?assignee={}", rep.id)).await.1["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let p = b
+        .post_form(
+            &format!("/agenda/actions/{action}/finish"),
+            &[("outcome", "no_show"), ("back", "/agenda")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/actions/{action}")).await.1["outcome"], "no_show");
+    assert_eq!(app.count("events").await, 1, "a no-show is an event");
+}
