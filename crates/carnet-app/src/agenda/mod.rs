@@ -2,6 +2,7 @@
 //! follow-up rules that react to actions being done, through the job queue.
 
 pub mod actions;
+pub mod calendar;
 pub mod rules;
 
 use crate::db::{now, q, Db};

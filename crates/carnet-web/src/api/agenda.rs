@@ -245,6 +245,20 @@ pub async fn delete_rule(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+pub async fn create_feed(State(s): State<AppState>, ApiUser(v): ApiUser, headers: axum::http::HeaderMap) -> ApiResult {
+    let token = carnet_app::agenda::calendar::new_token(&s.carnet.db, v.user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"url": crate::pages::calendar::feed_url(&headers, s.secure_cookies, &token)})),
+    )
+        .into_response())
+}
+
+pub async fn revoke_feed(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
+    carnet_app::agenda::calendar::revoke(&s.carnet.db, v.user.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 pub async fn failed_jobs(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
     v.require(Permission::ManageSettings)?;
     let list = jobs::failed(&s.carnet.db, 200).await?;

@@ -115,6 +115,7 @@ pub fn router() -> Router<AppState> {
         .route("/followup-rules", get(agenda::list_rules).post(agenda::create_rule))
         .route("/followup-rules/{id}", delete(agenda::delete_rule))
         .route("/jobs/failed", get(agenda::failed_jobs))
+        .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
         .route("/jobs/{id}/retry", post(agenda::retry_job))
 }
 

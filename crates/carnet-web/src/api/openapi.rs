@@ -349,6 +349,8 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/followup-rules", "Follow-up rules", "agenda"),
     with(r("post", "/api/v1/followup-rules", "When an action of a type is done, plan a follow-up", "agenda"), Some("FollowupInput"), Some("Created"), false),
     r("delete", "/api/v1/followup-rules/{id}", "Delete a follow-up rule", "agenda"),
+    r("post", "/api/v1/me/calendar-feed", "Make a new private iCalendar subscription URL (the previous one stops working)", "agenda"),
+    r("delete", "/api/v1/me/calendar-feed", "Revoke the calendar subscription", "agenda"),
     r("get", "/api/v1/jobs/failed", "Background jobs that failed for good, with their error (administrators)", "platform"),
     r("post", "/api/v1/jobs/{id}/retry", "Queue a failed job again (administrators)", "platform"),
 ];

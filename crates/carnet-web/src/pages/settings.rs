@@ -406,7 +406,12 @@ async fn profile(State(s): State<AppState>, PageUser(v): PageUser, Query(q): Que
     profile_page(&s, &v, None, None, q.saved.is_some()).await
 }
 
-async fn profile_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+async fn profile_post(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    headers: axum::http::HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
     let i = checked_form(&v, pairs)?;
     let db = &s.carnet.db;
     let result: Result<Option<String>, AppError> = async {
@@ -439,6 +444,12 @@ async fn profile_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pai
                 Ok(None)
             }
             "create_key" => Ok(Some(keys::create(db, v.user.id, i.one("name")).await?.1)),
+            "calendar" => Ok(Some(super::calendar::feed_url(
+                &headers,
+                s.secure_cookies,
+                &carnet_app::agenda::calendar::new_token(db, v.user.id).await?,
+            ))),
+            "revoke_calendar" => carnet_app::agenda::calendar::revoke(db, v.user.id).await.map(|_| None),
             "revoke_key" => keys::revoke(db, v.user.id, id_of(&i, "id")?).await.map(|_| None),
             _ => Err(AppError::NotFound),
         }

@@ -401,3 +401,87 @@ async fn the_week_agenda_plans_for_colleagues_and_lists_overdue_tasks() {
     assert_eq!(app.get(&format!("/api/v1/actions/{action}")).await.1["outcome"], "no_show");
     assert_eq!(app.count("events").await, 1, "a no-show is an event");
 }
+
+/// The subscription feed, read by an independent iCalendar parser: stable UIDs,
+/// UTC times, SEQUENCE after a change, cancelled events marked; revoked and
+/// forged tokens get nothing.
+#[tokio::test]
+async fn the_calendar_feed_is_valid_icalendar() {
+    use icalendar::Component;
+    use std::str::FromStr;
+    let app = spawn_app().await;
+    let (s, f) = app.post("/api/v1/me/calendar-feed", json!({})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let url = f["url"].as_str().unwrap().to_string();
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let (_, demo) = app.post("/api/v1/actions", json!({"type": "Demo", "subject": "Demo; with, commas", "starts_at": "2026-10-25T02:30", "duration": 60, "notes": "Line one\nline two"})).await;
+    let (_, task) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Task", "subject": "Send the quote", "due_date": "2026-12-01"}),
+        )
+        .await;
+    let (_, gone) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Phone appointment", "subject": "Call off", "starts_at": "2026-12-02T09:00"}),
+        )
+        .await;
+    app.post(&format!("/api/v1/actions/{}/finish", gone["id"]), json!({"outcome": "cancelled"}))
+        .await;
+    app.patch(&format!("/api/v1/actions/{}", demo["id"]), json!({"duration": 90})).await;
+
+    let res = app.http.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("\r\n") && body.lines().all(|l| l.trim_end_matches('\r').len() <= 75),
+        "CRLF lines of at most 75 octets"
+    );
+    let cal = icalendar::Calendar::from_str(&body).expect("an independent parser reads the feed");
+    let events: Vec<&icalendar::Event> = cal
+        .components
+        .iter()
+        .filter_map(|c| {
+            if let icalendar::CalendarComponent::Event(e) = c {
+                Some(e)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(events.len(), 3);
+    let by_summary = |s: &str| {
+        *events
+            .iter()
+            .find(|e| e.property_value("SUMMARY").is_some_and(|v| v.contains(s)))
+            .unwrap()
+    };
+    let d = by_summary("Demo");
+    assert!(d.property_value("UID").unwrap().starts_with(&format!("action-{}@", demo["id"])));
+    // 02:30 in Paris on the day summer time ends is 00:30 UTC (the first 02:30).
+    assert_eq!(d.property_value("DTSTART"), Some("20261025T003000Z"));
+    assert_eq!(d.property_value("DTEND"), Some("20261025T020000Z"));
+    assert_eq!(d.property_value("SEQUENCE"), Some("1"));
+    assert_eq!(by_summary("Send the quote").property_value("DTSTART"), Some("20261201"));
+    assert_eq!(by_summary("Call off").property_value("STATUS"), Some("CANCELLED"));
+    // The same UID on every read.
+    let again = app.http.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    assert!(again.contains(d.property_value("UID").unwrap()));
+    // A single event downloads as .ics.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let one = b.get(&format!("/agenda/actions/{}/event.ics", task["id"])).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(icalendar::Calendar::from_str(&one.body).is_ok());
+    // Forged and revoked links give nothing.
+    assert_eq!(
+        app.http.get(app.url("/calendar/forged.ics")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(Method::DELETE, "/api/v1/me/calendar-feed", None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.http.get(app.url(path)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
