@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod records;
 pub mod sales;
 pub mod search;
+pub mod slots;
 pub mod values;
 
 pub use error::FieldErrors;

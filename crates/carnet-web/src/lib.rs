@@ -26,6 +26,8 @@ use std::time::Instant;
 pub struct AppState {
     pub carnet: Carnet,
     pub login_limiter: Arc<ratelimit::Limiter>,
+    /// Public booking submissions per address.
+    pub booking_limiter: Arc<ratelimit::Limiter>,
     /// Set when Carnet is served over TLS (directly or behind a proxy): cookies get `Secure`.
     pub secure_cookies: bool,
 }
@@ -35,6 +37,7 @@ impl AppState {
         AppState {
             carnet,
             login_limiter: Arc::new(ratelimit::Limiter::new(10, 15 * 60)),
+            booking_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
             secure_cookies,
         }
     }

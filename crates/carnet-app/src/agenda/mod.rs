@@ -2,6 +2,7 @@
 //! follow-up rules that react to actions being done, through the job queue.
 
 pub mod actions;
+pub mod booking;
 pub mod calendar;
 pub mod rules;
 

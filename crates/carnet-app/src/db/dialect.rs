@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "won_index", include_str!("../../migrations/0004_won_index.sql")),
     (5, "agenda", include_str!("../../migrations/0005_agenda.sql")),
     (6, "calendar_feeds", include_str!("../../migrations/0006_calendar_feeds.sql")),
+    (7, "booking", include_str!("../../migrations/0007_booking.sql")),
 ];
 
 impl Dialect {

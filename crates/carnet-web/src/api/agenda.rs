@@ -275,3 +275,91 @@ pub async fn retry_job(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id):
     jobs::retry(&s.carnet.db, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+#[derive(serde::Deserialize)]
+pub struct SlotParams {
+    from: Option<String>,
+    to: Option<String>,
+    duration: Option<i64>,
+}
+
+/// Free slots of a user (the booking page's rules; `duration` in minutes overrides).
+pub async fn free_slots(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Query(p): Query<SlotParams>) -> ApiResult {
+    v.require(Permission::ReadRecords)?;
+    let mut e = carnet_domain::FieldErrors::new();
+    let now = carnet_app::db::now();
+    let from = instant("from", &p.from, v.user.tz, &mut e).unwrap_or(now);
+    let to = instant("to", &p.to, v.user.tz, &mut e).unwrap_or(from + 7 * 86_400);
+    if to <= from {
+        e.add("to", "must be after from");
+    }
+    if to - from > 62 * 86_400 {
+        e.add("to", "at most 62 days after from");
+    }
+    if let Some(d) = p.duration {
+        if let Err(r) = carnet_domain::agenda::parse_duration(&d.to_string()) {
+            e.add("duration", r);
+        }
+    }
+    e.into_result().map_err(AppError::Invalid)?;
+    carnet_app::access::users::get(&s.carnet.db, id).await?;
+    let slots = carnet_app::agenda::booking::free(&s.carnet.db, id, from, to, p.duration).await?;
+    Ok(Json(json!({"data": slots.into_iter().map(iso).collect::<Vec<_>>()})).into_response())
+}
+
+/// Sets the caller's booking page and working hours.
+pub async fn save_booking(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    b.only(&[
+        "slug",
+        "type",
+        "duration",
+        "buffer_before",
+        "buffer_after",
+        "min_notice",
+        "horizon_days",
+        "active",
+        "hours",
+    ])?;
+    let types = agenda::types(&s.carnet.db).await?;
+    let type_raw = b.str("type")?.unwrap_or("Videoconference".into());
+    let type_id = types
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(&type_raw) || t.id.to_string() == type_raw)
+        .map(|t| t.id)
+        .ok_or_else(|| AppError::field("type", "is not a known action type"))?;
+    let mut week = Vec::new();
+    match b.0.get("hours") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(days)) => {
+            const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+            for (k, val) in days {
+                let d = DAYS
+                    .iter()
+                    .position(|x| x == k)
+                    .ok_or_else(|| AppError::field("hours", format!("“{k}” is not a day of the week")))?;
+                let iv = carnet_domain::slots::parse_intervals(val.as_str().unwrap_or("")).map_err(|e| AppError::field("hours", e))?;
+                week.push((d as u32, iv));
+            }
+        }
+        Some(_) => return Err(AppError::field("hours", "must map days to intervals like \"09:00-12:00, 14:00-18:00\"").into()),
+    }
+    carnet_app::agenda::booking::save_page(
+        &s.carnet.db,
+        v.user.id,
+        carnet_app::agenda::booking::PageInput {
+            slug: &b.str("slug")?.unwrap_or_default(),
+            type_id,
+            duration_min: b.i64("duration")?.unwrap_or(30),
+            buffer_before_min: b.i64("buffer_before")?.unwrap_or(0),
+            buffer_after_min: b.i64("buffer_after")?.unwrap_or(0),
+            min_notice_min: b.i64("min_notice")?.unwrap_or(120),
+            horizon_days: b.i64("horizon_days")?.unwrap_or(30),
+            active: b.bool("active")?.unwrap_or(true),
+        },
+    )
+    .await?;
+    if b.0.contains_key("hours") {
+        carnet_app::agenda::booking::set_hours(&s.carnet.db, v.user.id, &week).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -116,6 +116,8 @@ pub fn router() -> Router<AppState> {
         .route("/followup-rules/{id}", delete(agenda::delete_rule))
         .route("/jobs/failed", get(agenda::failed_jobs))
         .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
+        .route("/me/booking-page", axum::routing::put(agenda::save_booking))
+        .route("/users/{id}/free-slots", get(agenda::free_slots))
         .route("/jobs/{id}/retry", post(agenda::retry_job))
 }
 

@@ -2,6 +2,7 @@
 //! `assets/app.js` adds confirmations, search suggestions and the mobile menu.
 
 mod agenda;
+mod booking;
 pub mod calendar;
 mod home;
 mod records;
@@ -38,6 +39,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(sales::routes())
         .merge(agenda::routes())
         .merge(calendar::routes())
+        .merge(booking::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))

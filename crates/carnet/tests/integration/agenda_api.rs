@@ -485,3 +485,211 @@ async fn the_calendar_feed_is_valid_icalendar() {
     );
     assert_eq!(app.http.get(app.url(path)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+/// A rep's booking page: Monday to Friday 09:00–12:00 in Paris, 30-minute
+/// meetings with a 15-minute buffer, no notice needed.
+async fn booking_page(app: &TestApp) -> (String, i64) {
+    let (s, e) = app
+        .api(
+            Method::PUT,
+            "/api/v1/me/booking-page",
+            Some(json!({"slug": "ada", "type": "Videoconference", "duration": 30, "buffer_before": 15, "buffer_after": 15, "min_notice": 0, "horizon_days": 60,
+                        "hours": {"monday": "09:00-12:00", "tuesday": "09:00-12:00", "wednesday": "09:00-12:00", "thursday": "09:00-12:00", "friday": "09:00-12:00"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    // The next Monday at least two days ahead, 00:00 Paris.
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
+        day += chrono::Duration::days(1);
+    }
+    (
+        day.to_string(),
+        carnet_domain::agenda::parse_local(&format!("{day}T00:00"), chrono_tz::Europe::Paris).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn free_slots_go_around_appointments_and_buffers() {
+    let app = spawn_app().await;
+    let (monday, _) = booking_page(&app).await;
+    app.post(
+        "/api/v1/actions",
+        json!({"type": "Demo", "subject": "Busy", "starts_at": format!("{monday}T10:00"), "duration": 60}),
+    )
+    .await;
+    let (s, slots) = app
+        .get(&format!(
+            "/api/v1/users/{}/free-slots?from={monday}&to={monday}T23:59",
+            app.admin.id
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{slots}");
+    let times: Vec<String> = slots["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let t = chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono_tz::Europe::Paris);
+            t.format("%H:%M").to_string()
+        })
+        .collect();
+    // 09:00 and 09:15 end by 09:45, clear of 10:00 minus the buffer; then from 11:15 (11:00 + 15).
+    assert_eq!(times, vec!["09:00", "09:15", "11:15", "11:30"]);
+    for bad in [
+        "from=soon",
+        "duration=0",
+        "from=2026-01-10&to=2026-01-01",
+        "from=2026-01-01&to=2026-06-01",
+    ] {
+        let (s, _) = app.get(&format!("/api/v1/users/{}/free-slots?{bad}", app.admin.id)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let (s, e) = app
+        .api(
+            Method::PUT,
+            "/api/v1/me/booking-page",
+            Some(json!({"slug": "x y", "type": "Task", "duration": 0, "hours": {"funday": "09:00-10:00"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+}
+
+#[tokio::test]
+async fn prospects_book_a_free_slot_and_can_cancel_it() {
+    let app = spawn_app().await;
+    let (monday, _) = booking_page(&app).await;
+    let page = app.http.get(app.url("/book/ada")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Meeting with Ada Admin") && page.contains("09:00"),
+        "free times are listed"
+    );
+    app.post(
+        "/api/v1/actions",
+        json!({"type": "Demo", "subject": "Secret client meeting", "starts_at": format!("{monday}T10:00"), "duration": 60}),
+    )
+    .await;
+    let page = app.http.get(app.url("/book/ada")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Secret client meeting"), "never the content of the diary");
+    let slot = carnet_domain::agenda::parse_local(&format!("{monday}T09:00"), chrono_tz::Europe::Paris)
+        .unwrap()
+        .to_string();
+    // Bad input keeps what was typed and books nothing.
+    let res = app
+        .http
+        .post(app.url("/book/ada"))
+        .form(&[("slot", slot.as_str()), ("name", "Paul Ricard"), ("email", "not-an-email")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("value=\"Paul Ricard\""));
+    let res = app
+        .http
+        .post(app.url("/book/ada"))
+        .form(&[
+            ("slot", slot.as_str()),
+            ("name", "Bot"),
+            ("email", "bot@x.example"),
+            ("website", "http://spam"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "the honeypot");
+    let before = app.count("actions").await;
+    let res = app
+        .http
+        .post(app.url("/book/ada"))
+        .form(&[
+            ("slot", slot.as_str()),
+            ("name", "Paul Ricard"),
+            ("email", "paul@ricard.example"),
+            ("company", "Ricard SA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Your meeting is booked"));
+    let manage = body
+        .split("href=\"/book/manage/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.count("actions").await, before + 1);
+    let (_, contacts) = app.get("/api/v1/contacts?email=paul@ricard.example").await;
+    assert_eq!(contacts["data"][0]["name"], "Paul Ricard");
+    let (_, acts) = app.get(&format!("/api/v1/actions?contact={}", contacts["data"][0]["id"])).await;
+    assert_eq!(acts["data"][0]["type"]["name"], "Videoconference");
+    assert_eq!(acts["data"][0]["assignee_id"], app.admin.id);
+    // The slot is gone; the same person booking again is the same contact.
+    let page = app.http.get(app.url("/book/ada")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(&format!("value=\"{slot}\"")));
+    // The manage link works without an account, and cancelling frees the slot.
+    let res = app
+        .http
+        .post(app.url(&format!("/book/manage/{manage}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/api/v1/actions/{}", acts["data"][0]["id"])).await.1["outcome"],
+        "cancelled"
+    );
+    let page = app.http.get(app.url("/book/ada")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("value=\"{slot}\"")));
+    assert_eq!(
+        app.http.get(app.url("/book/manage/forged")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.http.get(app.url("/book/nobody")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Many prospects race for one slot: exactly one gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bookings_of_one_slot_give_it_once() {
+    let app = spawn_app().await;
+    let (monday, _) = booking_page(&app).await;
+    let slot = carnet_domain::agenda::parse_local(&format!("{monday}T11:00"), chrono_tz::Europe::Paris)
+        .unwrap()
+        .to_string();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (http, url, slot) = (app.http.clone(), app.url("/book/ada"), slot.clone());
+        tasks.push(tokio::spawn(async move {
+            let email = format!("p{i}@race.example");
+            http.post(url)
+                .form(&[("slot", slot.as_str()), ("name", "Racer"), ("email", email.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::OK => ok += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let booked: i64 = carnet_app::db::q("SELECT COUNT(*) FROM actions WHERE starts_at = $1")
+        .bind(slot.parse::<i64>().unwrap())
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(booked, 1);
+}

@@ -210,7 +210,7 @@ async fn openapi_document_matches_the_routes() {
     let mut missing = Vec::new();
     for call in body.split(".route(").skip(1) {
         let path = call.split('"').nth(1).unwrap();
-        for method in ["get", "post", "patch", "delete"] {
+        for method in ["get", "post", "put", "patch", "delete"] {
             let declared = call.contains(&format!(" {method}("))
                 || call.contains(&format!("({method}("))
                 || call.contains(&format!(".{method}("))
