@@ -207,6 +207,14 @@ pub async fn free(db: &Db, user_id: i64, from: i64, to: i64, duration: Option<i6
     Ok(free_slots(tz, &hours, &busy, from, to, &rules, now()))
 }
 
+/// The next `n` free slots of a user from now (proposed after a no-show).
+pub async fn propose(db: &Db, user_id: i64, n: usize) -> Result<Vec<i64>> {
+    let t = now();
+    let mut slots = free(db, user_id, t, t + 30 * 86_400, None).await?;
+    slots.truncate(n);
+    Ok(slots)
+}
+
 /// What a prospect gives on the booking page, parsed.
 pub struct Booker {
     pub name: String,

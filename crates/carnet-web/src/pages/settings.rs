@@ -364,6 +364,9 @@ async fn section_post(
 #[template(path = "profile.html")]
 struct ProfilePage {
     l: Layout,
+    booking: Option<carnet_app::agenda::booking::BookingPage>,
+    hours: Vec<(String, String, String)>,
+    appointment_types: Vec<(i64, String)>,
     name: String,
     email: String,
     locale: String,
@@ -383,7 +386,42 @@ async fn profile_page(
     saved: bool,
 ) -> Result<Response, super::PageError> {
     let fmt = v.user.fmt();
+    let db = &s.carnet.db;
+    let wh = carnet_app::agenda::booking::hours(&mut db.conn().await.map_err(AppError::from).or_page(v)?, v.user.id)
+        .await
+        .or_page(v)?;
+    const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let hours = DAYS
+        .iter()
+        .enumerate()
+        .map(|(d, day)| {
+            let text = wh
+                .iter()
+                .filter(|w| w.weekday == d as u32)
+                .map(|w| {
+                    format!(
+                        "{:02}:{:02}-{:02}:{:02}",
+                        w.start_min / 60,
+                        w.start_min % 60,
+                        w.end_min / 60,
+                        w.end_min % 60
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            (day.to_string(), fmt.t(&format!("day.{day}")).to_string(), text)
+        })
+        .collect();
     let page = ProfilePage {
+        booking: carnet_app::agenda::booking::for_user(db, v.user.id).await.or_page(v)?,
+        hours,
+        appointment_types: carnet_app::agenda::types(db)
+            .await
+            .or_page(v)?
+            .into_iter()
+            .filter(|t| t.kind == "appointment")
+            .map(|t| (t.id, t.name))
+            .collect(),
         name: v.user.name.clone(),
         email: v.user.email.clone(),
         locale: v.user.locale.as_str().into(),
@@ -450,6 +488,34 @@ async fn profile_post(
                 &carnet_app::agenda::calendar::new_token(db, v.user.id).await?,
             ))),
             "revoke_calendar" => carnet_app::agenda::calendar::revoke(db, v.user.id).await.map(|_| None),
+            "booking" => {
+                let num = |k: &str, default: i64| -> Result<i64, AppError> {
+                    match i.one(k).trim() {
+                        "" => Ok(default),
+                        x => x.parse().map_err(|_| AppError::field(k, "must be a whole number")),
+                    }
+                };
+                const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+                let mut week = Vec::new();
+                for (d, day) in DAYS.iter().enumerate() {
+                    let iv = carnet_domain::slots::parse_intervals(i.one(&format!("hours_{day}")))
+                        .map_err(|e| AppError::field(&format!("hours_{day}"), e))?;
+                    week.push((d as u32, iv));
+                }
+                let page = carnet_app::agenda::booking::PageInput {
+                    slug: i.one("slug"),
+                    type_id: num("type", 0)?,
+                    duration_min: num("duration", 30)?,
+                    buffer_before_min: num("buffer_before", 0)?,
+                    buffer_after_min: num("buffer_after", 0)?,
+                    min_notice_min: num("min_notice", 120)?,
+                    horizon_days: num("horizon_days", 30)?,
+                    active: checked(&i, "active"),
+                };
+                carnet_app::agenda::booking::save_page(db, v.user.id, page).await?;
+                carnet_app::agenda::booking::set_hours(db, v.user.id, &week).await?;
+                Ok(None)
+            }
             "revoke_key" => keys::revoke(db, v.user.id, id_of(&i, "id")?).await.map(|_| None),
             _ => Err(AppError::NotFound),
         }
@@ -458,7 +524,7 @@ async fn profile_post(
     match result {
         // A new password ends every session, this one included.
         Ok(None) if i.one("op") == "password" => Ok(see_other("/login")),
-        Ok(None) => Ok(see_other("/profile?saved=1")),
+        Ok(None) => Ok(see_other("/profile?saved=1#booking")),
         Ok(Some(key)) => profile_page(&s, &v, None, Some(key), false).await,
         Err(AppError::Invalid(e)) => profile_page(&s, &v, Some(e.summary()), None, false).await,
         Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),

@@ -693,3 +693,43 @@ async fn concurrent_bookings_of_one_slot_give_it_once() {
         .unwrap();
     assert_eq!(booked, 1);
 }
+
+#[tokio::test]
+async fn the_booking_page_is_set_up_from_the_profile() {
+    let app = spawn_app().await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let (_, types) = app.get("/api/v1/action-types").await;
+    let video = types["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Videoconference")
+        .unwrap()["id"]
+        .to_string();
+    let mut form: Vec<(&str, String)> = vec![
+        ("op", "booking".into()),
+        ("slug", "ada-admin".into()),
+        ("type", video),
+        ("duration", "45".into()),
+        ("active", "1".into()),
+    ];
+    for d in ["monday", "tuesday", "wednesday", "thursday", "friday"] {
+        form.push((Box::leak(format!("hours_{d}").into_boxed_str()), "08:30-12:30".into()));
+    }
+    let bad: Vec<(&str, &str)> = vec![
+        ("op", "booking"),
+        ("slug", "ada-admin"),
+        ("type", "1"),
+        ("hours_monday", "12:00-08:00"),
+    ];
+    assert_eq!(b.post_form("/profile", &bad).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post_form("/profile", &pairs).await.status, StatusCode::SEE_OTHER);
+    let page = app.http.get(app.url("/book/ada-admin")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("45 min") && page.contains("08:30"));
+    let profile = b.get("/profile").await;
+    assert!(profile.body.contains("value=\"08:30-12:30\""), "the hours come back in the form");
+    let proposed = carnet_app::agenda::booking::propose(&app.carnet.db, app.admin.id, 3).await.unwrap();
+    assert_eq!(proposed.len(), 3);
+    assert!(proposed.windows(2).all(|w| w[0] < w[1]) && proposed[0] > carnet_app::db::now());
+}
