@@ -207,7 +207,10 @@ async fn run(kind: &str, a: &Args) -> Vec<String> {
     if a.suite == "all" || a.suite == "sales" {
         out.extend(sales_suite(kind, &carnet, &client, &key, &base, n).await);
     }
-    if a.suite == "sales" {
+    if a.suite == "all" || a.suite == "agenda" {
+        out.extend(agenda_suite(kind, &carnet, &client, &key, &base, n).await);
+    }
+    if a.suite == "sales" || a.suite == "agenda" {
         return out;
     }
     let scenarios: Vec<(&str, Vec<String>, Vec<carnet_app::db::Q>)> = vec![
@@ -370,6 +373,161 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
     let s = time_sql(carnet, &[plain], n).await;
     out.push(row(kind, "forecast, 6 months by owner", &h, &s, 50.0));
     eprintln!("{}", out.last().unwrap());
+    out
+}
+
+/// The agenda scenarios: a month of free slots on a busy diary, and the job
+/// queue's throughput (no-op jobs and jobs that write a row, two workers) against
+/// a plain UPDATE loop over the same number of rows.
+async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key: &str, base: &str, n: usize) -> Vec<String> {
+    use carnet_app::platform::jobs;
+    let mut out = Vec::new();
+    let db = &carnet.db;
+    let user = carnet_app::access::users::find_by_email(db, "bench@carnet.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut c = db.conn().await.unwrap();
+    let have: i64 = q("SELECT COUNT(*) FROM actions WHERE assignee_id = $1")
+        .bind(user.id)
+        .scalar(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    let now = carnet_app::db::now();
+    if have == 0 {
+        // A busy month: eight one-hour appointments a working day, some cancelled.
+        let types = carnet_app::agenda::types(db).await.unwrap();
+        let demo = types.iter().find(|t| t.kind == "appointment").unwrap().id;
+        let mut rows = Vec::new();
+        for d in 0..31 {
+            for h in 0..8 {
+                let start = now - now % 86_400 + d * 86_400 + (7 + h) * 3600 + 1800 * (h % 2);
+                rows.push(vec![
+                    demo.into(),
+                    format!("Busy {d}-{h}").into(),
+                    user.id.into(),
+                    start.into(),
+                    60i64.into(),
+                    start.into(),
+                    carnet_app::db::Value::Text(if (d + h) % 7 == 0 { Some("cancelled".into()) } else { None }),
+                    now.into(),
+                    now.into(),
+                ]);
+            }
+        }
+        let mut tx = db.begin().await.unwrap();
+        carnet_app::db::dialect::bulk_insert(
+            &mut tx,
+            "actions",
+            &[
+                "type_id",
+                "subject",
+                "assignee_id",
+                "starts_at",
+                "duration_min",
+                "planned_at",
+                "outcome",
+                "created_at",
+                "updated_at",
+            ],
+            &rows,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let from = chrono::DateTime::from_timestamp(now + 86_400, 0).unwrap().date_naive();
+    let to = from + chrono::Duration::days(30);
+    let h = time_http(
+        client,
+        key,
+        &[format!("{base}/users/{}/free-slots?from={from}&to={to}", user.id)],
+        n,
+    )
+    .await;
+    let s = time_sql(
+        carnet,
+        &[q("SELECT starts_at, duration_min FROM actions WHERE assignee_id = $1 AND starts_at IS NOT NULL AND planned_at >= $2 AND planned_at < $3").bind(user.id).bind(now).bind(now + 31 * 86_400)],
+        n,
+    )
+    .await;
+    out.push(row(kind, "free slots for a month, busy diary (~250 appointments)", &h, &s, 20.0));
+    eprintln!("{}", out.last().unwrap());
+
+    for job_kind in ["noop", "touch"] {
+        let count = 4000i64;
+        let mut tx = db.begin().await.unwrap();
+        let rows: Vec<Vec<carnet_app::db::Value>> = (0..count)
+            .map(|_| {
+                vec![
+                    job_kind.into(),
+                    "{}".into(),
+                    "queued".into(),
+                    0i64.into(),
+                    0i64.into(),
+                    8i64.into(),
+                    now.into(),
+                ]
+            })
+            .collect();
+        carnet_app::db::dialect::bulk_insert(
+            &mut tx,
+            "jobs",
+            &["kind", "payload", "status", "run_at", "attempts", "max_attempts", "created_at"],
+            &rows,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let started = Instant::now();
+        let workers: Vec<_> = (0..2)
+            .map(|i| {
+                let c = carnet.clone();
+                tokio::spawn(async move { while jobs::run_batch(&c, &format!("bench-{i}"), 60, jobs::BATCH).await.unwrap() > 0 {} })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        // Baseline: the same number of single-row UPDATE transactions, done plainly.
+        let ids: Vec<(i64,)> = q("SELECT id FROM jobs WHERE kind = $1 ORDER BY id DESC LIMIT $2")
+            .bind(job_kind)
+            .bind(count)
+            .fetch_all(&mut db.conn().await.unwrap())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for (id,) in &ids {
+            let mut tx = db.begin().await.unwrap();
+            q("UPDATE jobs SET attempts = attempts + 1 WHERE id = $1")
+                .bind(*id)
+                .execute(&mut tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let base_secs = started.elapsed().as_secs_f64();
+        let rate = count as f64 / secs;
+        let verdict = if rate >= 2000.0 { "✓" } else { "✗" };
+        out.push(format!(
+            "| {kind} | job queue, {job_kind} jobs, 2 workers | {rate:.0} jobs/s {verdict} (≥ 2000/s) | | {:.0} plain UPDATE tx/s | ×{:.2} |",
+            count as f64 / base_secs,
+            rate / (count as f64 / base_secs)
+        ));
+        eprintln!("{}", out.last().unwrap());
+        let mut tx = db.begin().await.unwrap();
+        q("DELETE FROM jobs WHERE kind IN ('noop', 'touch')")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        q("DELETE FROM job_effects WHERE effect_key LIKE 'touch:%'")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
     out
 }
 
