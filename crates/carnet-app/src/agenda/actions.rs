@@ -216,12 +216,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Action> {
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<()> {
-    let mut tx = db.begin().await?;
-    if q("DELETE FROM actions WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(())
+    crate::db::delete_by_id(db, "actions", id).await
 }
 
 /// Actions of an assignee planned in [from, to), or linked to a record.

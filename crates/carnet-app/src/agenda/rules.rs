@@ -78,12 +78,7 @@ pub async fn list(db: &Db) -> Result<Vec<FollowupRule>> {
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<()> {
-    let mut tx = db.begin().await?;
-    if q("DELETE FROM followup_rules WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(())
+    crate::db::delete_by_id(db, "followup_rules", id).await
 }
 
 /// The queue's handler for events.

@@ -325,6 +325,16 @@ pub fn push_in_list<V: Into<Value> + Clone>(q: &mut Q, values: &[V]) {
     q.push(")");
 }
 
+/// Deletes one row by id in its own transaction; `NotFound` if there was none.
+pub async fn delete_by_id(db: &Db, table: &'static str, id: i64) -> Result<(), crate::AppError> {
+    let mut tx = db.begin().await?;
+    if q(format!("DELETE FROM {table} WHERE id = $1")).bind(id).execute(&mut tx).await? == 0 {
+        return Err(crate::AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

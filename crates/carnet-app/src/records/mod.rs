@@ -118,6 +118,16 @@ pub async fn delete_attached(tx: &mut Tx, entity: Entity, id: i64) -> Result<Vec
     Ok(keys.into_iter().map(|k| k.0).collect())
 }
 
+/// The `name` of rows of a table (accounts, opportunities) by id, in one query.
+pub async fn names(db: &crate::Db, table: &'static str, ids: &[i64]) -> Result<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = q(format!("SELECT id, name FROM {table} WHERE id IN "));
+    push_in_list(&mut query, ids);
+    Ok(query.fetch_all::<(i64, String)>(&mut db.conn().await?).await?.into_iter().collect())
+}
+
 /// Tag names of a record, for its search tokens.
 pub fn tag_names<'a>(cat: &'a Catalog, tag_ids: &'a [i64]) -> impl Iterator<Item = &'a str> + 'a {
     tag_ids.iter().filter_map(|id| cat.tag(*id).map(|(_, t)| t.name.as_str()))

@@ -90,12 +90,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Order> {
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<()> {
-    let mut tx = db.begin().await?;
-    if q("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(())
+    crate::db::delete_by_id(db, "orders", id).await
 }
 
 pub async fn for_account(db: &Db, account_id: i64) -> Result<Vec<Order>> {

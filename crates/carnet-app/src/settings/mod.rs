@@ -573,11 +573,7 @@ pub async fn create_rule(db: &Db, entity: &str, field: &str, from_status: Option
 }
 
 pub async fn delete_rule(db: &Db, id: i64) -> Result<()> {
-    let mut tx = db.begin().await?;
-    if q("DELETE FROM mandatory_rules WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    commit_one(tx, ()).await
+    crate::db::delete_by_id(db, "mandatory_rules", id).await
 }
 
 // ---- contact roles (R6) ----

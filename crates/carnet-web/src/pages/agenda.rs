@@ -151,35 +151,18 @@ async fn week_page(
             .unwrap_or(true)
     })
     .collect();
-    let mut names = std::collections::HashMap::new();
-    for a in all.iter().flat_map(|(_, l)| l.iter()).chain(overdue_list.iter()) {
-        if let Some(id) = a.account_id {
-            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(id) {
-                e.insert(
-                    carnet_app::db::q("SELECT name FROM accounts WHERE id = $1")
-                        .bind(id)
-                        .scalar_opt::<String>(&mut db.conn().await.map_err(AppError::from).or_page(v)?)
-                        .await
-                        .map_err(AppError::from)
-                        .or_page(v)?
-                        .unwrap_or_default(),
-                );
-            }
-        }
-        if let Some(id) = a.opportunity_id {
-            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(-id) {
-                e.insert(
-                    carnet_app::db::q("SELECT name FROM opportunities WHERE id = $1")
-                        .bind(id)
-                        .scalar_opt::<String>(&mut db.conn().await.map_err(AppError::from).or_page(v)?)
-                        .await
-                        .map_err(AppError::from)
-                        .or_page(v)?
-                        .unwrap_or_default(),
-                );
-            }
-        }
-    }
+    // Names of the linked records: accounts by id, opportunities by -id.
+    let linked = || all.iter().flat_map(|(_, l)| l.iter()).chain(overdue_list.iter());
+    let account_ids: Vec<i64> = linked().filter_map(|a| a.account_id).collect();
+    let opportunity_ids: Vec<i64> = linked().filter_map(|a| a.opportunity_id).collect();
+    let mut names = carnet_app::records::names(db, "accounts", &account_ids).await.or_page(v)?;
+    names.extend(
+        carnet_app::records::names(db, "opportunities", &opportunity_ids)
+            .await
+            .or_page(v)?
+            .into_iter()
+            .map(|(id, n)| (-id, n)),
+    );
     for (uid, list) in &all {
         let mut days: Vec<Vec<Item>> = (0..7).map(|_| Vec::new()).collect();
         for a in list {
