@@ -315,6 +315,18 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
     out.push(row(kind, "board filtered by owner, sorted by age", &h, &s, 50.0));
     eprintln!("{}", out.last().unwrap());
 
+    // Segment filters are counted live (the totals do not carry the segment).
+    let cat = carnet_app::settings::catalog(&carnet.db).await.unwrap();
+    let gold = cat.resolve_tag("Gold").unwrap();
+    let h = time_http(client, key, &[format!("{base}/pipelines/{}/board?segment={gold}", p.id)], n).await;
+    let mut seg = q("SELECT o.stage_id, COUNT(*), SUM(o.amount) FROM opportunities o WHERE o.pipeline_id = $1 AND o.status = 'open' \
+                     AND EXISTS (SELECT 1 FROM record_tags rt WHERE rt.entity = 'account' AND rt.record_id = o.account_id AND rt.tag_id = $2) GROUP BY o.stage_id")
+        .bind(p.id);
+    seg = seg.bind(gold);
+    let s = time_sql(carnet, &[seg], n).await;
+    out.push(row(kind, "board filtered by segment (live count)", &h, &s, 50.0));
+    eprintln!("{}", out.last().unwrap());
+
     // Stage moves: each request moves one deal between two open stages.
     let (a, b) = (p.stages[1].id, p.stages[2].id);
     let mut d = Vec::with_capacity(n);
