@@ -933,7 +933,7 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
     }
     generate_opportunities(c, contacts, base_account, n_accounts, &mut rng, &progress).await?;
     let mut tx = db.begin().await?;
-    crate::sales::totals::rebuild(&mut tx, None).await?;
+    crate::sales::totals::segments_changed(&mut tx).await?;
     tx.commit().await?;
     crate::db::dialect::after_bulk_load(db).await?;
     Ok(())

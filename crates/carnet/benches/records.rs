@@ -324,7 +324,7 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
         .bind(p.id);
     seg = seg.bind(gold);
     let s = time_sql(carnet, &[seg], n).await;
-    out.push(row(kind, "board filtered by segment (live count)", &h, &s, 50.0));
+    out.push(row(kind, "board filtered by segment", &h, &s, 50.0));
     eprintln!("{}", out.last().unwrap());
 
     // Stage moves: each request moves one deal between two open stages.

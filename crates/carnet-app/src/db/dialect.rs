@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "agenda", include_str!("../../migrations/0005_agenda.sql")),
     (6, "calendar_feeds", include_str!("../../migrations/0006_calendar_feeds.sql")),
     (7, "booking", include_str!("../../migrations/0007_booking.sql")),
+    (8, "segment", include_str!("../../migrations/0008_segment.sql")),
 ];
 
 impl Dialect {

@@ -162,6 +162,7 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     let mut tx = c.db.begin().await?;
     write_row(&mut tx, d, Some(id), actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
+    crate::sales::totals::account_tags_changed(&mut tx, id).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
     let a = &old.account;
     if a.status_id != d.status_id {

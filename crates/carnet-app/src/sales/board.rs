@@ -52,12 +52,7 @@ fn push_filters(query: &mut Q, f: &BoardFilter, a: &str) {
         query.push(&format!(" AND {a}.owner_id = ")).push_bind(o);
     }
     if let Some(t) = f.segment_tag {
-        query
-            .push(&format!(
-                " AND EXISTS (SELECT 1 FROM record_tags rt WHERE rt.entity = 'account' AND rt.record_id = {a}.account_id AND rt.tag_id = "
-            ))
-            .push_bind(t)
-            .push(")");
+        query.push(&format!(" AND {a}.segment_tag_id = ")).push_bind(t);
     }
     if let Some(o) = f.offer {
         query.push(&format!(" AND {a}.offer_id = ")).push_bind(o);
@@ -71,14 +66,17 @@ pub async fn board(db: &Db, cat: &Catalog, sales: &SalesCatalog, pipeline_id: i6
     let p = sales.pipeline(pipeline_id).ok_or(AppError::NotFound)?;
     let open: Vec<&StageDef> = p.stages.iter().filter(|s| s.outcome == Outcome::Open && !s.archived).collect();
     let mut c = db.conn().await?;
-    // The maintained totals carry pipeline, stage and owner; other filters count live.
-    let totals = if f.segment_tag.is_none() && f.offer.is_none() && f.source.is_none() {
+    // The maintained totals carry pipeline, stage, owner and segment; offer and source count live.
+    let totals = if f.offer.is_none() && f.source.is_none() {
         let mut t = q(
             "SELECT t.stage_id, CAST(SUM(t.deals) AS BIGINT), CAST(SUM(t.amount) AS BIGINT) FROM open_pipeline t WHERE t.pipeline_id = ",
         );
         t.push_bind(pipeline_id);
         if let Some(o) = f.owner {
             t.push(" AND t.owner_key = ").push_bind(o);
+        }
+        if let Some(g) = f.segment_tag {
+            t.push(" AND t.segment_key = ").push_bind(g);
         }
         t.push(" GROUP BY t.stage_id");
         t

@@ -27,8 +27,7 @@ impl By {
         match self {
             By::Owner => "o.owner_id",
             By::Pipeline => "o.pipeline_id",
-            By::Segment => "(SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
-                            WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = o.account_id)",
+            By::Segment => "o.segment_tag_id",
         }
     }
 }
@@ -70,44 +69,21 @@ pub async fn forecast(db: &Db, from: NaiveDate, to: NaiveDate, by: By, tz: chron
     }
     let key = by.key();
     let mut c = db.conn().await?;
-    let rows: Vec<(String, Option<i64>, String, i64, i64, i64)> = match by {
-        // Owner and pipeline are in the maintained totals: a few thousand rows.
-        By::Owner | By::Pipeline => {
-            let k = if by == By::Owner {
-                "NULLIF(t.owner_key, 0)"
-            } else {
-                "t.pipeline_id"
-            };
-            q(format!(
-                "SELECT t.month, {k} AS k, t.currency, CAST(SUM(t.deals) AS BIGINT), CAST(SUM(t.amount) AS BIGINT), CAST(SUM(t.amount * s.probability) AS BIGINT) \
-                 FROM open_pipeline t JOIN stages s ON s.id = t.stage_id WHERE t.month = '' OR (t.month >= $1 AND t.month < $2) \
-                 GROUP BY t.month, {k}, t.currency HAVING SUM(t.deals) > 0 ORDER BY 1, 2, 3"
-            ))
-            .bind(from.format("%Y-%m").to_string())
-            .bind(to.format("%Y-%m").to_string())
-            .fetch_all(&mut c)
-            .await?
-        }
-        // The segment is the account's tag: counted over the deals themselves.
-        By::Segment => {
-            let part = |month: &str, cond: &str| {
-                format!(
-                    "SELECT {month} AS month, {key} AS k, o.currency AS currency, o.amount AS amount, s.probability AS probability \
-                     FROM opportunities o JOIN stages s ON s.id = o.stage_id WHERE o.status = 'open' AND {cond}"
-                )
-            };
-            q(format!(
-                "SELECT x.month, x.k, x.currency, COUNT(*), CAST(SUM(x.amount) AS BIGINT), CAST(SUM(x.amount * x.probability) AS BIGINT) FROM ({} UNION ALL {}) x \
-                 GROUP BY x.month, x.k, x.currency ORDER BY 1, 2, 3",
-                part("SUBSTR(o.expected_close, 1, 7)", "o.expected_close >= $1 AND o.expected_close < $2"),
-                part("''", "o.expected_close IS NULL")
-            ))
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .fetch_all(&mut c)
-            .await?
-        }
+    // Owner, pipeline and segment are all in the maintained totals: a few thousand rows.
+    let k = match by {
+        By::Owner => "NULLIF(t.owner_key, 0)",
+        By::Pipeline => "t.pipeline_id",
+        By::Segment => "NULLIF(t.segment_key, 0)",
     };
+    let rows: Vec<(String, Option<i64>, String, i64, i64, i64)> = q(format!(
+        "SELECT t.month, {k} AS k, t.currency, CAST(SUM(t.deals) AS BIGINT), CAST(SUM(t.amount) AS BIGINT), CAST(SUM(t.amount * s.probability) AS BIGINT) \
+         FROM open_pipeline t JOIN stages s ON s.id = t.stage_id WHERE t.month = '' OR (t.month >= $1 AND t.month < $2) \
+         GROUP BY t.month, {k}, t.currency HAVING SUM(t.deals) > 0 ORDER BY 1, 2, 3"
+    ))
+    .bind(from.format("%Y-%m").to_string())
+    .bind(to.format("%Y-%m").to_string())
+    .fetch_all(&mut c)
+    .await?;
     let start = |d: NaiveDate| {
         tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
             .earliest()

@@ -178,6 +178,7 @@ pub async fn create(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
         .await?;
     save_extras(&mut tx, cat, Entity::Opportunity, id, &[], &d.custom).await?;
     search::index(&mut tx, Entity::Opportunity, id, &tokens(d)).await?;
+    totals::refresh_segment(&mut tx, id).await?;
     let after = totals::state(&mut tx, id).await?;
     totals::apply(&mut tx, None, after.as_ref()).await?;
     let stage = sales.stage(d.stage_id).map(|s| s.1.name.clone()).unwrap_or_default();
@@ -334,6 +335,7 @@ pub async fn update(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
     );
     changed.extras(cat, Entity::Opportunity, &old.extras, &[], &d.custom);
     changed.record(&mut tx, Entity::Opportunity, id, actor.id, &d.name).await?;
+    totals::refresh_segment(&mut tx, id).await?;
     let after = totals::state(&mut tx, id).await?;
     totals::apply(&mut tx, before.as_ref(), after.as_ref()).await?;
     tx.commit().await?;

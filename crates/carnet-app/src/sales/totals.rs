@@ -14,29 +14,34 @@ pub struct State {
     pub pipeline_id: i64,
     pub stage_id: i64,
     pub owner_key: i64,
+    pub segment_key: i64,
     pub month: String,
     pub currency: String,
     pub amount: i64,
 }
 
-const STATE: &str =
-    "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, \
-                     currency, amount FROM opportunities WHERE status = 'open' AND id = $1";
+/// The columns of a deal's contribution, for `opportunities`.
+const KEY_COLS: &str = "pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(segment_tag_id, 0) AS segment_key, \
+                        COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, currency, amount";
 
 /// The opportunity's contribution now (None when closed or gone).
 pub async fn state(h: &mut impl Handle, id: i64) -> Result<Option<State>> {
-    Ok(q(STATE).bind(id).fetch_optional(h).await?)
+    Ok(q(format!("SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND id = $1"))
+        .bind(id)
+        .fetch_optional(h)
+        .await?)
 }
 
 fn add(s: &State, sign: i64) -> Q {
     q(
-        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, month, currency, deals, amount) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-       ON CONFLICT (pipeline_id, stage_id, owner_key, month, currency) \
+        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, segment_key, month, currency, deals, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+       ON CONFLICT (pipeline_id, stage_id, owner_key, segment_key, month, currency) \
        DO UPDATE SET deals = open_pipeline.deals + excluded.deals, amount = open_pipeline.amount + excluded.amount",
     )
     .bind(s.pipeline_id)
     .bind(s.stage_id)
     .bind(s.owner_key)
+    .bind(s.segment_key)
     .bind(s.month.clone())
     .bind(s.currency.clone())
     .bind(sign)
@@ -65,10 +70,10 @@ pub async fn rebuild(h: &mut impl Handle, pipeline: Option<i64>) -> Result<()> {
     };
     let mut del = q(format!("DELETE FROM open_pipeline{filter_del}"));
     let mut ins = q(format!(
-        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, month, currency, deals, amount) \
-         SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency, COUNT(*), SUM(amount) \
+        "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, segment_key, month, currency, deals, amount) \
+         SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency, COUNT(*), SUM(amount) \
          FROM opportunities WHERE status = 'open'{filter_sel} \
-         GROUP BY pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency"
+         GROUP BY pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency"
     ));
     if let Some(p) = pipeline {
         del = del.bind(p);
@@ -79,17 +84,58 @@ pub async fn rebuild(h: &mut impl Handle, pipeline: Option<i64>) -> Result<()> {
     Ok(())
 }
 
-/// Subtracts the open deals that a bulk change is about to remove (an account's).
-pub async fn subtract_account(h: &mut impl Handle, account_id: i64) -> Result<()> {
-    let states: Vec<State> = q(
-        "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, \
-                                currency, amount FROM opportunities WHERE status = 'open' AND account_id = $1",
-    )
+/// Adds (+1) or removes (-1) the open deals of an account from the totals.
+pub async fn shift_account(h: &mut impl Handle, account_id: i64, sign: i64) -> Result<()> {
+    let states: Vec<State> = q(format!(
+        "SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND account_id = $1"
+    ))
     .bind(account_id)
     .fetch_all(h)
     .await?;
     for s in &states {
-        add(s, -1).execute(h).await?;
+        add(s, sign).execute(h).await?;
     }
     Ok(())
+}
+
+/// Subtracts the open deals that a bulk change is about to remove (an account's).
+pub async fn subtract_account(h: &mut impl Handle, account_id: i64) -> Result<()> {
+    shift_account(h, account_id, -1).await
+}
+
+/// The SQL expression of an account's segment tag (for `opportunities` rows).
+pub const SEGMENT_OF_ACCOUNT: &str =
+    "(SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
+     WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = opportunities.account_id)";
+
+/// Re-reads the segment of one opportunity from its account (call before reading its state).
+pub async fn refresh_segment(h: &mut impl Handle, opportunity_id: i64) -> Result<()> {
+    q(format!(
+        "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE id = $1"
+    ))
+    .bind(opportunity_id)
+    .execute(h)
+    .await?;
+    Ok(())
+}
+
+/// After an account's tags changed: its deals' segment, and the totals, follow.
+pub async fn account_tags_changed(h: &mut impl Handle, account_id: i64) -> Result<()> {
+    shift_account(h, account_id, -1).await?;
+    q(format!(
+        "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE account_id = $1"
+    ))
+    .bind(account_id)
+    .execute(h)
+    .await?;
+    shift_account(h, account_id, 1).await
+}
+
+/// After the segment categories or their tags changed: every deal's segment, and
+/// all totals, are recomputed.
+pub async fn segments_changed(h: &mut impl Handle) -> Result<()> {
+    q(format!("UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT}"))
+        .execute(h)
+        .await?;
+    rebuild(h, None).await
 }

@@ -343,6 +343,7 @@ pub async fn update_category(db: &Db, id: i64, name: &str, multi: bool, is_segme
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    crate::sales::totals::segments_changed(&mut tx).await?;
     commit_one(tx, ()).await
 }
 
@@ -356,6 +357,7 @@ pub async fn delete_category(db: &Db, id: i64) -> Result<()> {
     if q("DELETE FROM tag_categories WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
+    crate::sales::totals::segments_changed(&mut tx).await?;
     commit_one(tx, ()).await
 }
 
@@ -412,6 +414,7 @@ pub async fn delete_tag(db: &Db, id: i64) -> Result<()> {
     if q("DELETE FROM tags WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
+    crate::sales::totals::segments_changed(&mut tx).await?;
     commit_one(tx, ()).await
 }
 

@@ -511,6 +511,9 @@ async fn opportunity_lists_filter_by_pipeline_stage_and_status() {
     let _: Value = hits;
 }
 
+/// pipeline, stage, owner, segment, month, currency, deals, amount
+type TotalsRow = (i64, i64, i64, i64, String, String, i64, i64);
+
 /// The maintained totals of open deals equal a recount over the raw rows after
 /// every kind of change: edits of amount, owner and close date, moves to won and
 /// back, deletions of a deal, of an account and of a stage with deals in it.
@@ -535,15 +538,17 @@ async fn open_pipeline_totals_follow_every_edit() {
         let app = &app;
         async move {
             let mut c = app.carnet.db.conn().await.unwrap();
-            let kept: Vec<(i64, i64, i64, String, String, i64, i64)> = carnet_app::db::q(
-                "SELECT pipeline_id, stage_id, owner_key, month, currency, deals, amount FROM open_pipeline WHERE deals <> 0 ORDER BY 1, 2, 3, 4, 5",
+            let kept: Vec<TotalsRow> = carnet_app::db::q(
+                "SELECT pipeline_id, stage_id, owner_key, segment_key, month, currency, deals, amount FROM open_pipeline WHERE deals <> 0 ORDER BY 1, 2, 3, 4, 5, 6",
             )
             .fetch_all(&mut c)
             .await
             .unwrap();
-            let recount: Vec<(i64, i64, i64, String, String, i64, i64)> = carnet_app::db::q(
-                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency, COUNT(*), CAST(SUM(amount) AS BIGINT) \
-                 FROM opportunities WHERE status = 'open' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+            let recount: Vec<TotalsRow> = carnet_app::db::q(
+                "SELECT o.pipeline_id, o.stage_id, COALESCE(o.owner_id, 0), COALESCE((SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id \
+                 JOIN tag_categories tc ON tc.id = t.category_id WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = o.account_id), 0), \
+                 COALESCE(SUBSTR(o.expected_close, 1, 7), ''), o.currency, COUNT(*), CAST(SUM(o.amount) AS BIGINT) \
+                 FROM opportunities o WHERE o.status = 'open' GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
             )
             .fetch_all(&mut c)
             .await
@@ -552,6 +557,10 @@ async fn open_pipeline_totals_follow_every_edit() {
         }
     };
     check("creation").await;
+    app.patch(&format!("/api/v1/accounts/{a1}"), json!({"tags": ["Gold"]})).await;
+    check("the account entering a segment").await;
+    app.patch(&format!("/api/v1/accounts/{a1}"), json!({"tags": ["Silver"]})).await;
+    check("the account changing segment").await;
     app.patch(
         &format!("/api/v1/opportunities/{}", deals[0]),
         json!({"amount": "999", "owner": app.admin.id, "expected_close": "2027-06-15"}),
