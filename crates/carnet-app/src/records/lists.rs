@@ -299,26 +299,6 @@ impl ListQuery {
         })
     }
 
-    /// A plain first page sorted by name, for callers that build queries in code.
-    pub fn all(entity: Entity) -> Self {
-        ListQuery {
-            entity,
-            name_prefix: None,
-            statuses: vec![],
-            owners: vec![],
-            tags: vec![],
-            created: (None, None),
-            updated: (None, None),
-            equals: vec![],
-            refs: vec![],
-            custom: vec![],
-            sort: SortKey::Name,
-            desc: false,
-            after: None,
-            limit: DEFAULT_LIMIT,
-        }
-    }
-
     /// The same query, continuing after a page cursor.
     pub fn with_after(mut self, cursor: &str) -> Result<Self, String> {
         self.after = Some(decode_cursor(cursor)?);
@@ -466,50 +446,31 @@ pub trait Listed: Rec {
     fn updated_at(&self) -> i64;
 }
 
-impl Listed for super::accounts::Account {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn name_key(&self) -> &str {
-        &self.name_key
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at
-    }
-    fn updated_at(&self) -> i64 {
-        self.updated_at
-    }
+/// The rows lists page through all carry `id`, `name_key`, `created_at` and `updated_at`.
+macro_rules! listed {
+    ($($t:ty),*) => {$(
+        impl Listed for $t {
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn name_key(&self) -> &str {
+                &self.name_key
+            }
+            fn created_at(&self) -> i64 {
+                self.created_at
+            }
+            fn updated_at(&self) -> i64 {
+                self.updated_at
+            }
+        }
+    )*};
 }
 
-impl Listed for crate::sales::opportunities::Opportunity {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn name_key(&self) -> &str {
-        &self.name_key
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at
-    }
-    fn updated_at(&self) -> i64 {
-        self.updated_at
-    }
-}
-
-impl Listed for super::contacts::Contact {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn name_key(&self) -> &str {
-        &self.name_key
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at
-    }
-    fn updated_at(&self) -> i64 {
-        self.updated_at
-    }
-}
+listed!(
+    super::accounts::Account,
+    super::contacts::Contact,
+    crate::sales::opportunities::Opportunity
+);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {

@@ -12,7 +12,7 @@ pub mod views;
 
 use crate::db::{dialect::bulk_insert, push_in_list, q, Handle, Tx, Value};
 use crate::error::Result;
-use carnet_domain::fields::{Entity, FieldKind, FieldValue, StoredValue};
+use carnet_domain::fields::{Entity, FieldValue, StoredValue};
 use carnet_domain::records::Catalog;
 use std::collections::HashMap;
 
@@ -194,9 +194,4 @@ pub fn extras_to_raw(r: &mut carnet_domain::records::RawInput, cat: &Catalog, en
             .unwrap_or_default();
         r.set_all(&format!("cf.{}", f.key), v);
     }
-}
-
-/// The plain text of a custom value for display.
-pub fn field_kind(cat: &Catalog, field_id: i64) -> Option<FieldKind> {
-    cat.fields.iter().find(|f| f.id == field_id).map(|f| f.kind)
 }

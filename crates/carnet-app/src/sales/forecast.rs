@@ -22,6 +22,14 @@ impl By {
             _ => Err("must be owner, segment or pipeline".into()),
         }
     }
+    /// The grouping key in the maintained totals `t` (NULL = none).
+    fn totals_key(self) -> &'static str {
+        match self {
+            By::Owner => "NULLIF(t.owner_key, 0)",
+            By::Pipeline => "t.pipeline_id",
+            By::Segment => "NULLIF(t.segment_key, 0)",
+        }
+    }
     /// The SQL of the grouping key for opportunity `o` (NULL = none).
     fn key(self) -> &'static str {
         match self {
@@ -70,11 +78,7 @@ pub async fn forecast(db: &Db, from: NaiveDate, to: NaiveDate, by: By, tz: chron
     let key = by.key();
     let mut c = db.conn().await?;
     // Owner, pipeline and segment are all in the maintained totals: a few thousand rows.
-    let k = match by {
-        By::Owner => "NULLIF(t.owner_key, 0)",
-        By::Pipeline => "t.pipeline_id",
-        By::Segment => "NULLIF(t.segment_key, 0)",
-    };
+    let k = by.totals_key();
     let rows: Vec<(String, Option<i64>, String, i64, i64, i64)> = q(format!(
         "SELECT t.month, {k} AS k, t.currency, CAST(SUM(t.deals) AS BIGINT), CAST(SUM(t.amount) AS BIGINT), CAST(SUM(t.amount * s.probability) AS BIGINT) \
          FROM open_pipeline t JOIN stages s ON s.id = t.stage_id WHERE t.month = '' OR (t.month >= $1 AND t.month < $2) \

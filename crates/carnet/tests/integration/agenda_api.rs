@@ -326,7 +326,6 @@ async fn the_board_shows_the_next_planned_action() {
     assert!(board.body.contains("→ Email · Send the quote"), "the earliest open action");
     let card = b.get(&format!("/opportunities/{}", o["id"])).await;
     assert!(card.body.contains("Next action: Email · Send the quote"));
-    let _ = Method::GET;
 }
 
 #[tokio::test]
