@@ -5,7 +5,7 @@
 use crate::error::FieldErrors;
 use crate::records::{Catalog, RawInput};
 use crate::values::{optional_text, required_name, MAX_LONG_TEXT};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -125,6 +125,27 @@ pub struct ActionDraft {
     pub opportunity_id: Option<i64>,
     pub assignee_id: Option<i64>,
     pub when: When,
+    /// A reminder this many minutes before (tasks: before 09:00 on the due day),
+    /// and the instant it falls due.
+    pub remind: Option<(i64, i64)>,
+}
+
+/// The longest reminder lead: a week.
+pub const MAX_REMIND_MIN: i64 = 7 * 24 * 60;
+
+impl When {
+    /// The instant a reminder `lead` minutes ahead falls due, in `tz` for tasks.
+    pub fn remind_at(&self, lead: i64, tz: Tz) -> i64 {
+        let at = match self {
+            When::At { starts_at, .. } => *starts_at,
+            When::Due(d) => tz
+                .from_local_datetime(&d.and_hms_opt(9, 0, 0).unwrap())
+                .earliest()
+                .map(|t| t.timestamp())
+                .unwrap_or_else(|| self.planned_at()),
+        };
+        at - lead * 60
+    }
 }
 
 fn record_ref(e: &mut FieldErrors, input: &RawInput, k: &str) -> Option<i64> {
@@ -158,6 +179,7 @@ impl ActionDraft {
             "ends_at",
             "due_date",
             "time_zone",
+            "remind",
         ];
         let mut e = FieldErrors::new();
         for k in input.0.keys() {
@@ -230,6 +252,17 @@ impl ActionDraft {
             }
             None => None,
         };
+        let remind = match input.one("remind").trim() {
+            "" => None,
+            r => e.check(
+                "remind",
+                r.parse::<i64>()
+                    .ok()
+                    .filter(|m| (0..=MAX_REMIND_MIN).contains(m))
+                    .ok_or_else(|| "must be a number of minutes before, up to a week".to_string()),
+            ),
+        };
+        let remind = remind.zip(when.as_ref()).map(|(m, w)| (m, w.remind_at(m, tz)));
         let draft = ActionDraft {
             type_id: kind.map(|k| k.id).unwrap_or_default(),
             subject: subject.unwrap_or_default(),
@@ -239,8 +272,160 @@ impl ActionDraft {
             opportunity_id: record_ref(&mut e, input, "opportunity"),
             assignee_id,
             when: when.unwrap_or(When::Due(NaiveDate::MIN)),
+            remind,
         };
         e.into_result().map(|_| draft)
+    }
+}
+
+/// An action type given by id or name.
+fn action_type(e: &mut FieldErrors, input: &RawInput, k: &str, types: &[ActionTypeDef]) -> i64 {
+    let raw = input.one(k).trim();
+    match types.iter().find(|t| t.id.to_string() == raw || t.name.eq_ignore_ascii_case(raw)) {
+        Some(t) => t.id,
+        None if raw.is_empty() => {
+            e.add(k, "is required");
+            0
+        }
+        None => {
+            e.add(k, format!("“{raw}” is not a known action type"));
+            0
+        }
+    }
+}
+
+fn int_in(e: &mut FieldErrors, input: &RawInput, k: &str, default: i64, range: std::ops::RangeInclusive<i64>, unit: &str) -> i64 {
+    match input.one(k).trim() {
+        "" => default,
+        raw => e
+            .check(
+                k,
+                raw.parse::<i64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| format!("must be a whole number of {unit} from {} to {}", range.start(), range.end())),
+            )
+            .unwrap_or(default),
+    }
+}
+
+fn flag(e: &mut FieldErrors, input: &RawInput, k: &str, default: bool) -> bool {
+    match input.one(k).trim().to_ascii_lowercase().as_str() {
+        "" => default,
+        "true" | "on" | "1" | "yes" => true,
+        "false" | "off" | "0" | "no" => false,
+        _ => {
+            e.add(k, "must be true or false");
+            default
+        }
+    }
+}
+
+fn reject_unknown(e: &mut FieldErrors, input: &RawInput, keys: &[&str]) {
+    for k in input.0.keys() {
+        if !keys.contains(&k.as_str()) {
+            e.add(k.clone(), "is not a known field");
+        }
+    }
+}
+
+/// A follow-up rule (A5) as typed in a form or sent to the API.
+#[derive(Debug, Clone)]
+pub struct FollowupDraft {
+    pub when_type_id: i64,
+    pub segment_tag_id: Option<i64>,
+    pub then_type_id: i64,
+    pub subject: String,
+    pub due_days: i64,
+    pub business_days: bool,
+}
+
+impl FollowupDraft {
+    pub fn parse(input: &RawInput, cat: &Catalog, types: &[ActionTypeDef]) -> Result<Self, FieldErrors> {
+        let mut e = FieldErrors::new();
+        reject_unknown(&mut e, input, &["when_type", "segment", "then_type", "subject", "due_days", "business_days"]);
+        let d = FollowupDraft {
+            when_type_id: action_type(&mut e, input, "when_type", types),
+            segment_tag_id: match input.one("segment").trim() {
+                "" => None,
+                t => e.check("segment", cat.resolve_tag(t)),
+            },
+            then_type_id: action_type(&mut e, input, "then_type", types),
+            subject: e.check("subject", required_name(input.one("subject"))).unwrap_or_default(),
+            due_days: int_in(&mut e, input, "due_days", 1, 0..=365, "days"),
+            business_days: flag(&mut e, input, "business_days", true),
+        };
+        e.into_result().map(|_| d)
+    }
+}
+
+/// A recurring rule (A6) as typed in a form or sent to the API.
+#[derive(Debug, Clone)]
+pub struct RecurringDraft {
+    pub name: String,
+    pub type_id: i64,
+    pub segment_tag_id: Option<i64>,
+    pub view_id: Option<i64>,
+    pub every_months: i64,
+    pub horizon_months: i64,
+    /// Appointments: minutes after local midnight in the owner's zone.
+    pub start_min: i64,
+    pub duration_min: i64,
+    pub active: bool,
+}
+
+impl RecurringDraft {
+    pub fn parse(input: &RawInput, cat: &Catalog, types: &[ActionTypeDef]) -> Result<Self, FieldErrors> {
+        let mut e = FieldErrors::new();
+        reject_unknown(
+            &mut e,
+            input,
+            &["name", "type", "segment", "view", "every_months", "horizon_months", "start_time", "duration", "active"],
+        );
+        let segment_tag_id = match input.one("segment").trim() {
+            "" => None,
+            t => e.check("segment", cat.resolve_tag(t)),
+        };
+        let view_id = match input.one("view").trim() {
+            "" => None,
+            v => e.check("view", v.parse::<i64>().map_err(|_| "must be a saved view id".to_string())),
+        };
+        if segment_tag_id.is_none() && view_id.is_none() && e.get("segment").is_none() && e.get("view").is_none() {
+            e.add("segment", "choose a segment tag or a saved view of accounts");
+        }
+        if segment_tag_id.is_some() && view_id.is_some() {
+            e.add("segment", "choose a segment tag or a saved view, not both");
+        }
+        let every_months = match input.one("every_months").trim() {
+            "" => {
+                e.add("every_months", "is required");
+                1
+            }
+            _ => int_in(&mut e, input, "every_months", 1, 1..=60, "months"),
+        };
+        let start_min = match input.one("start_time").trim() {
+            "" => 10 * 60,
+            t => e
+                .check(
+                    "start_time",
+                    chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                        .map(|t| (t.hour() * 60 + t.minute()) as i64)
+                        .map_err(|_| "must be a time of day (HH:MM)".to_string()),
+                )
+                .unwrap_or(600),
+        };
+        let d = RecurringDraft {
+            name: e.check("name", required_name(input.one("name"))).unwrap_or_default(),
+            type_id: action_type(&mut e, input, "type", types),
+            segment_tag_id,
+            view_id,
+            every_months,
+            horizon_months: int_in(&mut e, input, "horizon_months", every_months.clamp(3, 12), 1..=24, "months"),
+            start_min,
+            duration_min: int_in(&mut e, input, "duration", 60, 1..=720, "minutes"),
+            active: flag(&mut e, input, "active", true),
+        };
+        e.into_result().map(|_| d)
     }
 }
 

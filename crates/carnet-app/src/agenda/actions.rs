@@ -29,6 +29,9 @@ pub struct Action {
     pub spent_min: Option<i64>,
     pub outcome: Option<String>,
     pub planned_at: i64,
+    pub recurring_rule_id: Option<i64>,
+    pub remind_min: Option<i64>,
+    pub remind_at: Option<i64>,
     pub sequence: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -36,7 +39,7 @@ pub struct Action {
 
 pub const COLS: &str =
     "id, type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
-    due_date, done_at, spent_min, outcome, planned_at, sequence, created_at, updated_at";
+    due_date, done_at, spent_min, outcome, planned_at, recurring_rule_id, remind_min, remind_at, sequence, created_at, updated_at";
 
 async fn check_links(tx: &mut Tx, d: &ActionDraft) -> Result<()> {
     for (table, field, id) in [
@@ -95,7 +98,8 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
     let (starts, dur, due) = when_cols(&d.when);
     let t = now();
     let id = q("INSERT INTO actions (type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
-                due_date, planned_at, sequence, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13) RETURNING id")
+                due_date, planned_at, remind_min, remind_at, sequence, created_at, updated_at) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, 0, $13, $13) RETURNING id")
         .bind(d.type_id)
         .bind(d.subject.clone())
         .bind(d.notes.clone())
@@ -109,6 +113,8 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
         .bind(due)
         .bind(d.when.planned_at())
         .bind(t)
+        .bind(d.remind.map(|r| r.0))
+        .bind(d.remind.map(|r| r.1))
         .insert_id(&mut tx)
         .await?;
     note(
@@ -127,10 +133,13 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
 pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<()> {
     let mut tx = db.begin().await?;
     check_links(&mut tx, d).await?;
+    let occurrence_of: Option<(Option<i64>, Option<i64>)> =
+        q("SELECT recurring_rule_id, account_id FROM actions WHERE id = $1").bind(id).fetch_optional(&mut tx).await?;
     let (starts, dur, due) = when_cols(&d.when);
     // SEQUENCE goes up on every change, for calendar clients (RFC 5545).
     let n = q("UPDATE actions SET type_id = $1, subject = $2, notes = $3, account_id = $4, contact_id = $5, opportunity_id = $6, assignee_id = $7, \
-               starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, sequence = sequence + 1, updated_at = $12 WHERE id = $13")
+               starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, remind_min = $14, remind_at = $15, sequence = sequence + 1, \
+               updated_at = $12 WHERE id = $13")
         .bind(d.type_id)
         .bind(d.subject.clone())
         .bind(d.notes.clone())
@@ -144,10 +153,16 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
         .bind(d.when.planned_at())
         .bind(now())
         .bind(id)
+        .bind(d.remind.map(|r| r.0))
+        .bind(d.remind.map(|r| r.1))
         .execute(&mut tx)
         .await?;
     if n == 0 {
         return Err(AppError::NotFound);
+    }
+    // A moved occurrence of a recurring rule: the following ones follow it.
+    if let Some((Some(_), Some(account))) = occurrence_of {
+        super::recurring::queue_account(&mut tx, account).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -165,7 +180,8 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
     }
     let mut tx = db.begin().await?;
     let t = now();
-    let n = q("UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, sequence = sequence + 1, updated_at = $2 WHERE id = $4 AND outcome IS NULL")
+    let n = q("UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, remind_at = NULL, sequence = sequence + 1, updated_at = $2 \
+               WHERE id = $4 AND outcome IS NULL")
         .bind(outcome.as_str())
         .bind(t)
         .bind(spent_min.or(a.duration_min))
@@ -184,6 +200,7 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
         opportunity_id: a.opportunity_id,
         assignee_id: a.assignee_id,
         when: When::Due(chrono::NaiveDate::MIN),
+        remind: None,
     };
     note(
         &mut tx,
@@ -202,6 +219,12 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
             events::record(&mut tx, "no_show", "action", id, serde_json::json!({"action_id": id})).await?;
         }
         _ => {}
+    }
+    // Recurring occurrences follow the work really done, and a closed occurrence.
+    if let Some(account) = a.account_id {
+        if a.recurring_rule_id.is_some() || outcome == Outcome::Done {
+            super::recurring::queue_account(&mut tx, account).await?;
+        }
     }
     tx.commit().await?;
     Ok(())

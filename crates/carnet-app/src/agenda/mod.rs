@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod booking;
 pub mod calendar;
+pub mod recurring;
 pub mod rules;
 
 use crate::db::{now, q, Db};

@@ -10,7 +10,6 @@ use crate::error::{AppError, Result};
 use crate::platform::{events, jobs};
 use crate::Carnet;
 use carnet_domain::agenda::add_days;
-use carnet_domain::values::required_name;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -25,33 +24,18 @@ pub struct FollowupRule {
     pub active: bool,
 }
 
-pub struct NewRule<'a> {
-    pub when_type_id: i64,
-    pub segment_tag_id: Option<i64>,
-    pub then_type_id: i64,
-    pub subject: &'a str,
-    pub due_days: i64,
-    pub business_days: bool,
-}
+pub use carnet_domain::agenda::FollowupDraft;
 
-pub async fn create(db: &Db, r: NewRule<'_>) -> Result<i64> {
-    let mut e = carnet_domain::FieldErrors::new();
-    let subject = e.check("subject", required_name(r.subject));
-    if !(0..=365).contains(&r.due_days) {
-        e.add("due_days", "must be between 0 and 365 days");
-    }
-    e.into_result()?;
+pub async fn create(db: &Db, r: &FollowupDraft) -> Result<i64> {
     let mut tx = db.begin().await?;
-    for (field, id) in [("when_type", Some(r.when_type_id)), ("then_type", Some(r.then_type_id))] {
-        if let Some(id) = id {
-            if !crate::sales::exists(&mut tx, "action_types", id).await? {
-                return Err(AppError::field(field, "is not a known action type"));
-            }
-        }
-    }
     if let Some(t) = r.segment_tag_id {
         if !crate::sales::exists(&mut tx, "tags", t).await? {
             return Err(AppError::field("segment", "is not a known tag"));
+        }
+    }
+    for (field, id) in [("when_type", r.when_type_id), ("then_type", r.then_type_id)] {
+        if !crate::sales::exists(&mut tx, "action_types", id).await? {
+            return Err(AppError::field(field, "is not a known action type"));
         }
     }
     let id = q(
@@ -61,7 +45,7 @@ pub async fn create(db: &Db, r: NewRule<'_>) -> Result<i64> {
     .bind(r.when_type_id)
     .bind(r.segment_tag_id)
     .bind(r.then_type_id)
-    .bind(subject.unwrap())
+    .bind(r.subject.clone())
     .bind(r.due_days)
     .bind(r.business_days)
     .bind(now())

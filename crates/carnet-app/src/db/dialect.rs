@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "calendar_feeds", include_str!("../../migrations/0006_calendar_feeds.sql")),
     (7, "booking", include_str!("../../migrations/0007_booking.sql")),
     (8, "segment", include_str!("../../migrations/0008_segment.sql")),
+    (9, "recurring", include_str!("../../migrations/0009_recurring.sql")),
 ];
 
 impl Dialect {

@@ -200,6 +200,19 @@ async fn run(c: &Carnet, job: &Job) -> Result<()> {
                 .ok_or_else(|| AppError::internal("event job without event_id"))?;
             crate::agenda::rules::on_event(c, id).await
         }
+        "recurring_rule" => {
+            let id = payload["rule_id"]
+                .as_i64()
+                .ok_or_else(|| AppError::internal("recurring_rule job without rule_id"))?;
+            crate::agenda::recurring::sync_rule(c, id).await
+        }
+        "recurring_account" => {
+            let id = payload["account_id"]
+                .as_i64()
+                .ok_or_else(|| AppError::internal("recurring_account job without account_id"))?;
+            crate::agenda::recurring::sync_account(c, id).await
+        }
+        "daily" => daily(c, payload["day"].as_str().unwrap_or_default()).await,
         // Measure the queue itself (benchmark, health checks): nothing, or one row.
         "noop" => Ok(()),
         "touch" => {
@@ -243,14 +256,59 @@ pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Resu
     Ok(jobs.len())
 }
 
+/// The work done once a day: one job per day for all nodes (its idempotency
+/// key), which queues the day's tasks as jobs of their own.
+async fn daily(c: &Carnet, day: &str) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    for rule in crate::agenda::recurring::list(&c.db).await? {
+        enqueue(
+            &mut tx,
+            NewJob {
+                kind: "recurring_rule",
+                payload: serde_json::json!({ "rule_id": rule.id }),
+                run_at: None,
+                idempotency_key: Some(format!("recurring:{}:{day}", rule.id)),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues today's daily job unless it is already queued (by this or another node).
+pub async fn schedule_daily(db: &Db, day: chrono::NaiveDate) -> Result<()> {
+    let mut tx = db.begin().await?;
+    enqueue(
+        &mut tx,
+        NewJob {
+            kind: "daily",
+            payload: serde_json::json!({ "day": day.to_string() }),
+            run_at: None,
+            idempotency_key: Some(format!("daily:{day}")),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Jobs a worker claims at once: few enough that one lease covers them all.
 pub const BATCH: i64 = 32;
 
 /// A worker loop: runs due jobs, sleeps briefly when idle, stops on `stop`.
 pub async fn worker(c: Carnet, name: String, lease: i64, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut scheduled: Option<chrono::NaiveDate> = None;
     loop {
         if *stop.borrow() {
             return;
+        }
+        let today = chrono::Utc::now().date_naive();
+        if scheduled != Some(today) {
+            match schedule_daily(&c.db, today).await {
+                Ok(()) => scheduled = Some(today),
+                Err(e) => tracing::error!(error = %e, "scheduling the daily job"),
+            }
         }
         match run_batch(&c, &name, lease, BATCH).await {
             Ok(n) if n > 0 => continue,

@@ -139,6 +139,7 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -
     let mut tx = c.db.begin().await?;
     let id = write_row(&mut tx, d, None, actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
+    crate::agenda::recurring::queue_account(&mut tx, id).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
     timeline::add(
         &mut tx,
@@ -163,6 +164,8 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     write_row(&mut tx, d, Some(id), actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
     crate::sales::totals::account_tags_changed(&mut tx, id).await?;
+    // Entering or leaving a segment, or a new owner: recurring actions follow.
+    crate::agenda::recurring::queue_account(&mut tx, id).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
     let a = &old.account;
     if a.status_id != d.status_id {

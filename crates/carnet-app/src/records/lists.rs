@@ -305,6 +305,12 @@ impl ListQuery {
         Ok(self)
     }
 
+    /// The same query, restricted to some records (is this account in the view?).
+    pub fn only_ids(mut self, ids: Vec<i64>) -> Self {
+        self.refs.push(("id", ids));
+        self
+    }
+
     pub fn with_limit(mut self, limit: i64) -> Self {
         self.limit = limit.clamp(1, MAX_LIMIT);
         self

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carnet_app::agenda::{self, actions, rules};
+use carnet_app::agenda::{self, actions, recurring, rules};
 use carnet_app::platform::jobs;
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
@@ -28,6 +28,7 @@ pub fn action_json(a: &actions::Action, types: &[ActionTypeDef]) -> Value {
         "account_id": a.account_id, "contact_id": a.contact_id, "opportunity_id": a.opportunity_id, "assignee_id": a.assignee_id,
         "starts_at": a.starts_at.map(iso), "duration_min": a.duration_min, "due_date": a.due_date, "planned_at": iso(a.planned_at),
         "done_at": a.done_at.map(iso), "spent_min": a.spent_min, "outcome": a.outcome, "sequence": a.sequence,
+        "recurring_rule_id": a.recurring_rule_id, "remind_min": a.remind_min,
         "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
     })
 }
@@ -112,6 +113,7 @@ fn to_raw(a: &actions::Action) -> RawInput {
     r.set("contact", opt(a.contact_id));
     r.set("opportunity", opt(a.opportunity_id));
     r.set("assignee", opt(a.assignee_id));
+    r.set("remind", opt(a.remind_min));
     match (a.starts_at, &a.due_date) {
         (Some(t), _) => {
             r.set("starts_at", iso(t));
@@ -198,45 +200,47 @@ pub async fn list_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiRe
 
 pub async fn create_rule(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
     v.require(Permission::ManageSettings)?;
-    b.only(&["when_type", "segment", "then_type", "subject", "due_days", "business_days"])?;
-    let types = agenda::types(&s.carnet.db).await?;
-    let ty = |k: &str| -> Result<i64, AppError> {
-        let raw = match b.0.get(k) {
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(t)) => t.clone(),
-            _ => return Err(AppError::field(k, "is required")),
-        };
-        types
-            .iter()
-            .find(|t| t.id.to_string() == raw || t.name.eq_ignore_ascii_case(&raw))
-            .map(|t| t.id)
-            .ok_or_else(|| AppError::field(k, "is not a known action type"))
-    };
-    let (when, then) = (ty("when_type")?, ty("then_type")?);
-    let segment = match b.0.get("segment") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => Some(
-            settings::catalog(&s.carnet.db)
-                .await?
-                .resolve_tag(t)
-                .map_err(|e| AppError::field("segment", e))?,
-        ),
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(_) => return Err(AppError::field("segment", "must be a tag id or name").into()),
-    };
-    let id = rules::create(
-        &s.carnet.db,
-        rules::NewRule {
-            when_type_id: when,
-            segment_tag_id: segment,
-            then_type_id: then,
-            subject: &b.str("subject")?.unwrap_or_default(),
-            due_days: b.i64("due_days")?.unwrap_or(1),
-            business_days: b.bool("business_days")?.unwrap_or(true),
-        },
-    )
-    .await?;
+    let raw = RawInput::from_json(&b.value()).map_err(AppError::Invalid)?;
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let d = rules::FollowupDraft::parse(&raw, &cat, &agenda::types(&s.carnet.db).await?).map_err(AppError::Invalid)?;
+    let id = rules::create(&s.carnet.db, &d).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+pub async fn list_recurring(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(json!({"data": recurring::list(&s.carnet.db).await?})).into_response())
+}
+
+async fn recurring_draft(s: &AppState, b: &JsonBody, base: Option<RawInput>) -> Result<recurring::RecurringDraft, ApiError> {
+    let mut raw = base.unwrap_or_default();
+    raw.overlay(RawInput::from_json(&b.value()).map_err(AppError::Invalid)?);
+    let cat = settings::catalog(&s.carnet.db).await?;
+    Ok(recurring::RecurringDraft::parse(&raw, &cat, &agenda::types(&s.carnet.db).await?).map_err(AppError::Invalid)?)
+}
+
+pub async fn create_recurring(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    let d = recurring_draft(&s, &b, None).await?;
+    let id = recurring::create(&s.carnet.db, &d).await?;
+    Ok((StatusCode::CREATED, Json(json!({"data": recurring::get(&s.carnet.db, id).await?}))).into_response())
+}
+
+pub async fn get_recurring(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(json!({"data": recurring::get(&s.carnet.db, id).await?})).into_response())
+}
+
+pub async fn update_recurring(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    let cur = recurring::get(&s.carnet.db, id).await?;
+    let d = recurring_draft(&s, &b, Some(recurring::to_raw(&cur))).await?;
+    recurring::update(&s.carnet.db, id, &d).await?;
+    Ok(Json(json!({"data": recurring::get(&s.carnet.db, id).await?})).into_response())
+}
+
+pub async fn delete_recurring(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    recurring::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn delete_rule(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {

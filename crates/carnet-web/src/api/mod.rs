@@ -114,6 +114,13 @@ pub fn router() -> Router<AppState> {
         .route("/actions/{id}/finish", post(agenda::finish_action))
         .route("/followup-rules", get(agenda::list_rules).post(agenda::create_rule))
         .route("/followup-rules/{id}", delete(agenda::delete_rule))
+        .route("/recurring-rules", get(agenda::list_recurring).post(agenda::create_recurring))
+        .route(
+            "/recurring-rules/{id}",
+            get(agenda::get_recurring)
+                .patch(agenda::update_recurring)
+                .delete(agenda::delete_recurring),
+        )
         .route("/jobs/failed", get(agenda::failed_jobs))
         .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
         .route("/me/booking-page", axum::routing::put(agenda::save_booking))

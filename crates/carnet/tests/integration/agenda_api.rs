@@ -204,11 +204,13 @@ async fn two_workers_never_run_the_same_job() {
     w1.await.unwrap();
     w2.await.unwrap();
     let mut c = app.carnet.db.conn().await.unwrap();
-    let runs: Vec<(i64, String)> = carnet_app::db::q("SELECT attempts, status FROM jobs")
+    // (Each node also queues the daily job, once for both.)
+    let runs: Vec<(i64, String)> = carnet_app::db::q("SELECT attempts, status FROM jobs WHERE kind = 'event'")
         .fetch_all(&mut c)
         .await
         .unwrap();
     assert_eq!(runs.len(), 30);
+    assert_eq!(app.count("jobs").await, 31, "one daily job for two nodes");
     assert!(runs.iter().all(|(n, s)| *n == 1 && s == "done"), "each job claimed once: {runs:?}");
     let followups: i64 = carnet_app::db::q("SELECT COUNT(*) FROM actions WHERE subject = 'Call back'")
         .scalar(&mut c)
@@ -731,4 +733,150 @@ async fn the_booking_page_is_set_up_from_the_profile() {
     let proposed = carnet_app::agenda::booking::propose(&app.carnet.db, app.admin.id, 3).await.unwrap();
     assert_eq!(proposed.len(), 3);
     assert!(proposed.windows(2).all(|w| w[0] < w[1]) && proposed[0] > carnet_app::db::now());
+}
+
+/// The open occurrences of a recurring rule on an account, in order.
+async fn occurrences(app: &TestApp, account: &serde_json::Value, rule: i64) -> Vec<serde_json::Value> {
+    let (_, list) = app.get(&format!("/api/v1/actions?account={account}&open=true")).await;
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["recurring_rule_id"] == rule)
+        .cloned()
+        .collect()
+}
+
+fn local_day(a: &serde_json::Value) -> chrono::NaiveDate {
+    let t = chrono::DateTime::parse_from_rfc3339(a["starts_at"].as_str().unwrap()).unwrap();
+    t.with_timezone(&chrono_tz::Europe::Paris).date_naive()
+}
+
+/// The working day on or after a day (where occurrences land).
+fn working(mut d: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    while d.weekday().number_from_monday() > 5 {
+        d = d.succ_opt().unwrap();
+    }
+    d
+}
+
+#[tokio::test]
+async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
+    use chrono::Months;
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Gold A", "tags": ["Gold"], "owner": app.admin.id})).await;
+    let (_, b) = app.post("/api/v1/accounts", json!({"name": "Gold B", "tags": ["Gold"], "owner": app.admin.id})).await;
+    let (_, c) = app.post("/api/v1/accounts", json!({"name": "Bronze C", "tags": ["Bronze"], "owner": app.admin.id})).await;
+    // Bad input: every 0 months, no segment, both a tag and a view.
+    for (body, field) in [
+        (json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 0}), "every_months"),
+        (json!({"name": "Visit", "type": "Customer visit", "every_months": 4}), "segment"),
+        (json!({"name": "Visit", "type": "Nope", "segment": "Gold", "every_months": 4}), "type"),
+        (json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 4, "start_time": "25:00"}), "start_time"),
+    ] {
+        let (s, e) = app.post("/api/v1/recurring-rules", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"][field].is_string(), "{e}");
+    }
+    assert_eq!(app.count("recurring_rules").await, 0, "nothing saved");
+    let (s, rule) = app
+        .post(
+            "/api/v1/recurring-rules",
+            json!({"name": "Visit Gold customers", "type": "Customer visit", "segment": "Gold", "every_months": 4, "horizon_months": 10, "start_time": "10:00", "duration": 90}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rule}");
+    let rule_id = rule["data"]["id"].as_i64().unwrap();
+    drain(&app).await;
+    let today = chrono::Utc::now().date_naive();
+    let plan = |from: chrono::NaiveDate, n: u32| -> Vec<chrono::NaiveDate> {
+        let mut out = vec![working(from)];
+        for _ in 1..n {
+            out.push(working(*out.last().unwrap() + Months::new(4)));
+        }
+        out
+    };
+    let days = |occ: &[serde_json::Value]| occ.iter().map(local_day).collect::<Vec<_>>();
+    let occ_a = occurrences(&app, &a["id"], rule_id).await;
+    assert_eq!(days(&occ_a), plan(today, 3), "every 4 months within 10 months, on working days");
+    for o in &occ_a {
+        let t = chrono::DateTime::parse_from_rfc3339(o["starts_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            t.with_timezone(&chrono_tz::Europe::Paris).format("%H:%M").to_string(),
+            "10:00",
+            "in the owner's zone"
+        );
+        assert_eq!((o["duration_min"].as_i64(), o["assignee_id"].as_i64()), (Some(90), Some(app.admin.id)));
+    }
+    assert_eq!(occurrences(&app, &b["id"], rule_id).await.len(), 3);
+    assert!(occurrences(&app, &c["id"], rule_id).await.is_empty(), "not in the segment");
+    // Planning again changes nothing.
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::platform::jobs::enqueue(
+        &mut tx,
+        carnet_app::platform::jobs::NewJob {
+            kind: "recurring_rule",
+            payload: json!({"rule_id": rule_id}),
+            run_at: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    drain(&app).await;
+    assert_eq!(occurrences(&app, &a["id"], rule_id).await, occ_a, "idempotent");
+
+    // C enters the segment, B leaves it.
+    let (s, _) = app.patch(&format!("/api/v1/accounts/{}", c["id"]), json!({"tags": ["Gold"]})).await;
+    assert_eq!(s, StatusCode::OK);
+    app.patch(&format!("/api/v1/accounts/{}", b["id"]), json!({"tags": ["Bronze"]})).await;
+    drain(&app).await;
+    assert_eq!(days(&occurrences(&app, &c["id"], rule_id).await), plan(today, 3));
+    assert!(occurrences(&app, &b["id"], rule_id).await.is_empty(), "left the segment");
+
+    // A new owner takes the open occurrences.
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    app.patch(&format!("/api/v1/accounts/{}", a["id"]), json!({"owner": rep.id})).await;
+    drain(&app).await;
+    let occ_a = occurrences(&app, &a["id"], rule_id).await;
+    assert!(occ_a.iter().all(|o| o["assignee_id"] == rep.id), "{occ_a:?}");
+
+    // A moved occurrence keeps its time; the next ones follow it.
+    let moved_to = working(local_day(&occ_a[1]) + Months::new(1));
+    let (s, m) = app
+        .patch(
+            &format!("/api/v1/actions/{}", occ_a[1]["id"]),
+            json!({"starts_at": format!("{moved_to}T15:00")}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    drain(&app).await;
+    let after = occurrences(&app, &a["id"], rule_id).await;
+    assert_eq!(after[1]["id"], occ_a[1]["id"]);
+    assert_eq!(local_day(&after[1]), moved_to, "the moved one stays");
+    assert_eq!(local_day(&after[2]), working(moved_to + Months::new(4)), "the next follows it");
+
+    // Done early: the next occurrences count from the day it was done.
+    let occ_c = occurrences(&app, &c["id"], rule_id).await;
+    for o in &occ_c[..2] {
+        let (s, _) = app
+            .post(&format!("/api/v1/actions/{}/finish", o["id"]), json!({"outcome": "done"}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    drain(&app).await;
+    let occ_c = occurrences(&app, &c["id"], rule_id).await;
+    assert_eq!(days(&occ_c), plan(working(today + Months::new(4)), 2), "{occ_c:?}");
+
+    // Deleting the rule removes the open occurrences and keeps the done ones.
+    let (s, _) = app.api(Method::DELETE, &format!("/api/v1/recurring-rules/{rule_id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(occurrences(&app, &a["id"], rule_id).await.is_empty());
+    let (_, done) = app.get(&format!("/api/v1/actions?account={}", c["id"])).await;
+    assert_eq!(
+        done["data"].as_array().unwrap().iter().filter(|x| x["outcome"] == "done").count(),
+        2
+    );
 }
