@@ -343,7 +343,11 @@ pub struct FollowupDraft {
 impl FollowupDraft {
     pub fn parse(input: &RawInput, cat: &Catalog, types: &[ActionTypeDef]) -> Result<Self, FieldErrors> {
         let mut e = FieldErrors::new();
-        reject_unknown(&mut e, input, &["when_type", "segment", "then_type", "subject", "due_days", "business_days"]);
+        reject_unknown(
+            &mut e,
+            input,
+            &["when_type", "segment", "then_type", "subject", "due_days", "business_days"],
+        );
         let d = FollowupDraft {
             when_type_id: action_type(&mut e, input, "when_type", types),
             segment_tag_id: match input.one("segment").trim() {
@@ -380,7 +384,17 @@ impl RecurringDraft {
         reject_unknown(
             &mut e,
             input,
-            &["name", "type", "segment", "view", "every_months", "horizon_months", "start_time", "duration", "active"],
+            &[
+                "name",
+                "type",
+                "segment",
+                "view",
+                "every_months",
+                "horizon_months",
+                "start_time",
+                "duration",
+                "active",
+            ],
         );
         let segment_tag_id = match input.one("segment").trim() {
             "" => None,

@@ -97,4 +97,105 @@
       });
     });
   }
+
+  // Agenda: drag an item to another day or diary (week, month), or move it in
+  // time and resize it by its lower edge (day view, 15-minute steps). Each drop
+  // posts the move form the server also takes from the action's edit page.
+  var agenda = document.querySelector("[data-agenda]");
+  function post(url, fields) {
+    var f = document.createElement("form");
+    f.method = "post";
+    f.action = url;
+    fields.csrf = agenda.dataset.csrf;
+    fields.back = agenda.dataset.back;
+    Object.keys(fields).forEach(function (k) {
+      var i = document.createElement("input");
+      i.type = "hidden"; i.name = k; i.value = fields[k];
+      f.appendChild(i);
+    });
+    document.body.appendChild(f);
+    f.submit();
+  }
+  function hhmm(min) {
+    var h = Math.floor(min / 60), m = min % 60;
+    return (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
+  }
+  if (agenda) {
+    var moving = null;
+    document.addEventListener("dragstart", function (e) {
+      var it = e.target.closest && e.target.closest(".item[draggable=true]");
+      if (!it) return;
+      moving = it;
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", it.dataset.move);
+    });
+    Array.prototype.forEach.call(agenda.querySelectorAll("td[data-drop]"), function (cell) {
+      cell.addEventListener("dragover", function (e) { if (moving) { e.preventDefault(); cell.classList.add("over"); } });
+      cell.addEventListener("dragleave", function () { cell.classList.remove("over"); });
+      cell.addEventListener("drop", function (e) {
+        e.preventDefault();
+        cell.classList.remove("over");
+        if (!moving || moving.closest("td") === cell) return;
+        var fields = { day: cell.dataset.day };
+        if (cell.dataset.user) fields.assignee = cell.dataset.user;
+        post(moving.dataset.move, fields);
+      });
+    });
+    // Day view: pointer drag in time (and across diaries), resize by the edge.
+    var px = parseInt(agenda.dataset.hourPx, 10) / 60, first = parseInt(agenda.dataset.firstHour, 10) * 60;
+    agenda.addEventListener("pointerdown", function (e) {
+      var it = e.target.closest(".item.placed[data-move]");
+      if (!it || e.target.closest("a, button")) return;
+      e.preventDefault();
+      var resize = e.target.classList.contains("resize");
+      var y0 = e.clientY, start = parseInt(it.dataset.start, 10), dur = parseInt(it.dataset.dur, 10);
+      var col = it.parentNode, now = { start: start, dur: dur, col: col };
+      it.classList.add("dragging");
+      function at(ev) {
+        var steps = Math.round((ev.clientY - y0) / px / 15) * 15;
+        if (resize) {
+          now.dur = Math.max(15, dur + steps);
+          it.style.height = (now.dur * px) + "px";
+        } else {
+          now.start = Math.min(24 * 60 - 15, Math.max(0, start + steps));
+          it.style.top = ((now.start - first) * px) + "px";
+          var under = document.elementFromPoint(ev.clientX, ev.clientY);
+          var c = under && under.closest(".daycol");
+          if (c && c !== now.col) { now.col = c; c.appendChild(it); }
+        }
+        it.querySelector(".time").textContent = hhmm(now.start) + " – " + hhmm(now.start + now.dur);
+      }
+      function up(ev) {
+        document.removeEventListener("pointermove", at);
+        document.removeEventListener("pointerup", up);
+        at(ev);
+        if (now.start === start && now.dur === dur && now.col === col) { it.classList.remove("dragging"); return; }
+        post(it.dataset.move, {
+          starts_at: now.col.dataset.day + "T" + hhmm(now.start),
+          duration: now.dur,
+          assignee: now.col.dataset.user
+        });
+      }
+      document.addEventListener("pointermove", at);
+      document.addEventListener("pointerup", up);
+    });
+  }
+
+  // Reminders: the bell shows how many are due, checked every minute.
+  var bell = document.querySelector("[data-reminders]");
+  if (bell && window.fetch) {
+    var check = function () {
+      fetch("/api/v1/me/reminders", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { data: [] }; })
+        .then(function (j) {
+          var n = j.data.length;
+          bell.querySelector("[data-count]").textContent = n ? String(n) : "";
+          bell.classList.toggle("due", n > 0);
+          bell.title = n ? j.data.map(function (a) { return a.subject; }).join("\n") : "";
+        })
+        .catch(function () {});
+    };
+    check();
+    setInterval(check, 60000);
+  }
 })();

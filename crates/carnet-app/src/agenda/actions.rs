@@ -133,8 +133,10 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
 pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<()> {
     let mut tx = db.begin().await?;
     check_links(&mut tx, d).await?;
-    let occurrence_of: Option<(Option<i64>, Option<i64>)> =
-        q("SELECT recurring_rule_id, account_id FROM actions WHERE id = $1").bind(id).fetch_optional(&mut tx).await?;
+    let occurrence_of: Option<(Option<i64>, Option<i64>)> = q("SELECT recurring_rule_id, account_id FROM actions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await?;
     let (starts, dur, due) = when_cols(&d.when);
     // SEQUENCE goes up on every change, for calendar clients (RFC 5545).
     let n = q("UPDATE actions SET type_id = $1, subject = $2, notes = $3, account_id = $4, contact_id = $5, opportunity_id = $6, assignee_id = $7, \
@@ -180,14 +182,16 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
     }
     let mut tx = db.begin().await?;
     let t = now();
-    let n = q("UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, remind_at = NULL, sequence = sequence + 1, updated_at = $2 \
-               WHERE id = $4 AND outcome IS NULL")
-        .bind(outcome.as_str())
-        .bind(t)
-        .bind(spent_min.or(a.duration_min))
-        .bind(id)
-        .execute(&mut tx)
-        .await?;
+    let n = q(
+        "UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, remind_at = NULL, sequence = sequence + 1, updated_at = $2 \
+               WHERE id = $4 AND outcome IS NULL",
+    )
+    .bind(outcome.as_str())
+    .bind(t)
+    .bind(spent_min.or(a.duration_min))
+    .bind(id)
+    .execute(&mut tx)
+    .await?;
     if n == 0 {
         return Err(AppError::field("outcome", "this action is already closed"));
     }
@@ -276,6 +280,58 @@ pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
     }
     query.push(" ORDER BY planned_at, id LIMIT ").push_bind(f.limit.clamp(1, 1000));
     Ok(query.fetch_all(&mut db.conn().await?).await?)
+}
+
+/// The action as raw input in a zone: what an edit form shows, and what a
+/// change (PATCH, drag and drop) overlays.
+pub fn to_raw(a: &Action, tz: chrono_tz::Tz) -> carnet_domain::records::RawInput {
+    let mut r = carnet_domain::records::RawInput::default();
+    let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    r.set("type", a.type_id.to_string());
+    r.set("subject", a.subject.clone());
+    r.set("notes", a.notes.clone().unwrap_or_default());
+    r.set("account", opt(a.account_id));
+    r.set("contact", opt(a.contact_id));
+    r.set("opportunity", opt(a.opportunity_id));
+    r.set("assignee", opt(a.assignee_id));
+    r.set("remind", opt(a.remind_min));
+    match (a.starts_at, &a.due_date) {
+        (Some(t), _) => {
+            let local = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default().with_timezone(&tz);
+            r.set("starts_at", local.format("%Y-%m-%dT%H:%M").to_string());
+            r.set("duration", opt(a.duration_min));
+        }
+        (None, Some(d)) => r.set("due_date", d.clone()),
+        _ => {}
+    }
+    r
+}
+
+/// The reminders due for a user: open actions whose reminder time has come.
+pub async fn due_reminders(db: &Db, user_id: i64, at: i64) -> Result<Vec<Action>> {
+    Ok(q(format!(
+        "SELECT {COLS} FROM actions WHERE assignee_id = $1 AND remind_at IS NOT NULL AND remind_at <= $2 AND outcome IS NULL \
+         ORDER BY remind_at, id LIMIT 50"
+    ))
+    .bind(user_id)
+    .bind(at)
+    .fetch_all(&mut db.conn().await?)
+    .await?)
+}
+
+/// Marks a reminder seen (it is not shown again; the action stays).
+pub async fn dismiss_reminder(db: &Db, user_id: i64, id: i64) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let n = q("UPDATE actions SET remind_at = NULL WHERE id = $1 AND assignee_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut tx)
+        .await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The next planned action of each opportunity (the earliest open one).

@@ -67,9 +67,9 @@ pub async fn seed_defaults(db: &Db) -> Result<()> {
     Ok(())
 }
 
-pub async fn create_type(db: &Db, name: &str, color: &str, icon: &str, kind: &str) -> Result<i64> {
-    let mut e = FieldErrors::new();
-    let name = e.check("name", required_name(name));
+/// Checks a type's name, colour and icon: (name, colour, icon).
+fn check_type(e: &mut FieldErrors, name: &str, color: &str, icon: &str) -> (String, String, String) {
+    let name = e.check("name", required_name(name)).unwrap_or_default();
     let color = color.trim();
     if !(color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())) {
         e.add("color", "must be a colour like #1a2b3c");
@@ -78,6 +78,20 @@ pub async fn create_type(db: &Db, name: &str, color: &str, icon: &str, kind: &st
     if icon.len() > 40 || !icon.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         e.add("icon", "must be a short icon name (letters, digits, -)");
     }
+    (name, color.to_lowercase(), icon.to_string())
+}
+
+fn name_taken(e: sqlx::Error) -> AppError {
+    if crate::db::is_unique_violation(&e) {
+        AppError::field("name", "an action type with this name already exists")
+    } else {
+        e.into()
+    }
+}
+
+pub async fn create_type(db: &Db, name: &str, color: &str, icon: &str, kind: &str) -> Result<i64> {
+    let mut e = FieldErrors::new();
+    let (name, color, icon) = check_type(&mut e, name, color, icon);
     if !["task", "appointment"].contains(&kind) {
         e.add("kind", "must be task or appointment");
     }
@@ -85,20 +99,35 @@ pub async fn create_type(db: &Db, name: &str, color: &str, icon: &str, kind: &st
     let mut tx = db.begin().await?;
     let pos: i64 = q("SELECT COALESCE(MAX(position), 0) + 1 FROM action_types").scalar(&mut tx).await?;
     let id = q("INSERT INTO action_types (name, color, icon, kind, position) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-        .bind(name.unwrap())
-        .bind(color.to_lowercase())
+        .bind(name)
+        .bind(color)
         .bind(icon)
         .bind(kind)
         .bind(pos)
         .insert_id(&mut tx)
         .await
-        .map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                AppError::field("name", "an action type with this name already exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(name_taken)?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Renames or recolours a type (its kind stays: actions of it depend on it).
+pub async fn update_type(db: &Db, id: i64, name: &str, color: &str, icon: &str) -> Result<()> {
+    let mut e = FieldErrors::new();
+    let (name, color, icon) = check_type(&mut e, name, color, icon);
+    e.into_result()?;
+    let mut tx = db.begin().await?;
+    let n = q("UPDATE action_types SET name = $1, color = $2, icon = $3 WHERE id = $4")
+        .bind(name)
+        .bind(color)
+        .bind(icon)
+        .bind(id)
+        .execute(&mut tx)
+        .await
+        .map_err(name_taken)?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }

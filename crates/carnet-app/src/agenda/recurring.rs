@@ -127,8 +127,10 @@ pub async fn create(db: &Db, r: &RecurringDraft) -> Result<i64> {
 pub async fn update(db: &Db, id: i64, r: &RecurringDraft) -> Result<()> {
     let mut tx = db.begin().await?;
     check(&mut tx, r).await?;
-    let n = q("UPDATE recurring_rules SET name = $1, type_id = $2, segment_tag_id = $3, view_id = $4, every_months = $5, horizon_months = $6, \
-               start_min = $7, duration_min = $8, active = $9 WHERE id = $10")
+    let n = q(
+        "UPDATE recurring_rules SET name = $1, type_id = $2, segment_tag_id = $3, view_id = $4, every_months = $5, horizon_months = $6, \
+               start_min = $7, duration_min = $8, active = $9 WHERE id = $10",
+    )
     .bind(r.name.clone())
     .bind(r.type_id)
     .bind(r.segment_tag_id)
@@ -218,11 +220,12 @@ async fn members(c: &Carnet, rule: &RecurringRule, only: Option<&[i64]>) -> Resu
         return Ok(rows.into_iter().map(|(id,)| id).collect());
     }
     let Some(view) = rule.view_id else { return Ok(vec![]) };
-    let saved: Option<(String, String)> =
-        q("SELECT v.query, COALESCE(u.time_zone, 'Europe/Paris') FROM saved_views v LEFT JOIN users u ON u.id = v.user_id WHERE v.id = $1")
-            .bind(view)
-            .fetch_optional(&mut db.conn().await?)
-            .await?;
+    let saved: Option<(String, String)> = q(
+        "SELECT v.query, COALESCE(u.time_zone, 'Europe/Paris') FROM saved_views v LEFT JOIN users u ON u.id = v.user_id WHERE v.id = $1",
+    )
+    .bind(view)
+    .fetch_optional(&mut db.conn().await?)
+    .await?;
     let Some((query, tz)) = saved else { return Ok(vec![]) };
     let cat = crate::settings::catalog(db).await?;
     let mut lq = lists::parse_query_string(Entity::Account, &query, &cat, &tz)?.with_limit(lists::MAX_LIMIT);
@@ -288,7 +291,12 @@ async fn sync_accounts(c: &Carnet, rule: &RecurringRule, ids: &[i64], member: bo
     let mut tx = c.db.begin().await?;
     // Syncs of one rule wait for each other (a row lock on PostgreSQL, the single
     // writer on SQLite): two workers never plan the same occurrence twice.
-    if q("UPDATE recurring_rules SET active = active WHERE id = $1").bind(rule.id).execute(&mut tx).await? == 0 {
+    if q("UPDATE recurring_rules SET active = active WHERE id = $1")
+        .bind(rule.id)
+        .execute(&mut tx)
+        .await?
+        == 0
+    {
         return Ok(());
     }
     let kind: Option<String> = q("SELECT kind FROM action_types WHERE id = $1")
@@ -341,14 +349,13 @@ fn slot(rule: &RecurringRule, t: &Target, day: NaiveDate) -> (i64, Option<i64>, 
     let day = working_day(day);
     if t.appointment {
         let local = day.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::minutes(rule.start_min);
-        let start = t
-            .tz
-            .from_local_datetime(&local)
-            .earliest()
-            // Inside a spring-forward gap: an hour later.
-            .or_else(|| t.tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
-            .map(|d| d.timestamp())
-            .unwrap_or_else(|| local.and_utc().timestamp());
+        let start =
+            t.tz.from_local_datetime(&local)
+                .earliest()
+                // Inside a spring-forward gap: an hour later.
+                .or_else(|| t.tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+                .map(|d| d.timestamp())
+                .unwrap_or_else(|| local.and_utc().timestamp());
         (start, Some(start), None)
     } else {
         (day.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp(), None, Some(day.to_string()))
@@ -379,10 +386,8 @@ async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Optio
             .await?;
         return Ok(());
     };
-    let open: Vec<Occurrence> = q(
-        "SELECT id, planned_at, rule_planned_at, assignee_id, created_at FROM actions \
-         WHERE recurring_rule_id = $1 AND account_id = $2 AND outcome IS NULL ORDER BY planned_at, id",
-    )
+    let open: Vec<Occurrence> = q("SELECT id, planned_at, rule_planned_at, assignee_id, created_at FROM actions \
+         WHERE recurring_rule_id = $1 AND account_id = $2 AND outcome IS NULL ORDER BY planned_at, id")
     .bind(rule.id)
     .bind(account)
     .fetch_all(tx)
@@ -420,7 +425,9 @@ async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Optio
             day_of(&t, planned_at, t.appointment)
         } else {
             // Never earlier than the day the occurrence was planned.
-            expected.map(|e| e.max(created)).unwrap_or_else(|| day_of(&t, planned_at, t.appointment))
+            expected
+                .map(|e| e.max(created))
+                .unwrap_or_else(|| day_of(&t, planned_at, t.appointment))
         };
         if !moved && working_day(day) > horizon {
             q("DELETE FROM actions WHERE id = $1").bind(id).execute(tx).await?;
@@ -428,8 +435,10 @@ async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Optio
         }
         let (p, starts, due) = slot(rule, &t, day);
         if !moved && p != planned_at {
-            q("UPDATE actions SET planned_at = $1, rule_planned_at = $1, starts_at = $2, duration_min = $3, due_date = $4, \
-               sequence = sequence + 1, updated_at = $5 WHERE id = $6")
+            q(
+                "UPDATE actions SET planned_at = $1, rule_planned_at = $1, starts_at = $2, duration_min = $3, due_date = $4, \
+               sequence = sequence + 1, updated_at = $5 WHERE id = $6",
+            )
             .bind(p)
             .bind(starts)
             .bind(starts.map(|_| rule.duration_min))

@@ -103,28 +103,6 @@ pub async fn get_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id)
     Ok(Json(action_json(&a, &agenda::types(&s.carnet.db).await?)).into_response())
 }
 
-fn to_raw(a: &actions::Action) -> RawInput {
-    let mut r = RawInput::default();
-    let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-    r.set("type", a.type_id.to_string());
-    r.set("subject", a.subject.clone());
-    r.set("notes", a.notes.clone().unwrap_or_default());
-    r.set("account", opt(a.account_id));
-    r.set("contact", opt(a.contact_id));
-    r.set("opportunity", opt(a.opportunity_id));
-    r.set("assignee", opt(a.assignee_id));
-    r.set("remind", opt(a.remind_min));
-    match (a.starts_at, &a.due_date) {
-        (Some(t), _) => {
-            r.set("starts_at", iso(t));
-            r.set("duration", opt(a.duration_min));
-        }
-        (None, Some(d)) => r.set("due_date", d.clone()),
-        _ => {}
-    }
-    r
-}
-
 pub async fn create_action(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
     v.require(Permission::Comment)?;
     let cat = settings::catalog(&s.carnet.db).await?;
@@ -153,7 +131,7 @@ pub async fn update_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(
     }
     let cat = settings::catalog(&s.carnet.db).await?;
     let types = agenda::types(&s.carnet.db).await?;
-    let mut raw = to_raw(&cur);
+    let mut raw = actions::to_raw(&cur, v.user.tz);
     let body = RawInput::from_json(&b.value()).map_err(AppError::Invalid)?;
     // A new start replaces the due date, and the other way round.
     if body.has("starts_at") {
@@ -191,6 +169,17 @@ pub async fn delete_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(
         return Err(AppError::Forbidden.into());
     }
     actions::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn reminders(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
+    let types = agenda::types(&s.carnet.db).await?;
+    let due = actions::due_reminders(&s.carnet.db, v.user.id, carnet_app::db::now()).await?;
+    Ok(Json(json!({"data": due.iter().map(|a| action_json(a, &types)).collect::<Vec<_>>()})).into_response())
+}
+
+pub async fn dismiss_reminder(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    actions::dismiss_reminder(&s.carnet.db, v.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

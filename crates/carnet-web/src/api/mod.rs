@@ -124,6 +124,8 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/failed", get(agenda::failed_jobs))
         .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
         .route("/me/booking-page", axum::routing::put(agenda::save_booking))
+        .route("/me/reminders", get(agenda::reminders))
+        .route("/me/reminders/{id}/dismiss", post(agenda::dismiss_reminder))
         .route("/users/{id}/free-slots", get(agenda::free_slots))
         .route("/jobs/{id}/retry", post(agenda::retry_job))
 }

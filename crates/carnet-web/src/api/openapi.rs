@@ -356,6 +356,8 @@ pub const ROUTES: &[Route] = &[
     r("delete", "/api/v1/recurring-rules/{id}", "Delete a recurring rule and its open occurrences", "agenda"),
     r("post", "/api/v1/me/calendar-feed", "Make a new private iCalendar subscription URL (the previous one stops working)", "agenda"),
     r("delete", "/api/v1/me/calendar-feed", "Revoke the calendar subscription", "agenda"),
+    r("get", "/api/v1/me/reminders", "The caller's reminders that are due (open actions whose reminder time has come)", "agenda"),
+    r("post", "/api/v1/me/reminders/{id}/dismiss", "Mark a reminder seen", "agenda"),
     r("put", "/api/v1/me/booking-page", "Set the caller's public booking page (slug, type, duration, buffers, notice, horizon) and working hours per day", "agenda"),
     r("get", "/api/v1/users/{id}/free-slots", "Free slots of a user (?from, to, duration in minutes)", "agenda"),
     r("get", "/api/v1/jobs/failed", "Background jobs that failed for good, with their error (administrators)", "platform"),

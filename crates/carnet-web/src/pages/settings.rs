@@ -14,6 +14,7 @@ use carnet_app::access::users::{self, NewUser, UserUpdate};
 use carnet_app::access::{keys, User};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::{Permission, Role};
+use carnet_domain::agenda::ActionTypeDef;
 use carnet_domain::fields::FieldKind;
 use carnet_domain::i18n::{parse_time_zone, Locale};
 use carnet_domain::records::{Catalog, RawInput, ACCOUNT_FIELDS, CONTACT_FIELDS};
@@ -34,6 +35,7 @@ pub const SECTIONS: &[&str] = &[
     "pipelines",
     "offers",
     "sales_lists",
+    "agenda",
     "users",
     "jobs",
 ];
@@ -51,6 +53,7 @@ struct SettingsPage {
     kinds: Vec<(String, String)>,
     rule_fields: Vec<(String, String)>,
     rules: Vec<(i64, String, String, String)>,
+    agenda: AgendaSettings,
     error: Option<String>,
     draft: RawInput,
     saved: bool,
@@ -159,6 +162,11 @@ async fn settings_page(
         } else {
             vec![]
         },
+        agenda: if section == "agenda" {
+            agenda_settings(s, v, &cat).await.or_page(v)?
+        } else {
+            AgendaSettings::default()
+        },
         cat,
         saved,
         l: Layout::new(v, fmt.t("settings.title"), "settings"),
@@ -169,6 +177,87 @@ async fn settings_page(
         render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
     } else {
         render(&page)
+    })
+}
+
+/// The agenda section: action types, follow-up and recurring rules, each rule
+/// described in a sentence.
+#[derive(Default)]
+struct AgendaSettings {
+    types: Vec<ActionTypeDef>,
+    followups: Vec<(i64, String)>,
+    recurring: Vec<(i64, String, bool)>,
+    views: Vec<(i64, String)>,
+}
+
+async fn agenda_settings(s: &AppState, v: &Viewer, cat: &Catalog) -> Result<AgendaSettings, AppError> {
+    let db = &s.carnet.db;
+    let fmt = v.user.fmt();
+    let types = carnet_app::agenda::types(db).await?;
+    let type_name = |id: i64| types.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_default();
+    let tag_name = |id: Option<i64>| id.and_then(|t| cat.tag(t)).map(|(_, t)| t.name.clone());
+    let followups = carnet_app::agenda::rules::list(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let days = if r.business_days {
+                fmt.t("rules.business_days")
+            } else {
+                fmt.t("rules.days")
+            };
+            let segment = tag_name(r.segment_tag_id)
+                .map(|t| format!(" ({} {t})", fmt.t("rules.for_segment")))
+                .unwrap_or_default();
+            (
+                r.id,
+                format!(
+                    "{} “{}”{segment} → {} “{}”, {} {} {days}",
+                    fmt.t("rules.when_done"),
+                    type_name(r.when_type_id),
+                    type_name(r.then_type_id),
+                    r.subject,
+                    fmt.t("rules.due_in"),
+                    r.due_days
+                ),
+            )
+        })
+        .collect();
+    let views = carnet_app::records::views::visible(db, v.user.id, carnet_domain::fields::Entity::Account)
+        .await?
+        .into_iter()
+        .map(|sv| (sv.id, sv.name))
+        .collect::<Vec<_>>();
+    let recurring = carnet_app::agenda::recurring::list(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let segment = tag_name(r.segment_tag_id)
+                .or_else(|| {
+                    r.view_id
+                        .and_then(|id| views.iter().find(|(v, _)| *v == id))
+                        .map(|(_, n)| n.clone())
+                })
+                .unwrap_or_default();
+            (
+                r.id,
+                format!(
+                    "{} — “{}” {} “{segment}” {} {} {}",
+                    r.name,
+                    type_name(r.type_id),
+                    fmt.t("rules.for_segment"),
+                    fmt.t("rules.every"),
+                    r.every_months,
+                    fmt.t("rules.months")
+                ),
+                r.active,
+            )
+        })
+        .collect();
+    Ok(AgendaSettings {
+        types,
+        followups,
+        recurring,
+        views,
     })
 }
 
@@ -183,6 +272,18 @@ async fn section_page(State(s): State<AppState>, PageUser(v): PageUser, Path(sec
 
 fn id_of(input: &RawInput, k: &str) -> Result<i64, AppError> {
     input.one(k).trim().parse().map_err(|_| AppError::field(k, "is missing"))
+}
+
+/// The fields of a form meant for one parser (not the csrf token and `op`).
+fn only(input: &RawInput, keys: &[&str]) -> RawInput {
+    RawInput(
+        input
+            .0
+            .iter()
+            .filter(|(k, _)| keys.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 fn checked(input: &RawInput, k: &str) -> bool {
@@ -345,6 +446,51 @@ async fn section_post(
                     .await
                     .map(drop)
             }
+            ("agenda", "create_type") => carnet_app::agenda::create_type(db, i.one("name"), i.one("color"), i.one("icon"), i.one("kind"))
+                .await
+                .map(drop),
+            ("agenda", "update_type") => {
+                carnet_app::agenda::update_type(db, id_of(i, "id")?, i.one("name"), i.one("color"), i.one("icon")).await
+            }
+            ("agenda", "create_followup") => {
+                let cat = settings::catalog(db).await?;
+                let types = carnet_app::agenda::types(db).await?;
+                let raw = only(i, &["when_type", "segment", "then_type", "subject", "due_days", "business_days"]);
+                let d = carnet_app::agenda::rules::FollowupDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
+                carnet_app::agenda::rules::create(db, &d).await.map(drop)
+            }
+            ("agenda", "delete_followup") => carnet_app::agenda::rules::delete(db, id_of(i, "id")?).await,
+            ("agenda", "create_recurring") => {
+                let cat = settings::catalog(db).await?;
+                let types = carnet_app::agenda::types(db).await?;
+                let raw = only(
+                    i,
+                    &[
+                        "name",
+                        "type",
+                        "segment",
+                        "view",
+                        "every_months",
+                        "horizon_months",
+                        "start_time",
+                        "duration",
+                    ],
+                );
+                let d = carnet_app::agenda::recurring::RecurringDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
+                carnet_app::agenda::recurring::create(db, &d).await.map(drop)
+            }
+            ("agenda", "toggle_recurring") => {
+                let id = id_of(i, "id")?;
+                let mut d = carnet_app::agenda::recurring::RecurringDraft::parse(
+                    &carnet_app::agenda::recurring::to_raw(&carnet_app::agenda::recurring::get(db, id).await?),
+                    &settings::catalog(db).await?,
+                    &carnet_app::agenda::types(db).await?,
+                )
+                .map_err(AppError::Invalid)?;
+                d.active = !d.active;
+                carnet_app::agenda::recurring::update(db, id, &d).await
+            }
+            ("agenda", "delete_recurring") => carnet_app::agenda::recurring::delete(db, id_of(i, "id")?).await,
             _ => Err(AppError::NotFound),
         }
     }

@@ -765,15 +765,39 @@ fn working(mut d: chrono::NaiveDate) -> chrono::NaiveDate {
 async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     use chrono::Months;
     let app = spawn_app().await;
-    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Gold A", "tags": ["Gold"], "owner": app.admin.id})).await;
-    let (_, b) = app.post("/api/v1/accounts", json!({"name": "Gold B", "tags": ["Gold"], "owner": app.admin.id})).await;
-    let (_, c) = app.post("/api/v1/accounts", json!({"name": "Bronze C", "tags": ["Bronze"], "owner": app.admin.id})).await;
+    let (_, a) = app
+        .post(
+            "/api/v1/accounts",
+            json!({"name": "Gold A", "tags": ["Gold"], "owner": app.admin.id}),
+        )
+        .await;
+    let (_, b) = app
+        .post(
+            "/api/v1/accounts",
+            json!({"name": "Gold B", "tags": ["Gold"], "owner": app.admin.id}),
+        )
+        .await;
+    let (_, c) = app
+        .post(
+            "/api/v1/accounts",
+            json!({"name": "Bronze C", "tags": ["Bronze"], "owner": app.admin.id}),
+        )
+        .await;
     // Bad input: every 0 months, no segment, both a tag and a view.
     for (body, field) in [
-        (json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 0}), "every_months"),
+        (
+            json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 0}),
+            "every_months",
+        ),
         (json!({"name": "Visit", "type": "Customer visit", "every_months": 4}), "segment"),
-        (json!({"name": "Visit", "type": "Nope", "segment": "Gold", "every_months": 4}), "type"),
-        (json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 4, "start_time": "25:00"}), "start_time"),
+        (
+            json!({"name": "Visit", "type": "Nope", "segment": "Gold", "every_months": 4}),
+            "type",
+        ),
+        (
+            json!({"name": "Visit", "type": "Customer visit", "segment": "Gold", "every_months": 4, "start_time": "25:00"}),
+            "start_time",
+        ),
     ] {
         let (s, e) = app.post("/api/v1/recurring-rules", body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
@@ -807,7 +831,10 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
             "10:00",
             "in the owner's zone"
         );
-        assert_eq!((o["duration_min"].as_i64(), o["assignee_id"].as_i64()), (Some(90), Some(app.admin.id)));
+        assert_eq!(
+            (o["duration_min"].as_i64(), o["assignee_id"].as_i64()),
+            (Some(90), Some(app.admin.id))
+        );
     }
     assert_eq!(occurrences(&app, &b["id"], rule_id).await.len(), 3);
     assert!(occurrences(&app, &c["id"], rule_id).await.is_empty(), "not in the segment");
@@ -831,7 +858,8 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     // C enters the segment, B leaves it.
     let (s, _) = app.patch(&format!("/api/v1/accounts/{}", c["id"]), json!({"tags": ["Gold"]})).await;
     assert_eq!(s, StatusCode::OK);
-    app.patch(&format!("/api/v1/accounts/{}", b["id"]), json!({"tags": ["Bronze"]})).await;
+    app.patch(&format!("/api/v1/accounts/{}", b["id"]), json!({"tags": ["Bronze"]}))
+        .await;
     drain(&app).await;
     assert_eq!(days(&occurrences(&app, &c["id"], rule_id).await), plan(today, 3));
     assert!(occurrences(&app, &b["id"], rule_id).await.is_empty(), "left the segment");
@@ -879,4 +907,186 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
         done["data"].as_array().unwrap().iter().filter(|x| x["outcome"] == "done").count(),
         2
     );
+}
+
+/// Day and month views; moving an appointment by the drag-and-drop form (to a
+/// colleague's diary, a new time and length) and by the keyboard path (the edit
+/// form); reminders in the app; the agenda settings section.
+#[tokio::test]
+async fn agenda_views_moves_reminders_and_settings() {
+    let app = spawn_app().await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+    let (_, a) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Demo", "subject": "Demo Zeta", "starts_at": format!("{day}T09:00"), "duration": 60, "remind": 30}),
+        )
+        .await;
+    let id = a["id"].as_i64().unwrap();
+    let (_, t) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Task", "subject": "Send quote", "due_date": day.to_string()}),
+        )
+        .await;
+    // The day view places the appointment by its time; tasks above.
+    let page = b.get(&format!("/agenda?view=day&date={day}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Demo Zeta") && page.body.contains("09:00 – 10:00") && page.body.contains("Send quote"));
+    assert!(page.body.contains(&format!("data-move=\"/agenda/actions/{id}/move\"")));
+    // The month view shows both on their day.
+    let page = b.get(&format!("/agenda?view=month&date={day}")).await;
+    assert!(page.body.contains(&format!("data-day=\"{day}\"")) && page.body.contains("Demo Zeta"));
+    // Drag and drop: to the colleague's diary at 14:15 for 45 minutes.
+    let p = b
+        .post_form(
+            &format!("/agenda/actions/{id}/move"),
+            &[
+                ("starts_at", &format!("{day}T14:15")),
+                ("duration", "45"),
+                ("assignee", &rep.id.to_string()),
+                ("back", "/agenda?view=day"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/agenda?view=day"));
+    let (_, moved) = app.get(&format!("/api/v1/actions/{id}")).await;
+    assert_eq!(moved["starts_at"], "2026-03-10T13:15:00+00:00", "14:15 in Paris");
+    assert_eq!(
+        (moved["duration_min"].as_i64(), moved["assignee_id"].as_i64()),
+        (Some(45), Some(rep.id))
+    );
+    assert_eq!(moved["sequence"], 1);
+    // A week-view drop on another day keeps the time of day; a task's due date moves.
+    let next = day + chrono::Duration::days(1);
+    b.post_form(&format!("/agenda/actions/{id}/move"), &[("day", &next.to_string())])
+        .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/actions/{id}")).await.1["starts_at"],
+        "2026-03-11T13:15:00+00:00"
+    );
+    b.post_form(&format!("/agenda/actions/{}/move", t["id"]), &[("day", &next.to_string())])
+        .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/actions/{}", t["id"])).await.1["due_date"],
+        next.to_string()
+    );
+    // A move into a daylight-saving gap is refused and nothing changes.
+    let p = b
+        .post_form(&format!("/agenda/actions/{id}/move"), &[("starts_at", "2026-03-29T02:30")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("daylight-saving"), "the error names the reason");
+    assert_eq!(
+        app.get(&format!("/api/v1/actions/{id}")).await.1["starts_at"],
+        "2026-03-11T13:15:00+00:00"
+    );
+    // The keyboard path: the edit form.
+    let form = b.get(&format!("/agenda/actions/{id}")).await;
+    assert!(form.body.contains("value=\"2026-03-11T14:15\""), "local time in the form");
+    let p = b
+        .post_form(
+            &format!("/agenda/actions/{id}"),
+            &[
+                ("type", &moved["type"]["id"].to_string()),
+                ("subject", "Demo Zeta (moved)"),
+                ("assignee", &rep.id.to_string()),
+                ("starts_at", "2026-03-12T11:00"),
+                ("duration", "30"),
+                ("remind", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (_, edited) = app.get(&format!("/api/v1/actions/{id}")).await;
+    assert_eq!(
+        (edited["subject"].as_str(), edited["starts_at"].as_str()),
+        (Some("Demo Zeta (moved)"), Some("2026-03-12T10:00:00+00:00"))
+    );
+
+    // Reminders: due once their time has come (these are in the past), for the assignee.
+    let (_, r) = app.get("/api/v1/me/reminders").await;
+    assert!(
+        r["data"].as_array().unwrap().is_empty(),
+        "the admin's reminder moved to the rep with the action"
+    );
+    let rb = app.browser("rep@test.example").await;
+    let page = rb.get("/reminders").await;
+    assert!(page.body.contains("Demo Zeta (moved)"), "{}", page.body);
+    let p = rb.post_form(&format!("/reminders/{id}/dismiss"), &[]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(!rb.get("/reminders").await.body.contains("Demo Zeta"));
+    let (s, e) = app
+        .post("/api/v1/actions", json!({"type": "Task", "subject": "x", "remind": -5}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["remind"].is_string());
+
+    // Settings: a type, a follow-up rule and a recurring rule from the forms.
+    let p = b
+        .post_form(
+            "/settings/agenda",
+            &[
+                ("op", "create_type"),
+                ("name", "Trade show"),
+                ("color", "#aa3300"),
+                ("icon", "flag"),
+                ("kind", "appointment"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b
+        .post_form(
+            "/settings/agenda",
+            &[
+                ("op", "create_followup"),
+                ("when_type", "Trade show"),
+                ("segment", ""),
+                ("then_type", "Email"),
+                ("subject", "Thank visitors"),
+                ("due_days", "1"),
+                ("business_days", "false"),
+                ("business_days", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b
+        .post_form(
+            "/settings/agenda",
+            &[
+                ("op", "create_recurring"),
+                ("name", "Gold visits"),
+                ("type", "Customer visit"),
+                ("segment", "Gold"),
+                ("every_months", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("every_months") && p.body.contains("value=\"Gold visits\""),
+        "names the field, keeps the input"
+    );
+    let p = b
+        .post_form(
+            "/settings/agenda",
+            &[
+                ("op", "create_recurring"),
+                ("name", "Gold visits"),
+                ("type", "Customer visit"),
+                ("segment", "Gold"),
+                ("every_months", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = b.get("/settings/agenda").await;
+    assert!(page.body.contains("Trade show") && page.body.contains("Thank visitors") && page.body.contains("Gold visits"));
+    let (_, rules) = app.get("/api/v1/followup-rules").await;
+    assert_eq!(rules["data"][0]["business_days"], true);
 }
