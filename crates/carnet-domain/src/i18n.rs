@@ -486,6 +486,8 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("agenda.outcome_rescheduled", "Rescheduled", "Reportée"),
     ("settings.jobs", "Background jobs", "Tâches de fond"),
     ("settings.agenda", "Agenda", "Agenda"),
+    ("book.reschedule", "Or choose another time", "Ou choisissez un autre horaire"),
+    ("book.move", "Move my appointment", "Déplacer mon rendez-vous"),
     ("month.1", "January", "janvier"),
     ("month.2", "February", "février"),
     ("month.3", "March", "mars"),

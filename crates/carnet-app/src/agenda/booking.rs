@@ -166,13 +166,19 @@ pub async fn set_hours(db: &Db, user_id: i64, week: &[(u32, Vec<(u32, u32)>)]) -
 /// The user's occupied intervals overlapping [from, to): appointments not
 /// cancelled or rescheduled.
 async fn busy(h: &mut impl Handle, user_id: i64, from: i64, to: i64) -> Result<Vec<(i64, i64)>> {
+    busy_except(h, user_id, from, to, 0).await
+}
+
+/// The same, leaving out one appointment (the one being rescheduled).
+async fn busy_except(h: &mut impl Handle, user_id: i64, from: i64, to: i64, except: i64) -> Result<Vec<(i64, i64)>> {
     Ok(q(
         "SELECT starts_at, starts_at + duration_min * 60 FROM actions WHERE assignee_id = $1 AND starts_at IS NOT NULL \
-          AND (outcome IS NULL OR outcome NOT IN ('cancelled', 'rescheduled')) AND planned_at < $2 AND planned_at > $3",
+          AND (outcome IS NULL OR outcome NOT IN ('cancelled', 'rescheduled')) AND planned_at < $2 AND planned_at > $3 AND id <> $4",
     )
     .bind(user_id)
     .bind(to)
     .bind(from - carnet_domain::agenda::MAX_DURATION_MIN * 60)
+    .bind(except)
     .fetch_all::<(i64, i64)>(h)
     .await?
     .into_iter()
@@ -293,25 +299,61 @@ async fn find_or_create_contact(tx: &mut Tx, b: &Booker, owner: i64) -> Result<i
     Ok(id)
 }
 
+/// Locks a rep's diary for the rest of the transaction: every booking of the
+/// rep (own page, team pages, reschedules) takes this lock before re-checking
+/// the slot, so two of them cannot both take one slot.
+async fn lock_diary(tx: &mut Tx, user_id: i64) -> Result<()> {
+    let lock = crate::db::dialect::row_lock_clause(tx.dialect());
+    q(format!("SELECT id FROM users WHERE id = $1{lock}"))
+        .bind(user_id)
+        .fetch_optional::<(i64,)>(tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether a slot is free for a rep under some rules, read inside the
+/// transaction (after [`lock_diary`]); `except` leaves out an appointment.
+async fn slot_is_free(tx: &mut Tx, user_id: i64, slot: i64, rules: &SlotRules, except: i64) -> Result<bool> {
+    let tz = zone(tx, user_id).await?;
+    let hours = hours(tx, user_id).await?;
+    let dur = rules.duration_min * 60;
+    let busy = busy_except(tx, user_id, slot - 86_400, slot + dur + 86_400, except).await?;
+    Ok(free_slots(tz, &hours, &busy, slot, slot + 1, rules, now()).contains(&slot))
+}
+
+fn taken() -> AppError {
+    AppError::Conflict("this slot is no longer available: please choose another".into())
+}
+
 /// Books a slot: returns the appointment's id and the token of its manage link.
 pub async fn book(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    // The lock: concurrent bookings of this diary wait here, then see each other.
-    let page: Option<BookingPage> = q(format!(
-        "UPDATE booking_pages SET version = version + 1 WHERE slug = $1 AND active = TRUE RETURNING {COLS}"
-    ))
-    .bind(slug)
-    .fetch_optional(&mut tx)
-    .await?;
+    let page: Option<BookingPage> = q(format!("SELECT {COLS} FROM booking_pages WHERE slug = $1 AND active = TRUE"))
+        .bind(slug)
+        .fetch_optional(&mut tx)
+        .await?;
     let page = page.ok_or(AppError::NotFound)?;
-    let tz = zone(&mut tx, page.user_id).await?;
-    let hours = hours(&mut tx, page.user_id).await?;
-    let dur = page.duration_min * 60;
-    let busy = busy(&mut tx, page.user_id, slot - 86_400, slot + dur + 86_400).await?;
-    if !free_slots(tz, &hours, &busy, slot, slot + 1, &page.rules(), now()).contains(&slot) {
-        return Err(AppError::Conflict("this slot is no longer available: please choose another".into()));
+    // The lock: concurrent bookings of this diary wait here, then see each other.
+    lock_diary(&mut tx, page.user_id).await?;
+    if !slot_is_free(&mut tx, page.user_id, slot, &page.rules(), 0).await? {
+        return Err(taken());
     }
-    let contact = find_or_create_contact(&mut tx, b, page.user_id).await?;
+    let booked = insert_booking(&mut tx, page.user_id, page.type_id, page.duration_min, slot, b, None).await?;
+    tx.commit().await?;
+    Ok(booked)
+}
+
+/// Writes a booked appointment, its contact and its manage token.
+async fn insert_booking(
+    tx: &mut Tx,
+    user_id: i64,
+    type_id: i64,
+    duration_min: i64,
+    slot: i64,
+    b: &Booker,
+    team_id: Option<i64>,
+) -> Result<(i64, String)> {
+    let contact = find_or_create_contact(tx, b, user_id).await?;
     let t = now();
     let subject = match &b.company {
         Some(c) => format!("{} ({c})", b.name),
@@ -319,18 +361,18 @@ pub async fn book(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, St
     };
     let id = q("INSERT INTO actions (type_id, subject, notes, contact_id, assignee_id, starts_at, duration_min, planned_at, sequence, created_at, updated_at) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $6, 0, $8, $8) RETURNING id")
-        .bind(page.type_id)
+        .bind(type_id)
         .bind(subject.clone())
         .bind(format!("Booked online by {} <{}>", b.name, b.email.as_str()))
         .bind(contact)
-        .bind(page.user_id)
+        .bind(user_id)
         .bind(slot)
-        .bind(page.duration_min)
+        .bind(duration_min)
         .bind(t)
-        .insert_id(&mut tx)
+        .insert_id(&mut *tx)
         .await?;
     timeline::add(
-        &mut tx,
+        tx,
         NewEntry {
             entity: Entity::Contact,
             record_id: contact,
@@ -343,13 +385,13 @@ pub async fn book(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, St
     )
     .await?;
     let token = random_token();
-    q("INSERT INTO bookings (token_hash, action_id, created_at) VALUES ($1, $2, $3)")
+    q("INSERT INTO bookings (token_hash, action_id, created_at, team_id) VALUES ($1, $2, $3, $4)")
         .bind(token_hash(&token))
         .bind(id)
         .bind(t)
-        .execute(&mut tx)
+        .bind(team_id)
+        .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok((id, token))
 }
 
@@ -376,4 +418,366 @@ pub async fn cancel(db: &Db, token: &str) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A team booking page: one public page for several reps.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Team {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub type_id: i64,
+    pub duration_min: i64,
+    pub buffer_before_min: i64,
+    pub buffer_after_min: i64,
+    pub min_notice_min: i64,
+    pub horizon_days: i64,
+    pub strategy: String,
+    pub time_zone: String,
+    pub active: bool,
+    pub last_user_id: Option<i64>,
+}
+
+const TEAM_COLS: &str = "id, slug, name, type_id, duration_min, buffer_before_min, buffer_after_min, min_notice_min, horizon_days, \
+                         strategy, time_zone, active, last_user_id";
+
+impl Team {
+    pub fn rules(&self) -> SlotRules {
+        SlotRules {
+            duration_min: self.duration_min,
+            buffer_before_min: self.buffer_before_min,
+            buffer_after_min: self.buffer_after_min,
+            min_notice_min: self.min_notice_min,
+            horizon_days: self.horizon_days,
+            step_min: 15,
+        }
+    }
+}
+
+pub const STRATEGIES: &[&str] = &["round_robin", "least_busy"];
+
+pub struct TeamInput<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub type_id: i64,
+    pub duration_min: i64,
+    pub buffer_before_min: i64,
+    pub buffer_after_min: i64,
+    pub min_notice_min: i64,
+    pub horizon_days: i64,
+    pub strategy: &'a str,
+    pub time_zone: &'a str,
+    pub members: Vec<i64>,
+    pub active: bool,
+}
+
+/// Creates (`id` None) or changes a team page and its members.
+pub async fn save_team(db: &Db, id: Option<i64>, t: TeamInput<'_>) -> Result<i64> {
+    let mut e = FieldErrors::new();
+    let slug = t.slug.trim().to_lowercase();
+    if slug.len() < 3 || slug.len() > 60 || !slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        e.add("slug", "must be 3 to 60 letters, digits or dashes");
+    }
+    let name = e.check("name", required_name(t.name));
+    for (f, v, min, max) in [
+        ("duration", t.duration_min, 1, 480),
+        ("buffer_before", t.buffer_before_min, 0, 240),
+        ("buffer_after", t.buffer_after_min, 0, 240),
+        ("min_notice", t.min_notice_min, 0, 60 * 24 * 30),
+        ("horizon_days", t.horizon_days, 1, 365),
+    ] {
+        if !(min..=max).contains(&v) {
+            e.add(f, format!("must be between {min} and {max}"));
+        }
+    }
+    if !STRATEGIES.contains(&t.strategy) {
+        e.add("strategy", "must be round_robin or least_busy");
+    }
+    e.check("time_zone", parse_time_zone(t.time_zone));
+    if t.members.is_empty() {
+        e.add("members", "choose at least one member");
+    }
+    let types = super::types(db).await?;
+    if !types.iter().any(|x| x.id == t.type_id && x.kind == "appointment") {
+        e.add("type", "must be an appointment type");
+    }
+    e.into_result()?;
+    let mut tx = db.begin().await?;
+    let personal: Option<i64> = q("SELECT user_id FROM booking_pages WHERE slug = $1")
+        .bind(slug.clone())
+        .scalar_opt(&mut tx)
+        .await?;
+    if personal.is_some() {
+        return Err(AppError::field("slug", "is already used by another booking page"));
+    }
+    let mut query = match id {
+        None => q(
+            "INSERT INTO booking_teams (slug, name, type_id, duration_min, buffer_before_min, buffer_after_min, min_notice_min, horizon_days, \
+             strategy, time_zone, active, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING id",
+        ),
+        Some(_) => q(
+            "UPDATE booking_teams SET slug = $1, name = $2, type_id = $3, duration_min = $4, buffer_before_min = $5, buffer_after_min = $6, \
+             min_notice_min = $7, horizon_days = $8, strategy = $9, time_zone = $10, active = $11 WHERE id = $12 RETURNING id",
+        ),
+    }
+    .bind(slug)
+    .bind(name.unwrap_or_default())
+    .bind(t.type_id)
+    .bind(t.duration_min)
+    .bind(t.buffer_before_min)
+    .bind(t.buffer_after_min)
+    .bind(t.min_notice_min)
+    .bind(t.horizon_days)
+    .bind(t.strategy)
+    .bind(t.time_zone.trim())
+    .bind(t.active);
+    if let Some(id) = id {
+        query = query.bind(id);
+    }
+    let team_id = query.insert_id(&mut tx).await.map_err(|e| match &e {
+        sqlx::Error::RowNotFound => AppError::NotFound,
+        _ if crate::db::is_unique_violation(&e) => AppError::field("slug", "is already used by another booking page"),
+        _ => e.into(),
+    })?;
+    q("DELETE FROM booking_team_members WHERE team_id = $1")
+        .bind(team_id)
+        .execute(&mut tx)
+        .await?;
+    for u in &t.members {
+        if !crate::sales::exists(&mut tx, "users", *u).await? {
+            return Err(AppError::field("members", format!("{u} is not a user")));
+        }
+        q("INSERT INTO booking_team_members (team_id, user_id) VALUES ($1, $2)")
+            .bind(team_id)
+            .bind(*u)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(team_id)
+}
+
+pub async fn teams(db: &Db) -> Result<Vec<(Team, Vec<i64>)>> {
+    let mut c = db.conn().await?;
+    let list: Vec<Team> = q(format!("SELECT {TEAM_COLS} FROM booking_teams ORDER BY name, id"))
+        .fetch_all(&mut c)
+        .await?;
+    let members: Vec<(i64, i64)> = q("SELECT team_id, user_id FROM booking_team_members ORDER BY user_id")
+        .fetch_all(&mut c)
+        .await?;
+    Ok(list
+        .into_iter()
+        .map(|t| {
+            let m = members.iter().filter(|(tid, _)| *tid == t.id).map(|(_, u)| *u).collect();
+            (t, m)
+        })
+        .collect())
+}
+
+pub async fn delete_team(db: &Db, id: i64) -> Result<()> {
+    crate::db::delete_by_id(db, "booking_teams", id).await
+}
+
+/// An active team page and its active members, by slug.
+pub async fn team_by_slug(db: &Db, slug: &str) -> Result<Option<(Team, Vec<i64>)>> {
+    let mut c = db.conn().await?;
+    let team: Option<Team> = q(format!("SELECT {TEAM_COLS} FROM booking_teams WHERE slug = $1 AND active = TRUE"))
+        .bind(slug)
+        .fetch_optional(&mut c)
+        .await?;
+    let Some(team) = team else { return Ok(None) };
+    let members: Vec<(i64,)> = q(
+        "SELECT m.user_id FROM booking_team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 AND u.active = TRUE ORDER BY m.user_id",
+    )
+    .bind(team.id)
+    .fetch_all(&mut c)
+    .await?;
+    Ok(Some((team, members.into_iter().map(|(u,)| u).collect())))
+}
+
+/// A member's free slots under some rules.
+async fn free_with(db: &Db, user_id: i64, rules: &SlotRules, from: i64, to: i64, except: i64) -> Result<Vec<i64>> {
+    let mut c = db.conn().await?;
+    let tz = zone(&mut c, user_id).await?;
+    let hours = hours(&mut c, user_id).await?;
+    let busy = busy_except(&mut c, user_id, from - 86_400, to + 86_400, except).await?;
+    Ok(free_slots(tz, &hours, &busy, from, to, rules, now()))
+}
+
+/// A team's free slots: when at least one member is free.
+pub async fn free_team(db: &Db, team: &Team, members: &[i64], from: i64, to: i64) -> Result<Vec<i64>> {
+    let mut all = std::collections::BTreeSet::new();
+    for m in members {
+        all.extend(free_with(db, *m, &team.rules(), from, to, 0).await?);
+    }
+    Ok(all.into_iter().collect())
+}
+
+/// The order in which members are offered a booking: round robin starts after
+/// the member who got the last one; least busy starts with the fewest
+/// appointments in the week around the slot (ties in round-robin order).
+fn member_order(team: &Team, members: &[i64], load: &[(i64, i64)]) -> Vec<i64> {
+    let after = team.last_user_id.unwrap_or(i64::MIN);
+    let mut order: Vec<i64> = members.iter().copied().filter(|m| *m > after).collect();
+    order.extend(members.iter().copied().filter(|m| *m <= after));
+    if team.strategy == "least_busy" {
+        let count = |m: i64| load.iter().find(|(u, _)| *u == m).map(|(_, n)| *n).unwrap_or(0);
+        order.sort_by_key(|m| count(*m)); // stable: ties keep the round-robin order
+    }
+    order
+}
+
+/// Books a slot on a team page: the first free member in the team's order.
+/// Returns the appointment, its manage token and the member who got it.
+pub async fn book_team(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, String, i64)> {
+    let mut tx = db.begin().await?;
+    // Team bookings wait for each other here (the round-robin pointer), then
+    // each takes the chosen member's diary lock like a personal booking.
+    let team: Option<Team> = q(format!(
+        "UPDATE booking_teams SET version = version + 1 WHERE slug = $1 AND active = TRUE RETURNING {TEAM_COLS}"
+    ))
+    .bind(slug)
+    .fetch_optional(&mut tx)
+    .await?;
+    let team = team.ok_or(AppError::NotFound)?;
+    let members: Vec<(i64,)> = q(
+        "SELECT m.user_id FROM booking_team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 AND u.active = TRUE ORDER BY m.user_id",
+    )
+    .bind(team.id)
+    .fetch_all(&mut tx)
+    .await?;
+    let members: Vec<i64> = members.into_iter().map(|(u,)| u).collect();
+    let mut load_q = q(
+        "SELECT assignee_id, COUNT(*) FROM actions WHERE starts_at IS NOT NULL AND (outcome IS NULL OR outcome = 'done') \
+                        AND planned_at >= $1 AND planned_at < $2 AND assignee_id IN ",
+    )
+    .bind(slot - 7 * 86_400)
+    .bind(slot + 7 * 86_400);
+    crate::db::push_in_list(&mut load_q, &members);
+    load_q.push(" GROUP BY assignee_id");
+    let load: Vec<(i64, i64)> = if members.is_empty() {
+        vec![]
+    } else {
+        load_q.fetch_all(&mut tx).await?
+    };
+    for m in member_order(&team, &members, &load) {
+        lock_diary(&mut tx, m).await?;
+        if slot_is_free(&mut tx, m, slot, &team.rules(), 0).await? {
+            let (id, token) = insert_booking(&mut tx, m, team.type_id, team.duration_min, slot, b, Some(team.id)).await?;
+            q("UPDATE booking_teams SET last_user_id = $1 WHERE id = $2")
+                .bind(m)
+                .bind(team.id)
+                .execute(&mut tx)
+                .await?;
+            tx.commit().await?;
+            return Ok((id, token, m));
+        }
+    }
+    Err(taken())
+}
+
+/// The rules a booking was made under: its team's, or its rep's page.
+async fn rules_of_booking(db: &Db, token: &str, a: &super::actions::Action) -> Result<SlotRules> {
+    let team: Option<Option<i64>> = q("SELECT team_id FROM bookings WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .scalar_opt(&mut db.conn().await?)
+        .await?;
+    if let Some(Some(tid)) = team {
+        let t: Option<Team> = q(format!("SELECT {TEAM_COLS} FROM booking_teams WHERE id = $1"))
+            .bind(tid)
+            .fetch_optional(&mut db.conn().await?)
+            .await?;
+        if let Some(t) = t {
+            return Ok(t.rules());
+        }
+    }
+    let user = a.assignee_id.ok_or(AppError::NotFound)?;
+    let mut rules = for_user(db, user).await?.map(|p| p.rules()).ok_or(AppError::NotFound)?;
+    rules.duration_min = a.duration_min.unwrap_or(rules.duration_min);
+    Ok(rules)
+}
+
+/// Free slots to move a booking to (its rep's diary, its own time left out).
+pub async fn reschedule_slots(db: &Db, token: &str) -> Result<Vec<i64>> {
+    let a = by_token(db, token).await?;
+    let rules = rules_of_booking(db, token, &a).await?;
+    let user = a.assignee_id.ok_or(AppError::NotFound)?;
+    let t = now();
+    free_with(db, user, &rules, t, t + rules.horizon_days * 86_400, a.id).await
+}
+
+/// Moves a booking to another free slot of the same rep (the appointment keeps
+/// its identity; calendar clients see a new SEQUENCE).
+pub async fn reschedule(db: &Db, token: &str, slot: i64) -> Result<()> {
+    let a = by_token(db, token).await?;
+    if a.outcome.is_some() {
+        return Err(AppError::Conflict("this booking is already closed".into()));
+    }
+    let rules = rules_of_booking(db, token, &a).await?;
+    let user = a.assignee_id.ok_or(AppError::NotFound)?;
+    let mut tx = db.begin().await?;
+    lock_diary(&mut tx, user).await?;
+    if !slot_is_free(&mut tx, user, slot, &rules, a.id).await? {
+        return Err(taken());
+    }
+    let t = now();
+    q("UPDATE actions SET starts_at = $1, planned_at = $1, sequence = sequence + 1, updated_at = $2 WHERE id = $3 AND outcome IS NULL")
+        .bind(slot)
+        .bind(t)
+        .bind(a.id)
+        .execute(&mut tx)
+        .await?;
+    if let Some(contact) = a.contact_id {
+        timeline::add(
+            &mut tx,
+            NewEntry {
+                entity: Entity::Contact,
+                record_id: contact,
+                kind: "action_planned",
+                actor_id: None,
+                title: &a.subject,
+                body: None,
+                data: Some(serde_json::json!({"action_id": a.id, "subject": "Rescheduled online", "planned_at": slot})),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team(strategy: &str, last: Option<i64>) -> Team {
+        Team {
+            id: 1,
+            slug: "sales".into(),
+            name: "Sales".into(),
+            type_id: 1,
+            duration_min: 30,
+            buffer_before_min: 0,
+            buffer_after_min: 0,
+            min_notice_min: 0,
+            horizon_days: 30,
+            strategy: strategy.into(),
+            time_zone: "Europe/Paris".into(),
+            active: true,
+            last_user_id: last,
+        }
+    }
+
+    #[test]
+    fn round_robin_starts_after_the_last_member_served() {
+        assert_eq!(member_order(&team("round_robin", None), &[3, 5, 9], &[]), vec![3, 5, 9]);
+        assert_eq!(member_order(&team("round_robin", Some(5)), &[3, 5, 9], &[]), vec![9, 3, 5]);
+        assert_eq!(member_order(&team("round_robin", Some(9)), &[3, 5, 9], &[]), vec![3, 5, 9]);
+    }
+
+    #[test]
+    fn least_busy_prefers_the_emptiest_diary() {
+        let load = [(3, 4), (5, 1), (9, 1)];
+        assert_eq!(member_order(&team("least_busy", Some(5)), &[3, 5, 9], &load), vec![9, 5, 3]);
+    }
 }

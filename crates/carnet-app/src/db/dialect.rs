@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "booking", include_str!("../../migrations/0007_booking.sql")),
     (8, "segment", include_str!("../../migrations/0008_segment.sql")),
     (9, "recurring", include_str!("../../migrations/0009_recurring.sql")),
+    (10, "booking_teams", include_str!("../../migrations/0010_booking_teams.sql")),
 ];
 
 impl Dialect {
@@ -40,6 +41,15 @@ impl Dialect {
 pub fn claim_lock_clause(d: Dialect) -> &'static str {
     match d {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    }
+}
+
+/// How a transaction locks one row it is about to depend on: PostgreSQL locks
+/// the row until commit; SQLite's write transaction is exclusive already.
+pub fn row_lock_clause(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     }
 }

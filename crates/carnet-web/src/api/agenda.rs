@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carnet_app::agenda::{self, actions, recurring, rules};
+use carnet_app::agenda::{self, actions, booking, recurring, rules};
 use carnet_app::platform::jobs;
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
@@ -313,13 +313,7 @@ pub async fn save_booking(State(s): State<AppState>, ApiUser(v): ApiUser, b: Jso
         "active",
         "hours",
     ])?;
-    let types = agenda::types(&s.carnet.db).await?;
-    let type_raw = b.str("type")?.unwrap_or("Videoconference".into());
-    let type_id = types
-        .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(&type_raw) || t.id.to_string() == type_raw)
-        .map(|t| t.id)
-        .ok_or_else(|| AppError::field("type", "is not a known action type"))?;
+    let type_id = appointment_type(&s, &b).await?;
     let mut week = Vec::new();
     match b.0.get("hours") {
         None | Some(Value::Null) => {}
@@ -354,5 +348,128 @@ pub async fn save_booking(State(s): State<AppState>, ApiUser(v): ApiUser, b: Jso
     if b.0.contains_key("hours") {
         carnet_app::agenda::booking::set_hours(&s.carnet.db, v.user.id, &week).await?;
     }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The `type` of a booking page body (id or name; a videoconference by default).
+async fn appointment_type(s: &AppState, b: &JsonBody) -> Result<i64, ApiError> {
+    let types = agenda::types(&s.carnet.db).await?;
+    let type_raw = b.str("type")?.unwrap_or("Videoconference".into());
+    Ok(types
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(&type_raw) || t.id.to_string() == type_raw)
+        .map(|t| t.id)
+        .ok_or_else(|| AppError::field("type", "is not a known action type"))?)
+}
+
+fn team_json(t: &booking::Team, members: &[i64]) -> Value {
+    json!({"id": t.id, "slug": t.slug, "name": t.name, "type_id": t.type_id, "duration": t.duration_min, "buffer_before": t.buffer_before_min,
+        "buffer_after": t.buffer_after_min, "min_notice": t.min_notice_min, "horizon_days": t.horizon_days, "strategy": t.strategy,
+        "time_zone": t.time_zone, "active": t.active, "members": members})
+}
+
+pub async fn list_teams(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    let teams = booking::teams(&s.carnet.db).await?;
+    Ok(Json(json!({"data": teams.iter().map(|(t, m)| team_json(t, m)).collect::<Vec<_>>()})).into_response())
+}
+
+/// Creates or changes a team page; a change starts from the team as it is.
+async fn save_team(s: &AppState, id: Option<i64>, b: JsonBody) -> Result<i64, ApiError> {
+    b.only(&[
+        "slug",
+        "name",
+        "type",
+        "duration",
+        "buffer_before",
+        "buffer_after",
+        "min_notice",
+        "horizon_days",
+        "strategy",
+        "time_zone",
+        "members",
+        "active",
+    ])?;
+    let cur = match id {
+        Some(id) => Some(
+            booking::teams(&s.carnet.db)
+                .await?
+                .into_iter()
+                .find(|(t, _)| t.id == id)
+                .ok_or(AppError::NotFound)?,
+        ),
+        None => None,
+    };
+    let mut base = cur.as_ref().map(|(t, m)| team_json(t, m)).unwrap_or(json!({}));
+    for (k, v) in &b.0 {
+        base[k] = v.clone();
+    }
+    let merged = JsonBody(base.as_object().cloned().unwrap_or_default());
+    let type_id = match (merged.0.get("type"), merged.0.get("type_id")) {
+        (None, Some(Value::Number(n))) => n.as_i64().unwrap_or_default(),
+        _ => appointment_type(s, &merged).await?,
+    };
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let mut members = Vec::new();
+    match merged.0.get("members") {
+        Some(Value::Array(list)) => {
+            for m in list {
+                let raw = match m {
+                    Value::Number(n) => n.to_string(),
+                    Value::String(x) => x.clone(),
+                    _ => return Err(AppError::field("members", "must list user ids or emails").into()),
+                };
+                members.push(cat.resolve_user(&raw).map_err(|e| AppError::field("members", e))?);
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return Err(AppError::field("members", "must list user ids or emails").into()),
+    }
+    let text = |k: &str| merged.str(k).map(|v| v.unwrap_or_default());
+    let (slug, name, strategy, tz) = (text("slug")?, text("name")?, text("strategy")?, text("time_zone")?);
+    Ok(booking::save_team(
+        &s.carnet.db,
+        id,
+        booking::TeamInput {
+            slug: &slug,
+            name: &name,
+            type_id,
+            duration_min: merged.i64("duration")?.unwrap_or(30),
+            buffer_before_min: merged.i64("buffer_before")?.unwrap_or(0),
+            buffer_after_min: merged.i64("buffer_after")?.unwrap_or(0),
+            min_notice_min: merged.i64("min_notice")?.unwrap_or(120),
+            horizon_days: merged.i64("horizon_days")?.unwrap_or(30),
+            strategy: if strategy.is_empty() { "round_robin" } else { &strategy },
+            time_zone: if tz.is_empty() { "Europe/Paris" } else { &tz },
+            members,
+            active: merged.bool("active")?.unwrap_or(true),
+        },
+    )
+    .await?)
+}
+
+async fn team_response(s: &AppState, id: i64, status: StatusCode) -> ApiResult {
+    let (t, m) = booking::teams(&s.carnet.db)
+        .await?
+        .into_iter()
+        .find(|(t, _)| t.id == id)
+        .ok_or(AppError::NotFound)?;
+    Ok((status, Json(json!({"data": team_json(&t, &m)}))).into_response())
+}
+
+pub async fn create_team(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    let id = save_team(&s, None, b).await?;
+    team_response(&s, id, StatusCode::CREATED).await
+}
+
+pub async fn update_team(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    save_team(&s, Some(id), b).await?;
+    team_response(&s, id, StatusCode::OK).await
+}
+
+pub async fn delete_team(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    v.require(Permission::ManageSettings)?;
+    booking::delete_team(&s.carnet.db, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

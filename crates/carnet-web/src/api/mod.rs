@@ -13,7 +13,7 @@ use crate::kinds::{Accounts, Contacts, Opportunities};
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use carnet_app::AppError;
 use serde_json::Value;
@@ -125,6 +125,8 @@ pub fn router() -> Router<AppState> {
         .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
         .route("/me/booking-page", axum::routing::put(agenda::save_booking))
         .route("/me/reminders", get(agenda::reminders))
+        .route("/booking-teams", get(agenda::list_teams).post(agenda::create_team))
+        .route("/booking-teams/{id}", patch(agenda::update_team).delete(agenda::delete_team))
         .route("/me/reminders/{id}/dismiss", post(agenda::dismiss_reminder))
         .route("/users/{id}/free-slots", get(agenda::free_slots))
         .route("/jobs/{id}/retry", post(agenda::retry_job))

@@ -1090,3 +1090,150 @@ async fn agenda_views_moves_reminders_and_settings() {
     let (_, rules) = app.get("/api/v1/followup-rules").await;
     assert_eq!(rules["data"][0]["business_days"], true);
 }
+
+/// Books `slot` (UTC seconds) on a public page; returns the status and the
+/// manage token when it was booked.
+async fn book_on(app: &TestApp, slug: &str, slot: i64, email: &str) -> (StatusCode, Option<String>, String) {
+    let res = app
+        .http
+        .post(app.url(&format!("/book/{slug}")))
+        .form(&[("slot", slot.to_string().as_str()), ("name", "Pat Prospect"), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    let token = body
+        .split("href=\"/book/manage/")
+        .nth(1)
+        .map(|t| t.split('"').next().unwrap().to_string());
+    (status, token, body)
+}
+
+/// A team page: a booking goes to a free member, in turn or to the least busy;
+/// when all are taken, the slot is refused. A booking can be moved from its
+/// manage link to another free slot of the same rep.
+#[tokio::test]
+async fn team_booking_pages_share_bookings_and_bookings_can_be_rescheduled() {
+    let app = spawn_app().await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    for (body, field) in [
+        (json!({"slug": "sales-team", "name": "Sales", "members": []}), "members"),
+        (
+            json!({"slug": "sales-team", "name": "Sales", "members": [rep.id], "strategy": "random"}),
+            "strategy",
+        ),
+        (
+            json!({"slug": "sales-team", "name": "Sales", "members": [rep.id], "time_zone": "Mars/Olympus"}),
+            "time_zone",
+        ),
+    ] {
+        let (s, e) = app.post("/api/v1/booking-teams", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"][field].is_string(), "{e}");
+    }
+    let (s, team) = app
+        .post(
+            "/api/v1/booking-teams",
+            json!({"slug": "sales-team", "name": "Sales team", "type": "Videoconference", "duration": 30, "min_notice": 0,
+                   "members": [app.admin.id, "rep@test.example"], "strategy": "round_robin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{team}");
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
+        day += chrono::Duration::days(1);
+    }
+    let at = |hm: &str| carnet_domain::agenda::parse_local(&format!("{day}T{hm}"), chrono_tz::Europe::Paris).unwrap();
+    let page = app
+        .http
+        .get(app.url("/book/sales-team"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sales team") && page.contains(&format!("value=\"{}\"", at("10:00"))));
+    let assignee = |token: String| {
+        let app = &app;
+        async move {
+            let a = carnet_app::agenda::booking::by_token(&app.carnet.db, &token).await.unwrap();
+            (a.assignee_id.unwrap(), a)
+        }
+    };
+    // Round robin: the first member, then the other for the same slot; then refused.
+    let (s, t1, body) = book_on(&app, "sales-team", at("10:00"), "a@p.example").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Ada Admin (Sales team)"), "names the rep: {body}");
+    assert_eq!(assignee(t1.clone().unwrap()).await.0, app.admin.id);
+    let (_, t2, _) = book_on(&app, "sales-team", at("10:00"), "b@p.example").await;
+    assert_eq!(assignee(t2.unwrap()).await.0, rep.id);
+    let (s, _, _) = book_on(&app, "sales-team", at("10:00"), "c@p.example").await;
+    assert_eq!(s, StatusCode::CONFLICT, "both diaries are taken");
+    let page = app
+        .http
+        .get(app.url("/book/sales-team"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains(&format!("value=\"{}\"", at("10:00"))), "no longer offered");
+    let (_, t3, _) = book_on(&app, "sales-team", at("11:00"), "d@p.example").await;
+    assert_eq!(assignee(t3.unwrap()).await.0, app.admin.id, "in turn");
+    // Least busy: the admin has two, the rep one.
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/booking-teams/{}", team["data"]["id"]),
+            json!({"strategy": "least_busy"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, t4, _) = book_on(&app, "sales-team", at("14:30"), "e@p.example").await;
+    assert_eq!(assignee(t4.unwrap()).await.0, rep.id);
+
+    // Reschedule from the manage link: the rep's free slots, the booking's own time left out.
+    let t1 = t1.unwrap();
+    let manage = app
+        .http
+        .get(app.url(&format!("/book/manage/{t1}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(manage.contains(&format!("value=\"{}\"", at("15:00"))) && manage.contains(&format!("value=\"{}\"", at("10:00"))));
+    assert!(
+        !manage.contains(&format!("value=\"{}\"", at("11:00"))),
+        "the admin's 11:00 is taken"
+    );
+    let res = app
+        .http
+        .post(app.url(&format!("/book/manage/{t1}/reschedule")))
+        .form(&[("slot", at("11:00").to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = app
+        .http
+        .post(app.url(&format!("/book/manage/{t1}/reschedule")))
+        .form(&[("slot", at("15:00").to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (uid, a) = assignee(t1.clone()).await;
+    assert_eq!((uid, a.starts_at, a.sequence), (app.admin.id, Some(at("15:00")), 1));
+    let res = app
+        .http
+        .post(app.url("/book/manage/forged/reschedule"))
+        .form(&[("slot", at("15:30").to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
