@@ -188,6 +188,8 @@ struct AgendaSettings {
     followups: Vec<(i64, String)>,
     recurring: Vec<(i64, String, bool)>,
     views: Vec<(i64, String)>,
+    /// Team booking pages: (id, slug, name, strategy, member names).
+    teams: Vec<(i64, String, String, String, String)>,
 }
 
 async fn agenda_settings(s: &AppState, v: &Viewer, cat: &Catalog) -> Result<AgendaSettings, AppError> {
@@ -253,11 +255,30 @@ async fn agenda_settings(s: &AppState, v: &Viewer, cat: &Catalog) -> Result<Agen
             )
         })
         .collect();
+    let teams = carnet_app::agenda::booking::teams(db)
+        .await?
+        .into_iter()
+        .map(|(t, members)| {
+            let names = members
+                .iter()
+                .filter_map(|m| cat.user(*m).map(|u| u.name.clone()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                t.id,
+                t.slug,
+                t.name,
+                fmt.t(&format!("book.strategy_{}", t.strategy)).to_string(),
+                names,
+            )
+        })
+        .collect();
     Ok(AgendaSettings {
         types,
         followups,
         recurring,
         views,
+        teams,
     })
 }
 
@@ -490,6 +511,36 @@ async fn section_post(
                 d.active = !d.active;
                 carnet_app::agenda::recurring::update(db, id, &d).await
             }
+            ("agenda", "create_team") => {
+                let members = i.all("members").iter().filter_map(|m| m.parse().ok()).collect();
+                let num = |k: &str, d: i64| -> Result<i64, AppError> {
+                    match i.one(k).trim() {
+                        "" => Ok(d),
+                        x => x.parse().map_err(|_| AppError::field(k, "must be a whole number")),
+                    }
+                };
+                carnet_app::agenda::booking::save_team(
+                    db,
+                    None,
+                    carnet_app::agenda::booking::TeamInput {
+                        slug: i.one("slug"),
+                        name: i.one("name"),
+                        type_id: num("type", 0)?,
+                        duration_min: num("duration", 30)?,
+                        buffer_before_min: num("buffer_before", 0)?,
+                        buffer_after_min: num("buffer_after", 0)?,
+                        min_notice_min: num("min_notice", 120)?,
+                        horizon_days: num("horizon_days", 30)?,
+                        strategy: i.one("strategy"),
+                        time_zone: i.one("time_zone"),
+                        members,
+                        active: true,
+                    },
+                )
+                .await
+                .map(drop)
+            }
+            ("agenda", "delete_team") => carnet_app::agenda::booking::delete_team(db, id_of(i, "id")?).await,
             ("agenda", "delete_recurring") => carnet_app::agenda::recurring::delete(db, id_of(i, "id")?).await,
             _ => Err(AppError::NotFound),
         }

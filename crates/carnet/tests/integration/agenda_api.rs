@@ -1089,6 +1089,31 @@ async fn agenda_views_moves_reminders_and_settings() {
     assert!(page.body.contains("Trade show") && page.body.contains("Thank visitors") && page.body.contains("Gold visits"));
     let (_, rules) = app.get("/api/v1/followup-rules").await;
     assert_eq!(rules["data"][0]["business_days"], true);
+    // A team booking page from the same section.
+    let video = types_named(&app, "Videoconference").await;
+    let (admin_id, rep_id) = (app.admin.id.to_string(), rep.id.to_string());
+    let team = [
+        ("op", "create_team"),
+        ("name", "Inside sales"),
+        ("slug", "inside"),
+        ("type", video.as_str()),
+        ("duration", "30"),
+        ("strategy", "least_busy"),
+        ("time_zone", "Europe/Paris"),
+    ];
+    let p = b.post_form("/settings/agenda", &team).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "no members");
+    let mut with_members = team.to_vec();
+    with_members.extend([("members", admin_id.as_str()), ("members", rep_id.as_str())]);
+    assert_eq!(b.post_form("/settings/agenda", &with_members).await.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/settings/agenda").await.body.contains("/book/inside"));
+    let (_, teams) = app.get("/api/v1/booking-teams").await;
+    assert_eq!(teams["data"][0]["members"], json!([app.admin.id, rep.id]));
+}
+
+async fn types_named(app: &TestApp, name: &str) -> String {
+    let (_, types) = app.get("/api/v1/action-types").await;
+    types["data"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["id"].to_string()
 }
 
 /// Books `slot` (UTC seconds) on a public page; returns the status and the
