@@ -711,6 +711,9 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
 /// field, account links and search tokens. Deterministic for a seed.
 pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl Fn(&str)) -> Result<()> {
     let db = &c.db;
+    // One rep for every 2,500 contacts (400 at a million), so that diaries and
+    // portfolios have a realistic size.
+    ensure_reps(db, (contacts / 2_500).clamp(8, 400) as i64).await?;
     let cat = settings::catalog(db).await?;
     if cat.fields.iter().all(|f| f.key != "printers_installed") {
         settings::create_field(
@@ -932,10 +935,191 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
         progress(&format!("contacts {done}/{contacts}"));
     }
     generate_opportunities(c, contacts, base_account, n_accounts, &mut rng, &progress).await?;
+    generate_actions(c, contacts * ACTIONS_PER_CONTACT, seed, &progress).await?;
     let mut tx = db.begin().await?;
     crate::sales::totals::segments_changed(&mut tx).await?;
     tx.commit().await?;
     crate::db::dialect::after_bulk_load(db).await?;
+    Ok(())
+}
+
+/// Reps until there are `n` users (one password hash for all: the demo one).
+async fn ensure_reps(db: &crate::Db, n: i64) -> Result<()> {
+    let have: i64 = q("SELECT COUNT(*) FROM users").scalar(&mut db.conn().await?).await?;
+    if have >= n {
+        return Ok(());
+    }
+    let hash = users::hash_password(DEMO_PASSWORD.to_string()).await?;
+    let t = now();
+    let rows: Vec<Vec<Value>> = (have..n)
+        .map(|i| {
+            vec![
+                format!("rep{i}@scale.example").into(),
+                format!("Rep {i}").into(),
+                "sales".into(),
+                hash.clone().into(),
+                "en".into(),
+                "Europe/Paris".into(),
+                true.into(),
+                t.into(),
+            ]
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    bulk_insert(
+        &mut tx,
+        "users",
+        &["email", "name", "role", "password_hash", "locale", "time_zone", "active", "created_at"],
+        &rows,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Actions per contact in the scale data set (10 million for a million contacts).
+pub const ACTIONS_PER_CONTACT: u64 = 10;
+
+/// Bulk-loads `n` actions: four in ten follow an opportunity (its owner, during
+/// its life: calls, demos, visits, with the time spent), the rest are account
+/// work (prospecting calls, emails, customer visits, tasks) over five years and
+/// the next three months; past ones are closed (mostly done, some no-shows and
+/// cancellations), future ones open. Deterministic for a seed.
+pub async fn generate_actions(c: &Carnet, n: u64, seed: u64, progress: &impl Fn(&str)) -> Result<()> {
+    let db = &c.db;
+    let types = crate::agenda::types(db).await?;
+    let mut conn = db.conn().await?;
+    let (acc_lo, acc_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM accounts").fetch_one(&mut conn).await?;
+    let (con_lo, con_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM contacts").fetch_one(&mut conn).await?;
+    let (opp_lo, opp_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM opportunities")
+        .fetch_one(&mut conn)
+        .await?;
+    let reps: Vec<(i64,)> = q("SELECT id FROM users WHERE role = 'sales' ORDER BY id").fetch_all(&mut conn).await?;
+    drop(conn);
+    let reps: Vec<i64> = reps.into_iter().map(|(u,)| u).collect();
+    if acc_hi == 0 || reps.is_empty() || types.is_empty() {
+        return Ok(());
+    }
+    let mut rng = Rng::new(seed ^ 0xAC71_0115);
+    let t_end = now();
+    let t_start = t_end - 5 * 365 * 86_400;
+    let horizon = t_end + 90 * 86_400;
+    let appointment: Vec<i64> = types.iter().filter(|t| t.kind == "appointment").map(|t| t.id).collect();
+    let task: Vec<i64> = types.iter().filter(|t| t.kind == "task").map(|t| t.id).collect();
+    const BATCH: u64 = 20_000;
+    let mut done = 0;
+    while done < n {
+        let end = (done + BATCH).min(n);
+        // The opportunities this batch follows, read once.
+        let follow = (end - done) * 4 / 10;
+        let mut picks: Vec<i64> = (0..follow).map(|_| opp_lo + rng.below((opp_hi - opp_lo + 1) as u64) as i64).collect();
+        picks.sort_unstable();
+        picks.dedup();
+        let mut opps: Vec<(i64, i64, Option<i64>, i64, Option<i64>)> = Vec::new();
+        for chunk in picks.chunks(1000) {
+            let mut query = q("SELECT id, account_id, owner_id, created_at, closed_at FROM opportunities WHERE id IN ");
+            crate::db::push_in_list(&mut query, chunk);
+            opps.extend(query.fetch_all::<(i64, i64, Option<i64>, i64, Option<i64>)>(&mut db.conn().await?).await?);
+        }
+        let mut rows = Vec::with_capacity((end - done) as usize);
+        for i in done..end {
+            let follows = !opps.is_empty() && i % 10 < 4;
+            let (account, opportunity, assignee, from, to) = if follows {
+                let (id, acc, owner, created, closed) = *rng.pick(&opps);
+                let owner = owner.unwrap_or(*rng.pick(&reps));
+                (acc, Some(id), owner, created, closed.unwrap_or(horizon).max(created + 3600))
+            } else {
+                let acc = acc_lo + rng.below((acc_hi - acc_lo + 1) as u64) as i64;
+                (acc, None, *rng.pick(&reps), t_start, horizon)
+            };
+            let contact = if con_hi > 0 && rng.chance(70) {
+                Some(con_lo + rng.below((con_hi - con_lo + 1) as u64) as i64)
+            } else {
+                None
+            };
+            let at = from + rng.below((to - from).max(1) as u64) as i64;
+            let is_appointment = !appointment.is_empty() && rng.chance(if follows { 60 } else { 35 });
+            let (type_id, starts, duration, due, planned) = if is_appointment {
+                // On the quarter hour, between 08:00 and 18:00 UTC.
+                let day = at - at.rem_euclid(86_400);
+                let start = day + 8 * 3600 + rng.below(40) as i64 * 900;
+                let d = [30i64, 45, 60, 90][rng.below(4) as usize];
+                (*rng.pick(&appointment), Some(start), Some(d), None, start)
+            } else {
+                let day = at - at.rem_euclid(86_400);
+                let date = chrono::DateTime::from_timestamp(day, 0).unwrap_or_default().date_naive();
+                (*rng.pick(&task), None, None, Some(date.to_string()), day)
+            };
+            let past = planned < t_end;
+            let outcome = if !past {
+                None
+            } else {
+                match rng.below(100) {
+                    0..=84 => Some("done"),
+                    85..=91 if is_appointment => Some("no_show"),
+                    85..=94 => Some("cancelled"),
+                    _ => Some("rescheduled"),
+                }
+            };
+            let spent = match (outcome, duration) {
+                (Some("done"), Some(d)) => Some(d + rng.below(30) as i64 - 10),
+                (Some("done"), None) => Some(5 + rng.below(40) as i64),
+                _ => None,
+            };
+            let done_at = outcome.map(|_| planned + duration.unwrap_or(0) * 60);
+            let subject = if is_appointment { "Meeting" } else { "Follow-up" };
+            rows.push(vec![
+                type_id.into(),
+                subject.into(),
+                account.into(),
+                Value::Int(contact),
+                Value::Int(opportunity),
+                assignee.into(),
+                assignee.into(),
+                Value::Int(starts),
+                Value::Int(duration),
+                Value::Text(due),
+                Value::Int(done_at),
+                Value::Int(spent),
+                Value::Text(outcome.map(str::to_string)),
+                planned.into(),
+                0i64.into(),
+                (planned - 86_400 * rng.below(20) as i64).into(),
+                done_at.unwrap_or(planned).into(),
+            ]);
+        }
+        let mut tx = db.begin().await?;
+        bulk_insert(
+            &mut tx,
+            "actions",
+            &[
+                "type_id",
+                "subject",
+                "account_id",
+                "contact_id",
+                "opportunity_id",
+                "assignee_id",
+                "created_by",
+                "starts_at",
+                "duration_min",
+                "due_date",
+                "done_at",
+                "spent_min",
+                "outcome",
+                "planned_at",
+                "sequence",
+                "created_at",
+                "updated_at",
+            ],
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        done = end;
+        if done % 500_000 == 0 || done == n {
+            progress(&format!("actions {done}/{n}"));
+        }
+    }
     Ok(())
 }
 

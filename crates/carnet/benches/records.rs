@@ -10,7 +10,9 @@
 //!   cargo bench -p carnet --bench records -- [--contacts N] [--db sqlite|postgres|both] [--requests R] [--suite records|sales|all]
 //!
 //! The sales suite (same data: N opportunities over the accounts) measures the
-//! board of a pipeline, a stage move and the forecast.
+//! board of a pipeline, a stage move and the forecast. The agenda suite (10·N
+//! actions over 0.0004·N reps) measures free slots, the job queue and the week
+//! view of a team of 10.
 //!
 //! Data sets are kept between runs (target/bench/*.db, PostgreSQL database
 //! carnet_bench_N) and reused when they already hold N contacts.
@@ -102,15 +104,25 @@ async fn open(kind: &str, a: &Args) -> (Carnet, String) {
     (carnet, url)
 }
 
+/// Times GET requests; `key` is an API key, or empty for a client that carries
+/// a session cookie (pages).
 async fn time_http(client: &reqwest::Client, key: &str, urls: &[String], n: usize) -> Stat {
+    let get = |u: &String| {
+        let r = client.get(u);
+        if key.is_empty() {
+            r
+        } else {
+            r.bearer_auth(key)
+        }
+    };
     for u in urls.iter().take(5) {
-        client.get(u).bearer_auth(key).send().await.unwrap().bytes().await.unwrap();
+        get(u).send().await.unwrap().bytes().await.unwrap();
     }
     let mut d = Vec::with_capacity(n);
     for i in 0..n {
         let u = &urls[i % urls.len()];
         let t = Instant::now();
-        let res = client.get(u).bearer_auth(key).send().await.unwrap();
+        let res = get(u).send().await.unwrap();
         assert!(res.status().is_success(), "{u}: {}", res.status());
         res.bytes().await.unwrap();
         d.push(t.elapsed());
@@ -156,6 +168,23 @@ async fn run(kind: &str, a: &Args) -> Vec<String> {
             a.contacts * 3 / 10,
             a.contacts,
             a.contacts as f64 / s
+        ));
+    }
+    // Data sets made before actions were generated get them now.
+    let mut c = carnet.db.conn().await.unwrap();
+    let actions: i64 = q("SELECT COUNT(*) FROM actions").scalar(&mut c).await.unwrap();
+    drop(c);
+    let want = a.contacts * carnet_app::demo::ACTIONS_PER_CONTACT;
+    if (actions as u64) < want / 2 {
+        eprintln!("[{kind}] generating {want} actions…");
+        let t = Instant::now();
+        carnet_app::demo::generate_actions(&carnet, want, 42, &|p: &str| eprintln!("[{kind}]   {p}"))
+            .await
+            .unwrap();
+        carnet_app::db::dialect::after_bulk_load(&carnet.db).await.unwrap();
+        out.push(format!(
+            "| {kind} | bulk load: {want} actions | {:.1} s | | | |",
+            t.elapsed().as_secs_f64()
         ));
     }
     let admin = match users::find_by_email(&carnet.db, "bench@carnet.example").await.unwrap() {
@@ -465,6 +494,47 @@ async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key
     )
     .await;
     out.push(row(kind, "free slots for a month, busy diary (~250 appointments)", &h, &s, 20.0));
+    eprintln!("{}", out.last().unwrap());
+
+    // The agenda week view of a team of 10 reps, over all the actions: the
+    // page itself (signed in), against the plain SQL of the same week.
+    let mut c = db.conn().await.unwrap();
+    let total: i64 = q("SELECT COUNT(*) FROM actions").scalar(&mut c).await.unwrap();
+    let team: Vec<(i64,)> = q("SELECT id FROM users WHERE role = 'sales' ORDER BY id LIMIT 10")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    let session = carnet_app::access::sessions::create(db, user.id).await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("carnet_session={}", session.token).parse().unwrap(),
+    );
+    let browser = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let page = base.trim_end_matches("/api/v1");
+    let today = chrono::DateTime::from_timestamp(now, 0).unwrap().date_naive();
+    let weeks: Vec<chrono::NaiveDate> = (0..8).map(|w| today - chrono::Duration::days(7 * w)).collect();
+    let users_q: String = team.iter().map(|(u,)| format!("&users={u}")).collect();
+    let urls: Vec<String> = weeks.iter().map(|d| format!("{page}/agenda?view=week&date={d}{users_q}")).collect();
+    let h = time_http(&browser, "", &urls, n).await;
+    let ids: Vec<i64> = team.iter().map(|(u,)| *u).collect();
+    let sql: Vec<carnet_app::db::Q> = weeks
+        .iter()
+        .map(|d| {
+            let monday = *d - chrono::Duration::days(chrono::Datelike::weekday(d).num_days_from_monday() as i64);
+            let from = monday.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+            let mut sq = q("SELECT id, type_id, subject, account_id, opportunity_id, assignee_id, starts_at, duration_min, due_date, outcome \
+                            FROM actions WHERE planned_at >= ");
+            sq.push_bind(from - 86_400).push(" AND planned_at < ").push_bind(from + 8 * 86_400).push(" AND assignee_id IN ");
+            carnet_app::db::push_in_list(&mut sq, &ids);
+            sq.push(" ORDER BY assignee_id, planned_at");
+            sq
+        })
+        .collect();
+    let s = time_sql(carnet, &sql, n).await;
+    let label = format!("agenda week view, team of 10, {total} actions in the database");
+    out.push(row(kind, &label, &h, &s, 50.0));
     eprintln!("{}", out.last().unwrap());
 
     for job_kind in ["noop", "touch"] {
