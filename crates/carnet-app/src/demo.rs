@@ -969,7 +969,16 @@ async fn ensure_reps(db: &crate::Db, n: i64) -> Result<()> {
     bulk_insert(
         &mut tx,
         "users",
-        &["email", "name", "role", "password_hash", "locale", "time_zone", "active", "created_at"],
+        &[
+            "email",
+            "name",
+            "role",
+            "password_hash",
+            "locale",
+            "time_zone",
+            "active",
+            "created_at",
+        ],
         &rows,
     )
     .await?;
@@ -989,12 +998,18 @@ pub async fn generate_actions(c: &Carnet, n: u64, seed: u64, progress: &impl Fn(
     let db = &c.db;
     let types = crate::agenda::types(db).await?;
     let mut conn = db.conn().await?;
-    let (acc_lo, acc_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM accounts").fetch_one(&mut conn).await?;
-    let (con_lo, con_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM contacts").fetch_one(&mut conn).await?;
+    let (acc_lo, acc_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM accounts")
+        .fetch_one(&mut conn)
+        .await?;
+    let (con_lo, con_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM contacts")
+        .fetch_one(&mut conn)
+        .await?;
     let (opp_lo, opp_hi): (i64, i64) = q("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM opportunities")
         .fetch_one(&mut conn)
         .await?;
-    let reps: Vec<(i64,)> = q("SELECT id FROM users WHERE role = 'sales' ORDER BY id").fetch_all(&mut conn).await?;
+    let reps: Vec<(i64,)> = q("SELECT id FROM users WHERE role = 'sales' ORDER BY id")
+        .fetch_all(&mut conn)
+        .await?;
     drop(conn);
     let reps: Vec<i64> = reps.into_iter().map(|(u,)| u).collect();
     if acc_hi == 0 || reps.is_empty() || types.is_empty() {
@@ -1012,14 +1027,20 @@ pub async fn generate_actions(c: &Carnet, n: u64, seed: u64, progress: &impl Fn(
         let end = (done + BATCH).min(n);
         // The opportunities this batch follows, read once.
         let follow = (end - done) * 4 / 10;
-        let mut picks: Vec<i64> = (0..follow).map(|_| opp_lo + rng.below((opp_hi - opp_lo + 1) as u64) as i64).collect();
+        let mut picks: Vec<i64> = (0..follow)
+            .map(|_| opp_lo + rng.below((opp_hi - opp_lo + 1) as u64) as i64)
+            .collect();
         picks.sort_unstable();
         picks.dedup();
         let mut opps: Vec<(i64, i64, Option<i64>, i64, Option<i64>)> = Vec::new();
         for chunk in picks.chunks(1000) {
             let mut query = q("SELECT id, account_id, owner_id, created_at, closed_at FROM opportunities WHERE id IN ");
             crate::db::push_in_list(&mut query, chunk);
-            opps.extend(query.fetch_all::<(i64, i64, Option<i64>, i64, Option<i64>)>(&mut db.conn().await?).await?);
+            opps.extend(
+                query
+                    .fetch_all::<(i64, i64, Option<i64>, i64, Option<i64>)>(&mut db.conn().await?)
+                    .await?,
+            );
         }
         let mut rows = Vec::with_capacity((end - done) as usize);
         for i in done..end {

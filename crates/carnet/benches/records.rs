@@ -524,9 +524,14 @@ async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key
         .map(|d| {
             let monday = *d - chrono::Duration::days(chrono::Datelike::weekday(d).num_days_from_monday() as i64);
             let from = monday.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
-            let mut sq = q("SELECT id, type_id, subject, account_id, opportunity_id, assignee_id, starts_at, duration_min, due_date, outcome \
-                            FROM actions WHERE planned_at >= ");
-            sq.push_bind(from - 86_400).push(" AND planned_at < ").push_bind(from + 8 * 86_400).push(" AND assignee_id IN ");
+            let mut sq = q(
+                "SELECT id, type_id, subject, account_id, opportunity_id, assignee_id, starts_at, duration_min, due_date, outcome \
+                            FROM actions WHERE planned_at >= ",
+            );
+            sq.push_bind(from - 86_400)
+                .push(" AND planned_at < ")
+                .push_bind(from + 8 * 86_400)
+                .push(" AND assignee_id IN ");
             carnet_app::db::push_in_list(&mut sq, &ids);
             sq.push(" ORDER BY assignee_id, planned_at");
             sq

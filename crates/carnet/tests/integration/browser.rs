@@ -353,3 +353,107 @@ async fn the_pipeline_board_in_the_browser() {
     d.screenshot("board-after").await;
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
 }
+
+/// The agenda in the browser: open the week of two diaries, plan an appointment
+/// for a colleague, move it an hour later by dragging it in the day view, then
+/// book a slot on the public page and see it appear in the diary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agenda_and_booking_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let (s, _) = app
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/me/booking-page",
+            Some(json!({"slug": "ada", "type": "Videoconference", "duration": 30, "min_notice": 0, "horizon_days": 30,
+                        "hours": {"monday": "09:00-12:00", "tuesday": "09:00-12:00", "wednesday": "09:00-12:00", "thursday": "09:00-12:00", "friday": "09:00-12:00"}})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::NO_CONTENT);
+    let mut monday = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday += chrono::Duration::days(1);
+    }
+    let demo = app.get("/api/v1/action-types").await.1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Demo")
+        .unwrap()["id"]
+        .to_string();
+    let d = Driver::start().await;
+    let base = format!("http://{}", app.addr);
+    d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
+
+    // The week of both diaries; an appointment for the colleague.
+    let week = format!("{base}/agenda?view=week&date={monday}&users={}&users={}", app.admin.id, rep.id);
+    d.goto(&week).await;
+    d.wait_for_text(&format!("data-user=\"{}\"", rep.id)).await;
+    d.click(&format!("#f-type option[value='{demo}']")).await;
+    d.type_in("#f-subject", "Demo for Acme").await;
+    d.click(&format!("#f-assignee option[value='{}']", rep.id)).await;
+    d.run_js(&format!("document.querySelector('#f-starts_at').value = '{monday}T10:00';"))
+        .await;
+    d.type_in("#f-duration", "60").await;
+    d.click("form.recordform button.primary").await;
+    d.wait_for_text("Demo for Acme").await;
+    let row = d.text_of(&format!("td[data-user='{}'][data-day='{monday}']", rep.id)).await;
+    assert!(
+        row.contains("Demo for Acme") && row.contains("10:00 – 11:00"),
+        "in the colleague's diary: {row}"
+    );
+    d.screenshot("agenda-week").await;
+    let action = app.get(&format!("/api/v1/actions?assignee={}", rep.id)).await.1["data"][0].clone();
+
+    // Day view: drag it one hour (48 px) down.
+    d.goto(&format!("{base}/agenda?view=day&date={monday}&users={}", rep.id)).await;
+    d.wait_for_text("Demo for Acme").await;
+    d.run_js(
+        "const it = document.querySelector('.item.placed[data-move]'); const r = it.getBoundingClientRect();\
+         const x = r.left + 5, y = r.top + 4;\
+         it.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true, clientX: x, clientY: y}));\
+         document.dispatchEvent(new PointerEvent('pointermove', {bubbles: true, clientX: x, clientY: y + 48}));\
+         document.dispatchEvent(new PointerEvent('pointerup', {bubbles: true, clientX: x, clientY: y + 48}));",
+    )
+    .await;
+    let mut moved = Value::Null;
+    for _ in 0..50 {
+        moved = app.get(&format!("/api/v1/actions/{}", action["id"])).await.1;
+        if moved["sequence"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let expected = carnet_domain::agenda::parse_local(&format!("{monday}T11:00"), chrono_tz::Europe::Paris).unwrap();
+    let got = chrono::DateTime::parse_from_rfc3339(moved["starts_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(got, expected, "moved to 11:00: {moved}");
+    d.wait_for_text("11:00 – 12:00").await;
+    d.screenshot("agenda-day-moved").await;
+
+    // A prospect books Monday 09:00 on the public page.
+    let slot = carnet_domain::agenda::parse_local(&format!("{monday}T09:00"), chrono_tz::Europe::Paris).unwrap();
+    d.goto(&format!("{base}/book/ada")).await;
+    d.click(&format!("input[name=slot][value='{slot}']")).await;
+    d.type_in("#b-name", "Paula Prospect").await;
+    d.type_in("#b-email", "paula@prospect.example").await;
+    d.click("form button.primary").await;
+    d.wait_for_text("Your meeting is booked").await;
+    d.screenshot("booking-confirmed").await;
+    d.goto(&week).await;
+    let cell = d.text_of(&format!("td[data-user='{}'][data-day='{monday}']", app.admin.id)).await;
+    assert!(
+        cell.contains("Paula Prospect") && cell.contains("09:00 – 09:30"),
+        "the booking is in the diary: {cell}"
+    );
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+}
