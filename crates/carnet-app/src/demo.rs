@@ -415,6 +415,8 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
     }
     fill_sales(c, &reps, &mut rng).await?;
     let mut tx = db.begin().await?;
+    // The history was back-dated in place: the analysis facts are recomputed.
+    crate::analytics::facts::rebuild(&mut tx).await?;
     q("INSERT INTO app_settings (key, value) VALUES ('demo', $1)")
         .bind(seed.to_string())
         .execute(&mut tx)

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agenda;
+pub mod analytics;
 pub mod db;
 pub mod demo;
 pub mod error;

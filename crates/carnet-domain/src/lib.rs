@@ -7,6 +7,7 @@ pub mod agenda;
 pub mod error;
 pub mod fields;
 pub mod i18n;
+pub mod metrics;
 pub mod records;
 pub mod sales;
 pub mod search;

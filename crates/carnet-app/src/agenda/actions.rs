@@ -195,6 +195,9 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
     if n == 0 {
         return Err(AppError::field("outcome", "this action is already closed"));
     }
+    if let Some(done) = crate::analytics::facts::action_state(&mut tx, id).await? {
+        crate::analytics::facts::apply_actions(&mut tx, &[], &[done]).await?;
+    }
     let d = ActionDraft {
         type_id: a.type_id,
         subject: a.subject.clone(),
@@ -243,7 +246,15 @@ pub async fn get(db: &Db, id: i64) -> Result<Action> {
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<()> {
-    crate::db::delete_by_id(db, "actions", id).await
+    let mut tx = db.begin().await?;
+    if let Some(done) = crate::analytics::facts::action_state(&mut tx, id).await? {
+        crate::analytics::facts::apply_actions(&mut tx, &[done], &[]).await?;
+    }
+    if q("DELETE FROM actions WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Actions of an assignee planned in [from, to), or linked to a record.

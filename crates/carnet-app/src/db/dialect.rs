@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "segment", include_str!("../../migrations/0008_segment.sql")),
     (9, "recurring", include_str!("../../migrations/0009_recurring.sql")),
     (10, "booking_teams", include_str!("../../migrations/0010_booking_teams.sql")),
+    (11, "analytics", include_str!("../../migrations/0011_analytics.sql")),
 ];
 
 impl Dialect {

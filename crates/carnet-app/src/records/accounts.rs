@@ -161,9 +161,13 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -
 pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
+    // Done actions count in their account's segment: read them before the tags change.
+    let actions_before = crate::analytics::facts::account_actions(&mut tx, id).await?;
     write_row(&mut tx, d, Some(id), actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
     crate::sales::totals::account_tags_changed(&mut tx, id).await?;
+    let actions_after = crate::analytics::facts::account_actions(&mut tx, id).await?;
+    crate::analytics::facts::apply_actions(&mut tx, &actions_before, &actions_after).await?;
     // Entering or leaving a segment, or a new owner: recurring actions follow.
     crate::agenda::recurring::queue_account(&mut tx, id).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;

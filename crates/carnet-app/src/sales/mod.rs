@@ -424,6 +424,7 @@ pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> 
             .await?;
         match target {
             Some((p, outcome)) if p == pipeline => {
+                let before = crate::analytics::facts::opp_states_where(&mut tx, "stage_id", id).await?;
                 let closed = if outcome == "open" { None } else { Some(now()) };
                 q("INSERT INTO stage_history (opportunity_id, from_stage_id, to_stage_id, moved_by, moved_at) SELECT id, stage_id, $1, NULL, $2 FROM opportunities WHERE stage_id = $3")
                     .bind(to)
@@ -439,6 +440,8 @@ pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> 
                     .bind(id)
                     .execute(&mut tx)
                     .await?;
+                let after = crate::analytics::facts::opp_states_where(&mut tx, "stage_id", to).await?;
+                crate::analytics::facts::apply_opportunities(&mut tx, &before, &after).await?;
             }
             _ => return Err(AppError::field("move_to", "must be a stage of the same pipeline")),
         }

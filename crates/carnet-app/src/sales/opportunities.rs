@@ -180,7 +180,7 @@ pub async fn create(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
     search::index(&mut tx, Entity::Opportunity, id, &tokens(d)).await?;
     totals::refresh_segment(&mut tx, id).await?;
     let after = totals::state(&mut tx, id).await?;
-    totals::apply(&mut tx, None, after.as_ref()).await?;
+    totals::apply(&mut tx, &totals::Contribution::default(), &after).await?;
     let stage = sales.stage(d.stage_id).map(|s| s.1.name.clone()).unwrap_or_default();
     entry(
         &mut tx,
@@ -337,13 +337,13 @@ pub async fn update(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Use
     changed.record(&mut tx, Entity::Opportunity, id, actor.id, &d.name).await?;
     totals::refresh_segment(&mut tx, id).await?;
     let after = totals::state(&mut tx, id).await?;
-    totals::apply(&mut tx, before.as_ref(), after.as_ref()).await?;
+    totals::apply(&mut tx, &before, &after).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Takes the opportunity's row lock and reads its contribution to the totals.
-async fn lock_state(tx: &mut Tx, id: i64) -> Result<Option<totals::State>> {
+async fn lock_state(tx: &mut Tx, id: i64) -> Result<totals::Contribution> {
     let found: Option<i64> = q("UPDATE opportunities SET version = version + 1 WHERE id = $1 RETURNING id")
         .bind(id)
         .scalar_opt(&mut *tx)
@@ -365,7 +365,7 @@ pub async fn move_to(c: &Carnet, cat: &Catalog, sales: &SalesCatalog, actor: &Us
     let before = lock_state(&mut tx, id).await?;
     apply_move(&mut tx, sales, id, &d, actor.id, &card.opportunity.account_name).await?;
     let after = totals::state(&mut tx, id).await?;
-    totals::apply(&mut tx, before.as_ref(), after.as_ref()).await?;
+    totals::apply(&mut tx, &before, &after).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -428,8 +428,10 @@ pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Opportunity>> {
 pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
     let before = lock_state(&mut tx, id).await?;
+    // While its actions are still there: they go with it.
+    totals::apply(&mut tx, &before, &totals::Contribution::default()).await?;
+    crate::analytics::facts::forget_opportunity_actions(&mut tx, id).await?;
     q("DELETE FROM opportunities WHERE id = $1").bind(id).execute(&mut tx).await?;
-    totals::apply(&mut tx, before.as_ref(), None).await?;
     let files = crate::records::delete_attached(&mut tx, Entity::Opportunity, id).await?;
     tx.commit().await?;
     crate::records::attachments::remove_files(c, &files).await;

@@ -5,6 +5,7 @@
 //! them, so their cost does not grow with the number of deals; filters the
 //! totals do not carry (segment, offer, source) use live queries instead.
 
+use crate::analytics::facts::{self, OppState};
 use crate::db::{q, Handle, Q};
 use crate::error::Result;
 
@@ -24,12 +25,24 @@ pub struct State {
 const KEY_COLS: &str = "pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(segment_tag_id, 0) AS segment_key, \
                         COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, currency, amount";
 
-/// The opportunity's contribution now (None when closed or gone).
-pub async fn state(h: &mut impl Handle, id: i64) -> Result<Option<State>> {
-    Ok(q(format!("SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND id = $1"))
+/// Everything an opportunity contributes to maintained sums: the open-pipeline
+/// totals (when open) and the analysis facts (created, won, lost, effort).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contribution {
+    pub open: Option<State>,
+    pub facts: Option<OppState>,
+}
+
+/// The opportunity's contribution now (empty when it is gone).
+pub async fn state(h: &mut impl Handle, id: i64) -> Result<Contribution> {
+    let open = q(format!("SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND id = $1"))
         .bind(id)
         .fetch_optional(h)
-        .await?)
+        .await?;
+    Ok(Contribution {
+        open,
+        facts: facts::opp_state(h, id).await?,
+    })
 }
 
 fn add(s: &State, sign: i64) -> Q {
@@ -48,18 +61,21 @@ fn add(s: &State, sign: i64) -> Q {
     .bind(sign * s.amount)
 }
 
-/// Applies the change from `before` to `after`.
-pub async fn apply(h: &mut impl Handle, before: Option<&State>, after: Option<&State>) -> Result<()> {
+/// Applies the change from `before` to `after` (call it while the
+/// opportunity's actions are still there, before a delete).
+pub async fn apply(h: &mut impl Handle, before: &Contribution, after: &Contribution) -> Result<()> {
     if before == after {
         return Ok(());
     }
-    if let Some(b) = before {
-        add(b, -1).execute(h).await?;
+    if before.open != after.open {
+        if let Some(b) = &before.open {
+            add(b, -1).execute(h).await?;
+        }
+        if let Some(a) = &after.open {
+            add(a, 1).execute(h).await?;
+        }
     }
-    if let Some(a) = after {
-        add(a, 1).execute(h).await?;
-    }
-    Ok(())
+    facts::apply_opportunity(h, before.facts.as_ref(), after.facts.as_ref()).await
 }
 
 /// Recomputes the totals of some pipelines (all with `None`) from the deals.
@@ -98,8 +114,10 @@ pub async fn shift_account(h: &mut impl Handle, account_id: i64, sign: i64) -> R
     Ok(())
 }
 
-/// Subtracts the open deals that a bulk change is about to remove (an account's).
+/// Subtracts what an account about to be deleted brings: its open deals, and
+/// its opportunities' and actions' facts.
 pub async fn subtract_account(h: &mut impl Handle, account_id: i64) -> Result<()> {
+    facts::forget_account(h, account_id).await?;
     shift_account(h, account_id, -1).await
 }
 
@@ -121,6 +139,7 @@ pub async fn refresh_segment(h: &mut impl Handle, opportunity_id: i64) -> Result
 
 /// After an account's tags changed: its deals' segment, and the totals, follow.
 pub async fn account_tags_changed(h: &mut impl Handle, account_id: i64) -> Result<()> {
+    let before = facts::opp_states_of_account(h, account_id).await?;
     shift_account(h, account_id, -1).await?;
     q(format!(
         "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE account_id = $1"
@@ -128,7 +147,9 @@ pub async fn account_tags_changed(h: &mut impl Handle, account_id: i64) -> Resul
     .bind(account_id)
     .execute(h)
     .await?;
-    shift_account(h, account_id, 1).await
+    shift_account(h, account_id, 1).await?;
+    let after = facts::opp_states_of_account(h, account_id).await?;
+    facts::apply_opportunities(h, &before, &after).await
 }
 
 /// After the segment categories or their tags changed: every deal's segment, and
@@ -137,5 +158,6 @@ pub async fn segments_changed(h: &mut impl Handle) -> Result<()> {
     q(format!("UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT}"))
         .execute(h)
         .await?;
-    rebuild(h, None).await
+    rebuild(h, None).await?;
+    facts::rebuild(h).await
 }

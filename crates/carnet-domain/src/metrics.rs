@@ -1,0 +1,505 @@
+//! The metric catalogue (SPEC K4): every metric once, with its definition, its
+//! unit, where its numbers come from and how it may be broken down; periods and
+//! comparison periods. Flash figures, dashboards and the API all read it.
+
+use crate::i18n::Locale;
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use serde::Serialize;
+
+/// How a metric's value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Count,
+    Money,
+    Percent,
+    Hours,
+    /// A count per something (actions per won deal).
+    Ratio,
+}
+
+/// Where the numbers come from. Facts are the day/month sums maintained with
+/// each write (cost independent of the data size); `Live` reads today's
+/// maintained open-pipeline totals (or the daily snapshots for a past date);
+/// `Raw` metrics are computed from the records through indexes, by design (see
+/// ARCHITECTURE.md: they are rare, or bounded by the period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Deals,
+    Actions,
+    Effort,
+    Pipeline,
+    Raw,
+}
+
+/// What a metric can be split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    Owner,
+    Segment,
+    Source,
+    SourceKind,
+    Pipeline,
+    Stage,
+    Offer,
+    ActionType,
+    Day,
+    Week,
+    Month,
+}
+
+impl Breakdown {
+    pub const ALL: &'static [Breakdown] = &[
+        Breakdown::Owner,
+        Breakdown::Segment,
+        Breakdown::Source,
+        Breakdown::SourceKind,
+        Breakdown::Pipeline,
+        Breakdown::Stage,
+        Breakdown::Offer,
+        Breakdown::ActionType,
+        Breakdown::Day,
+        Breakdown::Week,
+        Breakdown::Month,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Breakdown::Owner => "owner",
+            Breakdown::Segment => "segment",
+            Breakdown::Source => "source",
+            Breakdown::SourceKind => "source_kind",
+            Breakdown::Pipeline => "pipeline",
+            Breakdown::Stage => "stage",
+            Breakdown::Offer => "offer",
+            Breakdown::ActionType => "action_type",
+            Breakdown::Day => "day",
+            Breakdown::Week => "week",
+            Breakdown::Month => "month",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| format!("“{s}” is not a breakdown (one of: {})", names(Self::ALL)))
+    }
+    pub fn is_time(self) -> bool {
+        matches!(self, Breakdown::Day | Breakdown::Week | Breakdown::Month)
+    }
+}
+
+fn names(b: &[Breakdown]) -> String {
+    b.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// One metric of the catalogue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metric {
+    pub id: &'static str,
+    pub unit: Unit,
+    pub family: Family,
+    pub name_en: &'static str,
+    pub name_fr: &'static str,
+    pub definition_en: &'static str,
+    pub definition_fr: &'static str,
+    pub breakdowns: &'static [Breakdown],
+    /// Whether the value is "now" (or at the period's end) rather than over the period.
+    pub at_end: bool,
+    /// Only managers and administrators see it company-wide (money of others).
+    pub managers_only: bool,
+}
+
+impl Metric {
+    pub fn name(&self, l: Locale) -> &'static str {
+        match l {
+            Locale::Fr => self.name_fr,
+            Locale::En => self.name_en,
+        }
+    }
+    pub fn definition(&self, l: Locale) -> &'static str {
+        match l {
+            Locale::Fr => self.definition_fr,
+            Locale::En => self.definition_en,
+        }
+    }
+    pub fn allows(&self, b: Breakdown) -> bool {
+        self.breakdowns.contains(&b)
+    }
+}
+
+use Breakdown as B;
+
+const DEAL_BREAKDOWNS: &[Breakdown] = &[
+    B::Owner,
+    B::Segment,
+    B::Source,
+    B::SourceKind,
+    B::Pipeline,
+    B::Offer,
+    B::Day,
+    B::Week,
+    B::Month,
+];
+const ACTION_BREAKDOWNS: &[Breakdown] = &[B::Owner, B::Segment, B::ActionType, B::Day, B::Week, B::Month];
+const EFFORT_BREAKDOWNS: &[Breakdown] = &[B::Owner, B::Segment, B::ActionType, B::Day, B::Week, B::Month];
+const PIPELINE_BREAKDOWNS: &[Breakdown] = &[B::Owner, B::Segment, B::Pipeline, B::Stage];
+
+macro_rules! metric {
+    ($id:literal, $unit:ident, $family:ident, $b:expr, $at_end:literal, $mgr:literal, $en:literal, $fr:literal, $den:literal, $dfr:literal) => {
+        Metric {
+            id: $id,
+            unit: Unit::$unit,
+            family: Family::$family,
+            name_en: $en,
+            name_fr: $fr,
+            definition_en: $den,
+            definition_fr: $dfr,
+            breakdowns: $b,
+            at_end: $at_end,
+            managers_only: $mgr,
+        }
+    };
+}
+
+pub const CATALOGUE: &[Metric] = &[
+    metric!("opportunities_created", Count, Deals, DEAL_BREAKDOWNS, false, false,
+        "Opportunities created", "Opportunités créées",
+        "Number of opportunities whose creation date falls in the period. By source kind: marketing, sales or other.",
+        "Nombre d'opportunités dont la date de création tombe dans la période. Par type d'origine : marketing, commercial ou autre."),
+    metric!("opportunities_created_amount", Money, Deals, DEAL_BREAKDOWNS, false, false,
+        "Amount of opportunities created", "Montant des opportunités créées",
+        "Sum of the amounts of the opportunities created in the period.",
+        "Somme des montants des opportunités créées dans la période."),
+    metric!("opportunities_won", Count, Deals, DEAL_BREAKDOWNS, false, false,
+        "Opportunities won", "Opportunités gagnées",
+        "Number of opportunities closed as won in the period (by their closing date).",
+        "Nombre d'opportunités conclues gagnées dans la période (date de clôture)."),
+    metric!("won_amount", Money, Deals, DEAL_BREAKDOWNS, false, false,
+        "Amount won", "Montant gagné",
+        "Sum of the amounts of the opportunities won in the period.",
+        "Somme des montants des opportunités gagnées dans la période."),
+    metric!("opportunities_lost", Count, Deals, DEAL_BREAKDOWNS, false, false,
+        "Opportunities lost", "Opportunités perdues",
+        "Number of opportunities closed as lost in the period.",
+        "Nombre d'opportunités conclues perdues dans la période."),
+    metric!("lost_amount", Money, Deals, DEAL_BREAKDOWNS, false, false,
+        "Amount lost", "Montant perdu",
+        "Sum of the amounts of the opportunities lost in the period.",
+        "Somme des montants des opportunités perdues dans la période."),
+    metric!("transformation_rate", Percent, Deals, DEAL_BREAKDOWNS, false, false,
+        "Transformation rate", "Taux de transformation",
+        "Won ÷ (won + lost), over the opportunities closed in the period.",
+        "Gagnées ÷ (gagnées + perdues), sur les opportunités conclues dans la période."),
+    metric!("average_basket", Money, Deals, DEAL_BREAKDOWNS, false, false,
+        "Average basket", "Panier moyen",
+        "Amount won ÷ number of opportunities won in the period (by segment: the account type).",
+        "Montant gagné ÷ nombre d'opportunités gagnées dans la période (par segment : le type de compte)."),
+    metric!("revenue", Money, Deals, DEAL_BREAKDOWNS, false, true,
+        "Revenue", "Chiffre d'affaires",
+        "Sum of the amounts of the opportunities won in the period.",
+        "Somme des montants des opportunités gagnées dans la période."),
+    metric!("margin", Money, Deals, DEAL_BREAKDOWNS, false, true,
+        "Margin", "Marge",
+        "Sum of the margins of the opportunities won in the period (those without a margin count 0).",
+        "Somme des marges des opportunités gagnées dans la période (sans marge : 0)."),
+    metric!("time_spent", Hours, Actions, ACTION_BREAKDOWNS, false, false,
+        "Time spent", "Temps passé",
+        "Sum of the actual durations of the actions done in the period (by the day they were done), in hours.",
+        "Somme des durées réelles des actions faites dans la période (jour où elles ont été faites), en heures."),
+    metric!("actions_done", Count, Actions, ACTION_BREAKDOWNS, false, false,
+        "Actions done", "Actions réalisées",
+        "Number of actions done in the period — the sales effort, by action type, segment and rep.",
+        "Nombre d'actions faites dans la période — l'effort commercial, par type d'action, segment et commercial."),
+    metric!("actions_per_won_deal", Ratio, Effort, EFFORT_BREAKDOWNS, false, false,
+        "Actions per won deal", "Actions par affaire gagnée",
+        "Done actions linked to the opportunities won in the period ÷ number of those opportunities (by the rep who did them, by type, by segment).",
+        "Actions faites liées aux opportunités gagnées dans la période ÷ nombre de ces opportunités (par commercial, type, segment)."),
+    metric!("opportunity_cost_won", Money, Effort, EFFORT_BREAKDOWNS, false, true,
+        "Cost of deals won", "Coût des affaires gagnées",
+        "Hours spent on the actions of the opportunities won in the period × each rep's hourly cost.",
+        "Heures passées sur les actions des opportunités gagnées dans la période × coût horaire de chaque commercial."),
+    metric!("opportunity_cost_lost", Money, Effort, EFFORT_BREAKDOWNS, false, true,
+        "Cost of deals lost", "Coût des affaires perdues",
+        "Hours spent on the actions of the opportunities lost in the period × each rep's hourly cost.",
+        "Heures passées sur les actions des opportunités perdues dans la période × coût horaire de chaque commercial."),
+    metric!("weighted_pipeline", Money, Pipeline, PIPELINE_BREAKDOWNS, true, false,
+        "Weighted pipeline", "Pipeline pondéré",
+        "Σ amount × stage probability of the open opportunities at the end of the period (today, or the daily snapshot of a past day).",
+        "Σ montant × probabilité de l'étape des opportunités ouvertes à la fin de la période (aujourd'hui, ou l'instantané d'un jour passé)."),
+    metric!("open_pipeline", Money, Pipeline, PIPELINE_BREAKDOWNS, true, false,
+        "Open pipeline", "Pipeline ouvert",
+        "Sum of the amounts of the open opportunities at the end of the period.",
+        "Somme des montants des opportunités ouvertes à la fin de la période."),
+    metric!("open_opportunities", Count, Pipeline, PIPELINE_BREAKDOWNS, true, false,
+        "Open opportunities", "Opportunités ouvertes",
+        "Number of open opportunities at the end of the period.",
+        "Nombre d'opportunités ouvertes à la fin de la période."),
+    metric!("stalled_opportunities", Count, Raw, &[B::Owner, B::Pipeline, B::Stage], true, false,
+        "Stalled opportunities", "Opportunités en panne",
+        "Open opportunities that have stayed in their stage longer than the stage allows, now.",
+        "Opportunités ouvertes restées dans leur étape plus longtemps que l'étape ne le permet, maintenant."),
+    metric!("leads_from_marketing", Count, Raw, &[B::Owner, B::Day, B::Week, B::Month], false, false,
+        "Leads from marketing", "Leads issus du marketing",
+        "Contacts created in the period whose source is a marketing source (a campaign or a form).",
+        "Contacts créés dans la période dont l'origine est une origine marketing (campagne ou formulaire)."),
+    metric!("lead_conversion", Percent, Raw, &[B::Owner], false, false,
+        "Lead conversion", "Conversion des leads",
+        "Of the leads from marketing created in the period: the share whose account got an opportunity afterwards, then the share won (a funnel).",
+        "Parmi les leads marketing créés dans la période : la part dont le compte a ensuite eu une opportunité, puis la part gagnée (un entonnoir)."),
+    metric!("customer_acquisition_cost", Money, Raw, &[B::Segment], false, true,
+        "Customer acquisition cost", "Coût d'acquisition client",
+        "(Campaign costs of the period — none until campaigns are recorded — plus the time cost of the actions on the accounts that became customers in the period) ÷ those new customers.",
+        "(Coûts des campagnes de la période — aucun tant qu'il n'y a pas de campagnes — plus le coût du temps des actions sur les comptes devenus clients dans la période) ÷ ces nouveaux clients."),
+    metric!("lifetime_basket", Money, Raw, &[B::Segment], true, true,
+        "Lifetime value per customer", "Valeur vie client",
+        "Everything a customer has brought (won opportunities and orders) ÷ number of customers, at the end of the period.",
+        "Tout ce qu'un client a rapporté (opportunités gagnées et commandes) ÷ nombre de clients, à la fin de la période."),
+    metric!("segment_size", Count, Raw, &[B::Segment], true, false,
+        "Segment size", "Taille des segments",
+        "Number of accounts carrying each segment tag at the end of the period (daily snapshots for past days).",
+        "Nombre de comptes portant chaque étiquette de segment à la fin de la période (instantanés quotidiens pour les jours passés)."),
+];
+
+pub fn find(id: &str) -> Result<&'static Metric, String> {
+    CATALOGUE
+        .iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| format!("“{id}” is not a metric of the catalogue"))
+}
+
+/// A period: days from `from` to `to`, both included, in the reporting zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+pub const PRESETS: &[&str] = &[
+    "today",
+    "this_week",
+    "last_week",
+    "this_month",
+    "last_month",
+    "this_quarter",
+    "last_quarter",
+    "this_year",
+    "last_year",
+    "last_30_days",
+    "last_12_months",
+];
+
+fn month_start(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap()
+}
+
+fn quarter_start(d: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1).unwrap()
+}
+
+impl Period {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, String> {
+        if to < from {
+            return Err("the period ends before it starts".into());
+        }
+        if (to - from).num_days() > 366 * 10 {
+            return Err("the period is longer than ten years".into());
+        }
+        Ok(Period { from, to })
+    }
+
+    /// A named period around `today`.
+    pub fn preset(name: &str, today: NaiveDate) -> Result<Self, String> {
+        let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
+        let (from, to) = match name {
+            "today" => (today, today),
+            "this_week" => (monday, monday + Duration::days(6)),
+            "last_week" => (monday - Duration::days(7), monday - Duration::days(1)),
+            "this_month" => {
+                let s = month_start(today);
+                (s, s + Months::new(1) - Duration::days(1))
+            }
+            "last_month" => {
+                let s = month_start(today) - Months::new(1);
+                (s, month_start(today) - Duration::days(1))
+            }
+            "this_quarter" => {
+                let s = quarter_start(today);
+                (s, s + Months::new(3) - Duration::days(1))
+            }
+            "last_quarter" => {
+                let s = quarter_start(today) - Months::new(3);
+                (s, quarter_start(today) - Duration::days(1))
+            }
+            "this_year" => (
+                NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(today.year(), 12, 31).unwrap(),
+            ),
+            "last_year" => (
+                NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(today.year() - 1, 12, 31).unwrap(),
+            ),
+            "last_30_days" => (today - Duration::days(29), today),
+            "last_12_months" => (month_start(today) - Months::new(11), today),
+            other => {
+                return Err(format!(
+                    "“{other}” is not a period (one of: {}, or from and to)",
+                    PRESETS.join(", ")
+                ))
+            }
+        };
+        Ok(Period { from, to })
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The period just before, of the same length (whole months stay whole months).
+    pub fn previous(&self) -> Period {
+        if self.from.day() == 1 && (self.to + Duration::days(1)).day() == 1 {
+            let months = (self.to.year() - self.from.year()) * 12 + self.to.month() as i32 - self.from.month() as i32 + 1;
+            let from = self.from - Months::new(months as u32);
+            return Period {
+                from,
+                to: self.from - Duration::days(1),
+            };
+        }
+        Period {
+            from: self.from - Duration::days(self.days()),
+            to: self.from - Duration::days(1),
+        }
+    }
+
+    /// The same period a year earlier.
+    pub fn year_before(&self) -> Period {
+        let back = |d: NaiveDate| d - Months::new(12);
+        let to = if (self.to + Duration::days(1)).day() == 1 {
+            // Keep month ends month ends (29 February → 28 February).
+            back(self.to + Duration::days(1)) - Duration::days(1)
+        } else {
+            back(self.to)
+        };
+        Period { from: back(self.from), to }
+    }
+
+    /// Whole months inside the period, and the days outside them.
+    pub fn split(&self) -> (Vec<(NaiveDate, NaiveDate)>, Option<(NaiveDate, NaiveDate)>) {
+        // Days before the first whole month, whole months, days after.
+        let first_month = if self.from.day() == 1 {
+            self.from
+        } else {
+            month_start(self.from) + Months::new(1)
+        };
+        let end_next = self.to + Duration::days(1);
+        let last_month_end = month_start(end_next); // exclusive
+        if first_month >= last_month_end {
+            return (vec![(self.from, self.to)], None);
+        }
+        let mut days = Vec::new();
+        if self.from < first_month {
+            days.push((self.from, first_month - Duration::days(1)));
+        }
+        let months = Some((first_month, last_month_end - Duration::days(1)));
+        if last_month_end <= self.to {
+            days.push((last_month_end, self.to));
+        }
+        (days, months)
+    }
+}
+
+/// The ISO week a day belongs to, as `2026-W09`.
+pub fn week_key(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn catalogue_ids_are_unique_and_breakdowns_parse() {
+        let mut ids: Vec<&str> = CATALOGUE.iter().map(|m| m.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOGUE.len());
+        for b in Breakdown::ALL {
+            assert_eq!(Breakdown::parse(b.as_str()), Ok(*b));
+        }
+        assert!(find("nope").is_err());
+    }
+
+    #[test]
+    fn presets_and_comparisons() {
+        let today = d("2026-03-18");
+        let m = Period::preset("this_month", today).unwrap();
+        assert_eq!((m.from, m.to), (d("2026-03-01"), d("2026-03-31")));
+        assert_eq!(
+            m.previous(),
+            Period {
+                from: d("2026-02-01"),
+                to: d("2026-02-28")
+            }
+        );
+        assert_eq!(
+            m.year_before(),
+            Period {
+                from: d("2025-03-01"),
+                to: d("2025-03-31")
+            }
+        );
+        let q = Period::preset("this_quarter", today).unwrap();
+        assert_eq!((q.from, q.to), (d("2026-01-01"), d("2026-03-31")));
+        assert_eq!(q.previous().from, d("2025-10-01"));
+        let w = Period::preset("this_week", today).unwrap();
+        assert_eq!((w.from, w.to), (d("2026-03-16"), d("2026-03-22")));
+        assert_eq!(w.previous().from, d("2026-03-09"));
+        let leap = Period::new(d("2024-02-01"), d("2024-02-29")).unwrap();
+        assert_eq!(leap.year_before().to, d("2023-02-28"));
+        assert!(Period::new(d("2026-03-02"), d("2026-03-01")).is_err());
+        assert!(Period::preset("someday", today).is_err());
+    }
+
+    proptest! {
+        /// The days and whole months of a split cover the period exactly once.
+        #[test]
+        fn split_covers_each_day_once(start in 0i64..3000, len in 0i64..800) {
+            let from = d("2020-01-01") + Duration::days(start);
+            let p = Period::new(from, from + Duration::days(len)).unwrap();
+            let (days, months) = p.split();
+            let mut covered = 0;
+            let mut all: Vec<(NaiveDate, NaiveDate)> = days.clone();
+            if let Some((a, b)) = months {
+                prop_assert_eq!(a.day(), 1);
+                prop_assert_eq!((b + Duration::days(1)).day(), 1);
+                all.push((a, b));
+            }
+            all.sort();
+            for w in all.windows(2) {
+                prop_assert!(w[0].1 < w[1].0);
+            }
+            for (a, b) in &all {
+                prop_assert!(a <= b && *a >= p.from && *b <= p.to);
+                covered += (*b - *a).num_days() + 1;
+            }
+            prop_assert_eq!(covered, p.days());
+        }
+
+        #[test]
+        fn previous_periods_end_the_day_before(start in 0i64..3000, len in 0i64..400) {
+            let from = d("2020-01-01") + Duration::days(start);
+            let p = Period::new(from, from + Duration::days(len)).unwrap();
+            let prev = p.previous();
+            prop_assert_eq!(prev.to + Duration::days(1), p.from);
+            prop_assert!(prev.from <= prev.to);
+        }
+    }
+}
