@@ -338,13 +338,22 @@ pub async fn forget_account(h: &mut impl Handle, account_id: i64) -> Result<()> 
     for s in opp_states_of_account(h, account_id).await? {
         apply_opportunity(h, Some(&s), None).await?;
     }
-    let acts = act_states(
+    // Actions on its opportunities: their effort went with the opportunities.
+    let of_deals = act_states(
         h,
-        "a.account_id = $1 OR a.opportunity_id IN (SELECT id FROM opportunities WHERE account_id = $1)",
+        "a.opportunity_id IN (SELECT id FROM opportunities WHERE account_id = $1)",
         account_id,
     )
     .await?;
-    apply_actions(h, &without_effort(acts), &[]).await
+    apply_actions(h, &without_effort(of_deals), &[]).await?;
+    // Its other actions, some perhaps for another account's deal: all of them.
+    let others = act_states(
+        h,
+        "a.account_id = $1 AND (a.opportunity_id IS NULL OR a.opportunity_id NOT IN (SELECT id FROM opportunities WHERE account_id = $1))",
+        account_id,
+    )
+    .await?;
+    apply_actions(h, &others, &[]).await
 }
 
 /// The same actions, leaving their opportunity's effort to the opportunity's

@@ -3,4 +3,7 @@
 //! (`engine`), daily snapshots of the pipeline and segments (`snapshots`), and
 //! the users' flash figures and dashboards (`boards`).
 
+pub mod engine;
 pub mod facts;
+pub mod raw;
+pub mod request;

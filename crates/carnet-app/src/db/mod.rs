@@ -335,8 +335,20 @@ pub async fn delete_by_id(db: &Db, table: &'static str, id: i64) -> Result<(), c
     Ok(())
 }
 
+thread_local! {
+    static PINNED: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Now, in seconds. A test may pin the clock of its own thread ([`pin_clock`])
+/// to write records at chosen instants through the real code paths (the
+/// analysis tests do, to spread records over time-zone edge days).
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    PINNED.with(|c| c.get()).unwrap_or_else(|| chrono::Utc::now().timestamp())
+}
+
+/// Pins (or with `None` releases) [`now`] for the current thread.
+pub fn pin_clock(t: Option<i64>) {
+    PINNED.with(|c| c.set(t));
 }
 
 /// Whether an error is a unique-constraint violation (both databases).

@@ -7,6 +7,7 @@ mod helpers;
 
 mod access;
 mod agenda_api;
+mod analytics;
 mod browser;
 mod pages;
 mod records_api;

@@ -1,0 +1,735 @@
+//! Metric values. Each metric is a formula over a few sums ("parts") per group
+//! of its breakdown. The parts come from the facts (day and month sums, so the
+//! cost depends on the period and the breakdown, not on the data size) or — to
+//! check them — from a straightforward recount over the records
+//! ([`Source::Records`]). Both paths end in the same formula.
+
+use super::facts;
+use crate::db::{now, push_in_list, q, Db, Handle, Q};
+use crate::error::{AppError, Result};
+use carnet_domain::metrics::{week_key, Breakdown, Family, Metric, Period};
+use carnet_domain::sales::SalesCatalog;
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Where the parts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Facts,
+    Records,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Filters {
+    pub owners: Vec<i64>,
+    pub segments: Vec<i64>,
+    pub sources: Vec<i64>,
+    pub pipelines: Vec<i64>,
+    pub stages: Vec<i64>,
+    pub offers: Vec<i64>,
+    pub types: Vec<i64>,
+    /// Money is summed in one currency (the company's by default).
+    pub currency: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub metric: &'static Metric,
+    pub period: Period,
+    pub compare: Option<Period>,
+    pub breakdown: Option<Breakdown>,
+    pub filters: Filters,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub value: Option<f64>,
+    pub compare: Option<f64>,
+    /// The sums behind the value, for checks and tables.
+    pub parts: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Values {
+    pub metric: &'static str,
+    pub period: Period,
+    pub compare: Option<Period>,
+    /// The comparison period has another length than the period.
+    pub compare_length_differs: bool,
+    pub rows: Vec<Row>,
+    pub total: Row,
+    /// facts, snapshot, live or records.
+    pub computed_from: &'static str,
+}
+
+type Parts = BTreeMap<String, Vec<f64>>;
+
+/// Number of parts per family.
+fn width(m: &Metric) -> usize {
+    match (m.family, m.id) {
+        (Family::Deals, _) => 7,
+        (Family::Actions, _) => 2,
+        (Family::Effort, _) => 7,
+        (Family::Pipeline, _) => 3,
+        (Family::Raw, "lead_conversion") => 3,
+        (Family::Raw, _) => 2,
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b != 0.0).then(|| a / b)
+}
+
+/// A metric's value from its parts. Money parts are in cents; values in units.
+pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
+    let cents = |x: f64| x / 100.0;
+    Some(match m.id {
+        "opportunities_created" => p[0],
+        "opportunities_created_amount" => cents(p[1]),
+        "opportunities_won" => p[2],
+        "won_amount" | "revenue" => cents(p[3]),
+        "margin" => cents(p[4]),
+        "opportunities_lost" => p[5],
+        "lost_amount" => cents(p[6]),
+        "transformation_rate" => ratio(p[2], p[2] + p[5])? * 100.0,
+        "average_basket" => cents(ratio(p[3], p[2])?),
+        "time_spent" => p[1] / 60.0,
+        "actions_done" => p[0],
+        "actions_per_won_deal" => ratio(p[0], p[6])?,
+        "opportunity_cost_won" => cents(p[4]),
+        "opportunity_cost_lost" => cents(p[5]),
+        "open_opportunities" => p[0],
+        "open_pipeline" => cents(p[1]),
+        "weighted_pipeline" => cents(p[2]),
+        "stalled_opportunities" | "leads_from_marketing" | "segment_size" => p[0],
+        "lead_conversion" => ratio(p[2], p[0])? * 100.0,
+        "customer_acquisition_cost" | "lifetime_basket" => cents(ratio(p[1], p[0])?),
+        _ => return None,
+    })
+}
+
+/// What the groups are called, for pages and exports.
+pub struct Labels<'a> {
+    pub users: &'a [(i64, String)],
+    pub tags: &'a [(i64, String)],
+    pub sales: &'a SalesCatalog,
+    pub types: &'a [(i64, String)],
+}
+
+impl Labels<'_> {
+    pub fn label(&self, b: Option<Breakdown>, key: &str) -> String {
+        let id: i64 = key.parse().unwrap_or(0);
+        let find = |list: &[(i64, String)]| list.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
+        let none = || "—".to_string();
+        match b {
+            None => String::new(),
+            Some(Breakdown::Owner) => find(self.users).unwrap_or_else(none),
+            Some(Breakdown::Segment) => find(self.tags).unwrap_or_else(none),
+            Some(Breakdown::ActionType) => find(self.types).unwrap_or_else(none),
+            Some(Breakdown::Source) => self
+                .sales
+                .sources
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(none),
+            Some(Breakdown::Pipeline) => self
+                .sales
+                .pipelines
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(none),
+            Some(Breakdown::Stage) => self.sales.stage(id).map(|(_, s)| s.name.clone()).unwrap_or_else(none),
+            Some(Breakdown::Offer) => self
+                .sales
+                .offers
+                .iter()
+                .find(|o| o.id == id)
+                .map(|o| o.name.clone())
+                .unwrap_or_else(none),
+            Some(_) => key.to_string(),
+        }
+    }
+}
+
+/// The company currency: the most common among the pipelines (EUR without any).
+pub async fn company_currency(h: &mut impl Handle) -> Result<String> {
+    let c: Option<String> = q("SELECT currency FROM pipelines GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1")
+        .scalar_opt(h)
+        .await?;
+    Ok(c.unwrap_or_else(|| "EUR".into()))
+}
+
+/// Computes a metric for its period (and comparison period).
+pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) -> Result<Values> {
+    let mut c = db.conn().await?;
+    let tz = facts::zone(&mut c).await?;
+    drop(c);
+    if let Some(b) = r.breakdown {
+        if !r.metric.allows(b) {
+            return Err(AppError::field(
+                "breakdown",
+                format!("{} cannot be broken down by {}", r.metric.id, b.as_str()),
+            ));
+        }
+    }
+    let (cur, from) = parts(db, sales, tz, r, r.period, source).await?;
+    // A comparison the history cannot give (no snapshot that day) is left empty.
+    let cmp = match r.compare {
+        Some(p) => match parts(db, sales, tz, r, p, source).await {
+            Ok((parts, _)) => Some(parts),
+            Err(AppError::Invalid(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let n = width(r.metric);
+    let sum = |p: &Parts| {
+        let mut t = vec![0.0; n];
+        for v in p.values() {
+            for (i, x) in v.iter().enumerate() {
+                t[i] += x;
+            }
+        }
+        t
+    };
+    let mut total_parts = sum(&cur);
+    // Per-won-deal effort by action type: every type is divided by all won deals.
+    if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
+        total_parts[6] = cur.values().map(|v| v[6]).fold(0.0, f64::max);
+    }
+    let keys: Vec<String> = {
+        let mut k: Vec<String> = cur.keys().cloned().collect();
+        if let Some(cm) = &cmp {
+            for key in cm.keys() {
+                if !k.contains(key) && !r.breakdown.is_some_and(Breakdown::is_time) {
+                    k.push(key.clone());
+                }
+            }
+        }
+        k.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+            _ => a.cmp(b),
+        });
+        k
+    };
+    let zero = vec![0.0; n];
+    let rows = if r.breakdown.is_some() {
+        keys.iter()
+            .map(|k| {
+                let p = cur.get(k).cloned().unwrap_or_else(|| zero.clone());
+                Row {
+                    key: k.clone(),
+                    value: formula(r.metric, &p),
+                    compare: cmp.as_ref().and_then(|cm| cm.get(k)).and_then(|p| formula(r.metric, p)),
+                    parts: p,
+                }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let total = Row {
+        key: String::new(),
+        value: formula(r.metric, &total_parts),
+        compare: cmp.as_ref().and_then(|cm| {
+            let mut t = sum(cm);
+            if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
+                t[6] = cm.values().map(|v| v[6]).fold(0.0, f64::max);
+            }
+            formula(r.metric, &t)
+        }),
+        parts: total_parts,
+    };
+    Ok(Values {
+        metric: r.metric.id,
+        period: r.period,
+        compare: r.compare,
+        compare_length_differs: r.compare.is_some_and(|c| c.days() != r.period.days()),
+        rows,
+        total,
+        computed_from: from,
+    })
+}
+
+/// [from, to) instants of a period's days in the reporting zone.
+fn instants(tz: Tz, p: Period) -> (i64, i64) {
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap()).earliest())
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
+    };
+    (start(p.from), start(p.to + chrono::Duration::days(1)))
+}
+
+/// The group of a record for a breakdown, from its dimension values and day.
+fn group_key(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &SalesCatalog) -> String {
+    match b {
+        None => String::new(),
+        Some(Breakdown::Owner) => dims.owner.to_string(),
+        Some(Breakdown::Segment) => dims.segment.to_string(),
+        Some(Breakdown::Source) => dims.source.to_string(),
+        Some(Breakdown::SourceKind) => source_kind(sales, dims.source),
+        Some(Breakdown::Pipeline) => dims.pipeline.to_string(),
+        Some(Breakdown::Stage) => dims.stage.to_string(),
+        Some(Breakdown::Offer) => dims.offer.to_string(),
+        Some(Breakdown::ActionType) => dims.action_type.to_string(),
+        Some(Breakdown::Day) => day.map(|d| d.to_string()).unwrap_or_default(),
+        Some(Breakdown::Week) => day.map(week_key).unwrap_or_default(),
+        Some(Breakdown::Month) => day.map(|d| d.format("%Y-%m").to_string()).unwrap_or_default(),
+    }
+}
+
+fn source_kind(sales: &SalesCatalog, source: i64) -> String {
+    sales
+        .sources
+        .iter()
+        .find(|s| s.id == source)
+        .map(|s| s.kind.clone())
+        .unwrap_or_else(|| "other".into())
+}
+
+#[derive(Debug, Default, Clone)]
+struct Dims {
+    owner: i64,
+    segment: i64,
+    source: i64,
+    pipeline: i64,
+    stage: i64,
+    offer: i64,
+    action_type: i64,
+}
+
+fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
+    let e = parts.entry(key).or_insert_with(|| vec![0.0; n]);
+    for (i, v) in values {
+        e[*i] += v;
+    }
+}
+
+fn push_filter(query: &mut Q, col: &str, ids: &[i64]) {
+    if !ids.is_empty() {
+        query.push(&format!(" AND {col} IN "));
+        push_in_list(query, ids);
+    }
+}
+
+async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, source: Source) -> Result<(Parts, &'static str)> {
+    let m = r.metric;
+    match (m.family, source) {
+        (Family::Deals, Source::Facts) => Ok((deal_facts(db, sales, r, p).await?, "facts")),
+        (Family::Deals, Source::Records) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
+        (Family::Actions, Source::Facts) => Ok((action_facts(db, r, p).await?, "facts")),
+        (Family::Actions, Source::Records) => Ok((action_records(db, tz, r, p).await?, "records")),
+        (Family::Effort, Source::Facts) => Ok((effort_facts(db, sales, r, p).await?, "facts")),
+        (Family::Effort, Source::Records) => Ok((effort_records(db, sales, tz, r, p).await?, "records")),
+        (Family::Pipeline, _) => pipeline(db, sales, tz, r, p, source).await,
+        (Family::Raw, _) => Ok((super::raw::parts(db, sales, tz, r, p).await?, "records")),
+    }
+}
+
+/// The bucket ranges a period reads: (grain, first, last), whole months from the
+/// month sums unless the breakdown needs days.
+fn ranges(p: Period, b: Option<Breakdown>) -> Vec<(&'static str, String, String)> {
+    let d = |x: NaiveDate| x.format("%Y-%m-%d").to_string();
+    if matches!(b, Some(Breakdown::Day) | Some(Breakdown::Week)) {
+        return vec![("d", d(p.from), d(p.to))];
+    }
+    let (days, months) = p.split();
+    let mut out: Vec<_> = days.into_iter().map(|(a, b)| ("d", d(a), d(b))).collect();
+    if let Some((a, b)) = months {
+        out.push(("m", a.format("%Y-%m").to_string(), b.format("%Y-%m").to_string()));
+    }
+    out
+}
+
+/// The day a bucket stands for (months: their first day).
+fn bucket_day(grain: &str, bucket: &str) -> Option<NaiveDate> {
+    match grain {
+        "m" => NaiveDate::parse_from_str(&format!("{bucket}-01"), "%Y-%m-%d").ok(),
+        _ => NaiveDate::parse_from_str(bucket, "%Y-%m-%d").ok(),
+    }
+}
+
+/// Whose rows to read: everyone's sums (-1), or per person when filtered or
+/// broken down by person.
+fn who(query: &mut Q, col: &str, people: &[i64], per_person: bool) {
+    if people.is_empty() && !per_person {
+        query.push(&format!(" AND {col} = -1"));
+    } else {
+        query.push(&format!(" AND {col} <> -1"));
+        push_filter(query, col, people);
+    }
+}
+
+async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let mut out = Parts::new();
+    for (grain, a, b) in ranges(p, r.breakdown) {
+        let mut query = q("SELECT bucket, kind, owner_key, segment_key, source_key, pipeline_id, offer_key, \
+                           CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals WHERE grain = ");
+        query
+            .push_bind(grain)
+            .push(" AND bucket >= ")
+            .push_bind(a)
+            .push(" AND bucket <= ")
+            .push_bind(b);
+        query.push(" AND currency = ").push_bind(f.currency.clone());
+        who(&mut query, "owner_key", &f.owners, r.breakdown == Some(Breakdown::Owner));
+        push_filter(&mut query, "segment_key", &f.segments);
+        push_filter(&mut query, "source_key", &f.sources);
+        push_filter(&mut query, "pipeline_id", &f.pipelines);
+        push_filter(&mut query, "offer_key", &f.offers);
+        // Rows brought back to zero by later changes are skipped.
+        query.push(" GROUP BY bucket, kind, owner_key, segment_key, source_key, pipeline_id, offer_key HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0");
+        let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (bucket, kind, owner, segment, source, pipeline, offer, n, amount, margin) in rows {
+            let dims = Dims {
+                owner,
+                segment,
+                source,
+                pipeline,
+                offer,
+                ..Dims::default()
+            };
+            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), sales);
+            add(&mut out, key, 7, &deal_values(&kind, n, amount, margin));
+        }
+    }
+    Ok(out)
+}
+
+fn deal_values(kind: &str, n: i64, amount: i64, margin: i64) -> Vec<(usize, f64)> {
+    match kind {
+        "created" => vec![(0, n as f64), (1, amount as f64)],
+        "won" => vec![(2, n as f64), (3, amount as f64), (4, margin as f64)],
+        _ => vec![(5, n as f64), (6, amount as f64)],
+    }
+}
+
+async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let (a, b) = instants(tz, p);
+    let mut query = q(
+        "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
+                       pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0) FROM opportunities WHERE currency = ",
+    );
+    query.push_bind(f.currency.clone());
+    query
+        .push(" AND ((created_at >= ")
+        .push_bind(a)
+        .push(" AND created_at < ")
+        .push_bind(b);
+    query
+        .push(") OR (status IN ('won', 'lost') AND closed_at >= ")
+        .push_bind(a)
+        .push(" AND closed_at < ")
+        .push_bind(b)
+        .push("))");
+    push_filter(&mut query, "owner_id", &f.owners);
+    push_filter(&mut query, "COALESCE(segment_tag_id, 0)", &f.segments);
+    push_filter(&mut query, "COALESCE(source_id, 0)", &f.sources);
+    push_filter(&mut query, "pipeline_id", &f.pipelines);
+    push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
+    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
+    let mut out = Parts::new();
+    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin) in rows {
+        let dims = Dims {
+            owner,
+            segment,
+            source,
+            pipeline,
+            offer,
+            ..Dims::default()
+        };
+        if created >= a && created < b {
+            let key = group_key(r.breakdown, &dims, Some(facts::day(tz, created)), sales);
+            add(&mut out, key, 7, &deal_values("created", 1, amount, margin));
+        }
+        if let Some(cl) = closed.filter(|t| *t >= a && *t < b && (status == "won" || status == "lost")) {
+            let key = group_key(r.breakdown, &dims, Some(facts::day(tz, cl)), sales);
+            add(&mut out, key, 7, &deal_values(&status, 1, amount, margin));
+        }
+    }
+    Ok(out)
+}
+
+async fn action_facts(db: &Db, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let mut out = Parts::new();
+    let sales = SalesCatalog::default();
+    for (grain, a, b) in ranges(p, r.breakdown) {
+        let mut query = q(
+            "SELECT bucket, assignee_key, type_id, segment_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) \
+                           FROM fact_actions WHERE grain = ",
+        );
+        query
+            .push_bind(grain)
+            .push(" AND bucket >= ")
+            .push_bind(a)
+            .push(" AND bucket <= ")
+            .push_bind(b);
+        who(&mut query, "assignee_key", &f.owners, r.breakdown == Some(Breakdown::Owner));
+        push_filter(&mut query, "segment_key", &f.segments);
+        push_filter(&mut query, "type_id", &f.types);
+        query.push(" GROUP BY bucket, assignee_key, type_id, segment_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0");
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (bucket, owner, action_type, segment, n, minutes) in rows {
+            let dims = Dims {
+                owner,
+                segment,
+                action_type,
+                ..Dims::default()
+            };
+            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), &sales);
+            add(&mut out, key, 2, &[(0, n as f64), (1, minutes as f64)]);
+        }
+    }
+    Ok(out)
+}
+
+/// The segment tag of an action's account, for raw queries on `actions a`.
+const SEGMENT_OF_ACTION: &str =
+    "COALESCE((SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
+     WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = a.account_id), 0)";
+
+async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let (a, b) = instants(tz, p);
+    let mut query = q(format!(
+        "SELECT COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, {SEGMENT_OF_ACTION}, COALESCE(a.spent_min, 0) \
+         FROM actions a WHERE a.outcome = 'done' AND COALESCE(a.done_at, a.planned_at) >= "
+    ));
+    query.push_bind(a).push(" AND COALESCE(a.done_at, a.planned_at) < ").push_bind(b);
+    push_filter(&mut query, "a.assignee_id", &f.owners);
+    push_filter(&mut query, SEGMENT_OF_ACTION, &f.segments);
+    push_filter(&mut query, "a.type_id", &f.types);
+    let rows: Vec<(i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+    let sales = SalesCatalog::default();
+    let mut out = Parts::new();
+    for (at, owner, action_type, segment, minutes) in rows {
+        let dims = Dims {
+            owner,
+            segment,
+            action_type,
+            ..Dims::default()
+        };
+        let key = group_key(r.breakdown, &dims, Some(facts::day(tz, at)), &sales);
+        add(&mut out, key, 2, &[(0, 1.0), (1, minutes as f64)]);
+    }
+    Ok(out)
+}
+
+/// Each user's hourly cost, in cents.
+async fn hourly_costs(db: &Db) -> Result<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = q("SELECT id, hourly_cost FROM users").fetch_all(&mut db.conn().await?).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Effort parts: [won actions, won minutes, lost actions, lost minutes, won cost,
+/// lost cost, won deals].
+fn effort_values(kind: &str, n: i64, minutes: i64, hourly: i64) -> Vec<(usize, f64)> {
+    let cost = minutes as f64 * hourly as f64 / 60.0;
+    match kind {
+        "won" => vec![(0, n as f64), (1, minutes as f64), (4, cost)],
+        _ => vec![(2, n as f64), (3, minutes as f64), (5, cost)],
+    }
+}
+
+/// The won deals an effort is divided by, grouped as the effort is (by owner for
+/// a breakdown by person, by segment or time; not by action type).
+async fn won_deals(db: &Db, sales: &SalesCatalog, r: &Request, p: Period, source: Source, out: &mut Parts) -> Result<()> {
+    let mut req = r.clone();
+    req.metric = carnet_domain::metrics::find("opportunities_won").map_err(AppError::internal)?;
+    req.filters.sources.clear();
+    req.filters.types.clear();
+    let by_type = r.breakdown == Some(Breakdown::ActionType);
+    if by_type {
+        req.breakdown = None;
+    }
+    let deals = match source {
+        Source::Facts => deal_facts(db, sales, &req, p).await?,
+        Source::Records => {
+            let tz = facts::zone(&mut db.conn().await?).await?;
+            deal_records(db, sales, tz, &req, p).await?
+        }
+    };
+    let total: f64 = deals.values().map(|v| v[2]).sum();
+    if by_type {
+        for v in out.values_mut() {
+            v[6] = total;
+        }
+    } else {
+        for (k, v) in deals {
+            add(out, k, 7, &[(6, v[2])]);
+        }
+    }
+    Ok(())
+}
+
+async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let costs = hourly_costs(db).await?;
+    let mut out = Parts::new();
+    for (grain, a, b) in ranges(p, r.breakdown) {
+        let mut query = q(
+            "SELECT bucket, kind, assignee_key, type_id, segment_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) \
+                           FROM fact_effort WHERE grain = ",
+        );
+        query
+            .push_bind(grain)
+            .push(" AND bucket >= ")
+            .push_bind(a)
+            .push(" AND bucket <= ")
+            .push_bind(b);
+        // Costs need each person's hours.
+        who(&mut query, "assignee_key", &f.owners, true);
+        push_filter(&mut query, "segment_key", &f.segments);
+        push_filter(&mut query, "type_id", &f.types);
+        query.push(" GROUP BY bucket, kind, assignee_key, type_id, segment_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0");
+        let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (bucket, kind, owner, action_type, segment, n, minutes) in rows {
+            let dims = Dims {
+                owner,
+                segment,
+                action_type,
+                ..Dims::default()
+            };
+            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), sales);
+            add(
+                &mut out,
+                key,
+                7,
+                &effort_values(&kind, n, minutes, costs.get(&owner).copied().unwrap_or(0)),
+            );
+        }
+    }
+    won_deals(db, sales, r, p, Source::Facts, &mut out).await?;
+    Ok(out)
+}
+
+async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let costs = hourly_costs(db).await?;
+    let (a, b) = instants(tz, p);
+    let mut query = q(
+        "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0) \
+                       FROM actions a JOIN opportunities o ON o.id = a.opportunity_id \
+                       WHERE a.outcome = 'done' AND o.status IN ('won', 'lost') AND o.closed_at >= ",
+    );
+    query.push_bind(a).push(" AND o.closed_at < ").push_bind(b);
+    push_filter(&mut query, "a.assignee_id", &f.owners);
+    push_filter(&mut query, "COALESCE(o.segment_tag_id, 0)", &f.segments);
+    push_filter(&mut query, "a.type_id", &f.types);
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+    let mut out = Parts::new();
+    for (status, closed, owner, action_type, segment, minutes) in rows {
+        let dims = Dims {
+            owner,
+            segment,
+            action_type,
+            ..Dims::default()
+        };
+        let key = group_key(r.breakdown, &dims, Some(facts::day(tz, closed)), sales);
+        add(
+            &mut out,
+            key,
+            7,
+            &effort_values(&status, 1, minutes, costs.get(&owner).copied().unwrap_or(0)),
+        );
+    }
+    won_deals(db, sales, r, p, Source::Records, &mut out).await?;
+    Ok(out)
+}
+
+/// The open pipeline at the end of the period: today's maintained totals, or
+/// the snapshot of a past day.
+async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, source: Source) -> Result<(Parts, &'static str)> {
+    let f = &r.filters;
+    let today = facts::day(tz, now());
+    let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0) as f64 / 100.0;
+    let mut out = Parts::new();
+    let mut put = |dims: Dims, n: i64, amount: i64, weighted: f64| {
+        let key = group_key(r.breakdown, &dims, None, sales);
+        add(&mut out, key, 3, &[(0, n as f64), (1, amount as f64), (2, weighted)]);
+    };
+    let filters = |query: &mut Q, owner: &str, segment: &str| {
+        push_filter(query, owner, &f.owners);
+        push_filter(query, segment, &f.segments);
+        push_filter(query, "pipeline_id", &f.pipelines);
+        push_filter(query, "stage_id", &f.stages);
+    };
+    if p.to < today {
+        let mut query = q(
+            "SELECT pipeline_id, stage_id, owner_key, segment_key, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), \
+                           CAST(SUM(weighted) AS BIGINT) FROM pipeline_snapshots WHERE day = ",
+        );
+        query
+            .push_bind(p.to.to_string())
+            .push(" AND currency = ")
+            .push_bind(f.currency.clone());
+        filters(&mut query, "owner_key", "segment_key");
+        query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        let any: Option<String> = q("SELECT day FROM pipeline_snapshots WHERE day = $1 LIMIT 1")
+            .bind(p.to.to_string())
+            .scalar_opt(&mut db.conn().await?)
+            .await?;
+        if any.is_none() && rows.is_empty() {
+            return Err(AppError::field(
+                "period",
+                format!("there is no snapshot of the pipeline on {}", p.to),
+            ));
+        }
+        for (pipeline, stage, owner, segment, n, amount, weighted) in rows {
+            let dims = Dims {
+                owner,
+                segment,
+                pipeline,
+                stage,
+                ..Dims::default()
+            };
+            put(dims, n, amount, weighted as f64);
+        }
+        return Ok((out, "snapshot"));
+    }
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = match source {
+        Source::Facts => {
+            let mut query = q(
+                "SELECT pipeline_id, stage_id, owner_key, segment_key, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) \
+                               FROM open_pipeline WHERE currency = ",
+            );
+            query.push_bind(f.currency.clone());
+            filters(&mut query, "owner_key", "segment_key");
+            query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
+            query.fetch_all(&mut db.conn().await?).await?
+        }
+        Source::Records => {
+            let mut query = q(
+                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), 1, amount \
+                               FROM opportunities WHERE status = 'open' AND currency = ",
+            );
+            query.push_bind(f.currency.clone());
+            filters(&mut query, "COALESCE(owner_id, 0)", "COALESCE(segment_tag_id, 0)");
+            query.fetch_all(&mut db.conn().await?).await?
+        }
+    };
+    for (pipeline, stage, owner, segment, n, amount) in rows {
+        let dims = Dims {
+            owner,
+            segment,
+            pipeline,
+            stage,
+            ..Dims::default()
+        };
+        put(dims, n, amount, amount as f64 * prob(stage));
+    }
+    Ok((out, "live"))
+}

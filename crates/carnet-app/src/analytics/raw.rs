@@ -1,0 +1,264 @@
+//! The metrics computed from the records through indexes rather than facts:
+//! stalled opportunities (a count of today's open deals by their age in stage),
+//! leads from marketing and their conversion (bounded by the contacts created
+//! in the period), customer acquisition cost and lifetime value (per new or
+//! existing customer), segment sizes (today's tags, or the daily snapshot).
+//! None is in the home strip or the default dashboard by default.
+
+use super::engine::Request;
+use super::facts;
+use crate::db::{now, push_in_list, q, Db, Q};
+use crate::error::Result;
+use carnet_domain::metrics::{week_key, Breakdown, Period};
+use carnet_domain::sales::SalesCatalog;
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use std::collections::{BTreeMap, HashMap};
+
+type Parts = BTreeMap<String, Vec<f64>>;
+
+fn instants(tz: Tz, p: Period) -> (i64, i64) {
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap()).earliest())
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
+    };
+    (start(p.from), start(p.to + chrono::Duration::days(1)))
+}
+
+fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
+    let e = parts.entry(key).or_insert_with(|| vec![0.0; n]);
+    for (i, v) in values {
+        e[*i] += v;
+    }
+}
+
+fn time_key(b: Option<Breakdown>, tz: Tz, t: i64) -> Option<String> {
+    let d = facts::day(tz, t);
+    match b {
+        Some(Breakdown::Day) => Some(d.to_string()),
+        Some(Breakdown::Week) => Some(week_key(d)),
+        Some(Breakdown::Month) => Some(d.format("%Y-%m").to_string()),
+        _ => None,
+    }
+}
+
+fn filter(query: &mut Q, col: &str, ids: &[i64]) {
+    if !ids.is_empty() {
+        query.push(&format!(" AND {col} IN "));
+        push_in_list(query, ids);
+    }
+}
+
+/// The segment tag of an account `acc`.
+fn segment_of(account: &str) -> String {
+    format!(
+        "COALESCE((SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
+         WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = {account}), 0)"
+    )
+}
+
+/// Marketing sources' names, lower-cased (contacts carry their source as text).
+fn marketing_sources(sales: &SalesCatalog) -> Vec<String> {
+    sales
+        .sources
+        .iter()
+        .filter(|s| s.kind == "marketing")
+        .map(|s| s.name.to_lowercase())
+        .collect()
+}
+
+pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
+    let f = &r.filters;
+    let b = r.breakdown;
+    let (a, z) = instants(tz, p);
+    let mut out = Parts::new();
+    let mut c = db.conn().await?;
+    match r.metric.id {
+        "stalled_opportunities" => {
+            let mut query = q(
+                "SELECT COALESCE(o.owner_id, 0), o.pipeline_id, o.stage_id FROM opportunities o JOIN stages s ON s.id = o.stage_id \
+                               WHERE o.status = 'open' AND s.stall_days IS NOT NULL AND s.stall_days > 0 AND o.stage_entered_at < ",
+            );
+            query.push_bind(now()).push(" - s.stall_days * 86400");
+            filter(&mut query, "o.owner_id", &f.owners);
+            filter(&mut query, "o.pipeline_id", &f.pipelines);
+            filter(&mut query, "o.stage_id", &f.stages);
+            let rows: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
+            for (owner, pipeline, stage) in rows {
+                let key = match b {
+                    Some(Breakdown::Owner) => owner.to_string(),
+                    Some(Breakdown::Pipeline) => pipeline.to_string(),
+                    Some(Breakdown::Stage) => stage.to_string(),
+                    _ => String::new(),
+                };
+                add(&mut out, key, 2, &[(0, 1.0)]);
+            }
+        }
+        "leads_from_marketing" | "lead_conversion" => {
+            let sources = marketing_sources(sales);
+            if sources.is_empty() {
+                return Ok(out);
+            }
+            let mut query = q("SELECT c.id, c.created_at, COALESCE(c.owner_id, 0) FROM contacts c WHERE c.created_at >= ");
+            query
+                .push_bind(a)
+                .push(" AND c.created_at < ")
+                .push_bind(z)
+                .push(" AND LOWER(c.source) IN ");
+            push_in_list(&mut query, &sources);
+            filter(&mut query, "c.owner_id", &f.owners);
+            let leads: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
+            let steps: HashMap<i64, (bool, bool)> = if r.metric.id == "lead_conversion" && !leads.is_empty() {
+                // An opportunity on one of the lead's accounts, created after the lead; won or not.
+                let ids: Vec<i64> = leads.iter().map(|l| l.0).collect();
+                let mut found = HashMap::new();
+                for chunk in ids.chunks(500) {
+                    let mut sq = q(
+                        "SELECT ac.contact_id, o.status FROM account_contacts ac JOIN opportunities o ON o.account_id = ac.account_id \
+                                    JOIN contacts c ON c.id = ac.contact_id WHERE o.created_at >= c.created_at AND ac.contact_id IN ",
+                    );
+                    push_in_list(&mut sq, chunk);
+                    let rows: Vec<(i64, String)> = sq.fetch_all(&mut c).await?;
+                    for (contact, status) in rows {
+                        let e = found.entry(contact).or_insert((false, false));
+                        e.0 = true;
+                        e.1 |= status == "won";
+                    }
+                }
+                found
+            } else {
+                HashMap::new()
+            };
+            for (id, created, owner) in leads {
+                let key = match b {
+                    Some(Breakdown::Owner) => owner.to_string(),
+                    _ => time_key(b, tz, created).unwrap_or_default(),
+                };
+                let (opp, won) = steps.get(&id).copied().unwrap_or((false, false));
+                let n = if r.metric.id == "lead_conversion" { 3 } else { 2 };
+                let step = |x: bool| if x { 1.0 } else { 0.0 };
+                let mut v = vec![(0, 1.0), (1, step(opp))];
+                if n == 3 {
+                    v.push((2, step(won)));
+                }
+                add(&mut out, key, n, &v);
+            }
+        }
+        "customer_acquisition_cost" => {
+            // New customers: accounts whose first won deal closed in the period.
+            let mut query = q(format!(
+                "SELECT o.account_id, {} FROM opportunities o WHERE o.status = 'won' AND o.closed_at >= ",
+                segment_of("o.account_id")
+            ));
+            query.push_bind(a).push(" AND o.closed_at < ").push_bind(z);
+            query.push(
+                " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = o.account_id AND w.status = 'won' AND w.closed_at < ",
+            );
+            query.push_bind(a).push(") GROUP BY o.account_id");
+            let customers: Vec<(i64, i64)> = query.fetch_all(&mut c).await?;
+            let costs: HashMap<i64, i64> = q("SELECT id, hourly_cost FROM users")
+                .fetch_all::<(i64, i64)>(&mut c)
+                .await?
+                .into_iter()
+                .collect();
+            for chunk in customers.chunks(500) {
+                let ids: Vec<i64> = chunk.iter().map(|x| x.0).collect();
+                let mut sq = q(
+                    "SELECT account_id, COALESCE(assignee_id, 0), CAST(SUM(COALESCE(spent_min, 0)) AS BIGINT) FROM actions \
+                                WHERE outcome = 'done' AND COALESCE(done_at, planned_at) < ",
+                );
+                sq.push_bind(z).push(" AND account_id IN ");
+                push_in_list(&mut sq, &ids);
+                sq.push(" GROUP BY account_id, COALESCE(assignee_id, 0)");
+                let spent: Vec<(i64, i64, i64)> = sq.fetch_all(&mut c).await?;
+                for (acc, segment) in chunk {
+                    if !f.segments.is_empty() && !f.segments.contains(segment) {
+                        continue;
+                    }
+                    let key = if b == Some(Breakdown::Segment) {
+                        segment.to_string()
+                    } else {
+                        String::new()
+                    };
+                    let cost: f64 = spent
+                        .iter()
+                        .filter(|(x, _, _)| x == acc)
+                        .map(|(_, who, m)| *m as f64 * costs.get(who).copied().unwrap_or(0) as f64 / 60.0)
+                        .sum();
+                    add(&mut out, key, 2, &[(0, 1.0), (1, cost)]);
+                }
+            }
+        }
+        "lifetime_basket" => {
+            // Customers at the end of the period and all they brought until then.
+            let mut by_account: HashMap<i64, (i64, f64)> = HashMap::new();
+            let mut query = q(format!(
+                "SELECT o.account_id, {}, CAST(SUM(o.amount) AS BIGINT) FROM opportunities o WHERE o.status = 'won' AND o.currency = ",
+                segment_of("o.account_id")
+            ));
+            query
+                .push_bind(f.currency.clone())
+                .push(" AND o.closed_at < ")
+                .push_bind(z)
+                .push(" GROUP BY o.account_id");
+            let rows: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
+            for (acc, seg, amount) in rows {
+                by_account.entry(acc).or_insert((seg, 0.0)).1 += amount as f64;
+            }
+            let mut query = q(format!(
+                "SELECT r.account_id, {}, CAST(SUM(r.amount) AS BIGINT) FROM orders r WHERE r.currency = ",
+                segment_of("r.account_id")
+            ));
+            query
+                .push_bind(f.currency.clone())
+                .push(" AND r.order_date <= ")
+                .push_bind(p.to.to_string())
+                .push(" GROUP BY r.account_id");
+            let rows: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
+            for (acc, seg, amount) in rows {
+                by_account.entry(acc).or_insert((seg, 0.0)).1 += amount as f64;
+            }
+            for (seg, total) in by_account.into_values() {
+                if !f.segments.is_empty() && !f.segments.contains(&seg) {
+                    continue;
+                }
+                let key = if b == Some(Breakdown::Segment) {
+                    seg.to_string()
+                } else {
+                    String::new()
+                };
+                add(&mut out, key, 2, &[(0, 1.0), (1, total)]);
+            }
+        }
+        "segment_size" => {
+            let today = facts::day(tz, now());
+            let rows: Vec<(i64, i64)> = if p.to < today {
+                q("SELECT tag_id, accounts FROM segment_snapshots WHERE day = $1")
+                    .bind(p.to.to_string())
+                    .fetch_all(&mut c)
+                    .await?
+            } else {
+                q("SELECT rt.tag_id, COUNT(*) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
+                   WHERE tc.is_segment = TRUE AND rt.entity = 'account' GROUP BY rt.tag_id")
+                .fetch_all(&mut c)
+                .await?
+            };
+            for (tag, n) in rows {
+                if !f.segments.is_empty() && !f.segments.contains(&tag) {
+                    continue;
+                }
+                let key = if b == Some(Breakdown::Segment) {
+                    tag.to_string()
+                } else {
+                    String::new()
+                };
+                add(&mut out, key, 2, &[(0, n as f64)]);
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
