@@ -713,7 +713,7 @@ async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period,
         }
         Source::Records => {
             let mut query = q(
-                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), 1, amount \
+                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), CAST(1 AS BIGINT), amount \
                                FROM opportunities WHERE status = 'open' AND currency = ",
             );
             query.push_bind(f.currency.clone());
