@@ -417,6 +417,11 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
     let mut tx = db.begin().await?;
     // The history was back-dated in place: the analysis facts are recomputed.
     crate::analytics::facts::rebuild(&mut tx).await?;
+    tx.commit().await?;
+    // A year of pipeline history from the stage moves.
+    let today = chrono::Utc::now().date_naive();
+    crate::analytics::snapshots::backfill(db, today - chrono::Duration::days(365), today - chrono::Duration::days(1)).await?;
+    let mut tx = db.begin().await?;
     q("INSERT INTO app_settings (key, value) VALUES ('demo', $1)")
         .bind(seed.to_string())
         .execute(&mut tx)

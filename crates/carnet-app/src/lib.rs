@@ -36,6 +36,7 @@ impl Carnet {
         settings::seed_defaults(&db).await?;
         sales::seed_defaults(&db).await?;
         agenda::seed_defaults(&db).await?;
+        analytics::boards::ensure_default(&db).await?;
         std::fs::create_dir_all(&files_dir).map_err(AppError::internal)?;
         Ok(Carnet {
             db,

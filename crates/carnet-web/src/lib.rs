@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod error;
 pub mod kinds;
 pub mod pages;

@@ -66,6 +66,37 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Check, rebuild or backfill the analysis figures.
+    Analytics {
+        #[command(subcommand)]
+        action: AnalyticsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsAction {
+    /// Recount every metric over the records and report any difference with the maintained figures (exit 1 if any).
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// How many months back to check, month by month.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+    },
+    /// Recompute the maintained figures from the records (optionally in another reporting time zone).
+    Rebuild {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Rebuild past days of the pipeline history from the stage history.
+    Backfill {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +212,39 @@ async fn main() {
             let u = carnet_app::access::users::create(&carnet.db, nu).await.unwrap_or_else(|e| fail(e));
             println!("created user {} ({}, {})", u.email, u.name, u.role.as_str());
         }
+        Command::Analytics { action } => match action {
+            AnalyticsAction::Verify { db, months } => {
+                let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+                let v = carnet_app::analytics::verify(&carnet.db, months).await.unwrap_or_else(|e| fail(e));
+                for d in &v.differences {
+                    println!("DIFFERENT {d}");
+                }
+                println!("{} checks, {} differences", v.checks, v.differences.len());
+                if !v.differences.is_empty() {
+                    std::process::exit(1);
+                }
+            }
+            AnalyticsAction::Rebuild { db, time_zone } => {
+                let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+                let started = std::time::Instant::now();
+                carnet_app::analytics::rebuild(&carnet.db, time_zone.as_deref())
+                    .await
+                    .unwrap_or_else(|e| fail(e));
+                println!("rebuilt in {:.1} s", started.elapsed().as_secs_f64());
+            }
+            AnalyticsAction::Backfill { db, days } => {
+                let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+                let today = chrono::Utc::now().date_naive();
+                let n = carnet_app::analytics::snapshots::backfill(
+                    &carnet.db,
+                    today - chrono::Duration::days(days),
+                    today - chrono::Duration::days(1),
+                )
+                .await
+                .unwrap_or_else(|e| fail(e));
+                println!("{n} days of pipeline history rebuilt");
+            }
+        },
         Command::ApiKey {
             action: KeyAction::Create { db, email, name },
         } => {

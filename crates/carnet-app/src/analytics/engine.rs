@@ -39,6 +39,8 @@ pub struct Request {
     pub metric: &'static Metric,
     pub period: Period,
     pub compare: Option<Period>,
+    /// A second comparison for the total only (the flash figures' same period last year).
+    pub also: Option<Period>,
     pub breakdown: Option<Breakdown>,
     pub filters: Filters,
 }
@@ -61,6 +63,8 @@ pub struct Values {
     pub compare_length_differs: bool,
     pub rows: Vec<Row>,
     pub total: Row,
+    /// The total over the second comparison period.
+    pub also: Option<f64>,
     /// facts, snapshot, live or records.
     pub computed_from: &'static str,
 }
@@ -187,6 +191,14 @@ pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) 
         },
         None => None,
     };
+    let also = match r.also {
+        Some(p) => match parts(db, sales, tz, r, p, source).await {
+            Ok((parts, _)) => Some(parts),
+            Err(AppError::Invalid(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
     let n = width(r.metric);
     let sum = |p: &Parts| {
         let mut t = vec![0.0; n];
@@ -251,6 +263,7 @@ pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) 
         compare: r.compare,
         compare_length_differs: r.compare.is_some_and(|c| c.days() != r.period.days()),
         rows,
+        also: also.as_ref().and_then(|a| formula(r.metric, &sum(a))),
         total,
         computed_from: from,
     })

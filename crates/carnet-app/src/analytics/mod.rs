@@ -1,9 +1,163 @@
 //! Analysis (SPEC K1–K4): facts maintained with each write (`facts`), metric
 //! values computed from them or, for checking, recounted from the records
-//! (`engine`), daily snapshots of the pipeline and segments (`snapshots`), and
-//! the users' flash figures and dashboards (`boards`).
+//! (`engine`, `raw`), requests as typed (`request`), daily snapshots of the
+//! pipeline and segments (`snapshots`), and the users' flash figures and
+//! dashboards (`boards`).
 
+pub mod boards;
 pub mod engine;
 pub mod facts;
 pub mod raw;
 pub mod request;
+pub mod snapshots;
+
+use crate::access::User;
+use crate::db::q;
+use crate::error::{AppError, Result};
+use crate::Db;
+use carnet_domain::records::{Catalog, RawInput};
+use chrono::Datelike;
+use engine::{Labels, Source, Values};
+
+/// What a page or the API needs to compute and show metrics: the catalogues,
+/// the reporting day and currency, the names of everything a group can be.
+pub struct Context {
+    pub cat: Catalog,
+    pub today: chrono::NaiveDate,
+    pub currency: String,
+    users: Vec<(i64, String)>,
+    tags: Vec<(i64, String)>,
+    types: Vec<(i64, String)>,
+}
+
+impl Context {
+    pub async fn load(db: &Db) -> Result<Context> {
+        let cat = crate::sales::full_catalog(db).await?;
+        let mut c = db.conn().await?;
+        let tz = facts::zone(&mut c).await?;
+        let currency = engine::company_currency(&mut c).await?;
+        drop(c);
+        let types = crate::agenda::types(db).await?.into_iter().map(|t| (t.id, t.name)).collect();
+        Ok(Context {
+            today: facts::day(tz, crate::db::now()),
+            currency,
+            users: cat.users.iter().map(|u| (u.id, u.name.clone())).collect(),
+            tags: cat
+                .categories
+                .iter()
+                .flat_map(|c| c.tags.iter().map(|t| (t.id, t.name.clone())))
+                .collect(),
+            types,
+            cat,
+        })
+    }
+
+    pub fn labels(&self) -> Labels<'_> {
+        Labels {
+            users: &self.users,
+            tags: &self.tags,
+            sales: &self.cat.sales,
+            types: &self.types,
+        }
+    }
+
+    /// Parses and computes one metric request for a user.
+    pub async fn evaluate(&self, db: &Db, user: &User, metric: &str, input: &RawInput) -> Result<(engine::Request, Values)> {
+        let r = request::parse(metric, input, &self.cat, user, self.today, &self.currency).map_err(AppError::Invalid)?;
+        let v = engine::values(db, &self.cat.sales, &r, Source::Facts).await?;
+        Ok((r, v))
+    }
+}
+
+/// What `carnet analytics verify` found: the checks made and the differences.
+pub struct Verification {
+    pub checks: usize,
+    pub differences: Vec<String>,
+}
+
+/// Recounts every fact-based metric over the records, month by month for the
+/// last `months` months (and the open pipeline today), without and with the
+/// owner and segment breakdowns, and reports any difference with the facts.
+pub async fn verify(db: &Db, months: u32) -> Result<Verification> {
+    use carnet_domain::metrics::{Breakdown, Family, Period, CATALOGUE};
+    let ctx = Context::load(db).await?;
+    let mut out = Verification {
+        checks: 0,
+        differences: vec![],
+    };
+    let first = ctx.today.with_day(1).unwrap_or(ctx.today);
+    for m in CATALOGUE.iter().filter(|m| m.family != Family::Raw) {
+        let periods: Vec<Period> = if m.family == Family::Pipeline {
+            vec![Period::new(ctx.today, ctx.today).map_err(AppError::internal)?]
+        } else {
+            (0..months)
+                .map(|i| {
+                    let from = first - chrono::Months::new(i);
+                    Period::new(from, from + chrono::Months::new(1) - chrono::Duration::days(1)).map_err(AppError::internal)
+                })
+                .collect::<Result<_>>()?
+        };
+        for p in periods {
+            for b in [None, Some(Breakdown::Owner), Some(Breakdown::Segment)] {
+                if b.is_some_and(|b| !m.allows(b)) {
+                    continue;
+                }
+                let r = engine::Request {
+                    metric: m,
+                    period: p,
+                    compare: None,
+                    also: None,
+                    breakdown: b,
+                    filters: engine::Filters {
+                        currency: ctx.currency.clone(),
+                        ..Default::default()
+                    },
+                };
+                let f = engine::values(db, &ctx.cat.sales, &r, Source::Facts).await?;
+                let c = engine::values(db, &ctx.cat.sales, &r, Source::Records).await?;
+                out.checks += 1;
+                let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+                let mut bad = !same(&f.total.parts, &c.total.parts);
+                for row in f.rows.iter().filter(|x| x.parts.iter().any(|v| *v != 0.0)) {
+                    let other = c
+                        .rows
+                        .iter()
+                        .find(|y| y.key == row.key)
+                        .map(|y| y.parts.clone())
+                        .unwrap_or_default();
+                    bad |= other.is_empty() || !same(&row.parts, &other);
+                }
+                if bad {
+                    out.differences.push(format!(
+                        "{} {}..{} by {}: facts {:?}, records {:?}",
+                        m.id,
+                        p.from,
+                        p.to,
+                        b.map(Breakdown::as_str).unwrap_or("nothing"),
+                        f.total.parts,
+                        c.total.parts
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes the facts (in the reporting zone, changed first when given).
+pub async fn rebuild(db: &Db, time_zone: Option<&str>) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if let Some(z) = time_zone {
+        carnet_domain::i18n::parse_time_zone(z).map_err(|e| AppError::field("time_zone", e))?;
+        q("DELETE FROM app_settings WHERE key = 'report_time_zone'")
+            .execute(&mut tx)
+            .await?;
+        q("INSERT INTO app_settings (key, value) VALUES ('report_time_zone', $1)")
+            .bind(z.trim())
+            .execute(&mut tx)
+            .await?;
+    }
+    facts::rebuild(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

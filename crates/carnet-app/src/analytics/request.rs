@@ -155,6 +155,7 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
         metric: m.expect("checked"),
         period: p.expect("checked"),
         compare,
+        also: None,
         breakdown,
         filters: f,
     })

@@ -213,6 +213,13 @@ async fn run(c: &Carnet, job: &Job) -> Result<()> {
             crate::agenda::recurring::sync_account(c, id).await
         }
         "daily" => daily(c, payload["day"].as_str().unwrap_or_default()).await,
+        "snapshot" => {
+            let day = payload["day"]
+                .as_str()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .ok_or_else(|| AppError::internal("snapshot job without day"))?;
+            crate::analytics::snapshots::take(&c.db, day).await
+        }
         // Measure the queue itself (benchmark, health checks): nothing, or one row.
         "noop" => Ok(()),
         "touch" => {
@@ -260,6 +267,20 @@ pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Resu
 /// key), which queues the day's tasks as jobs of their own.
 async fn daily(c: &Carnet, day: &str) -> Result<()> {
     let mut tx = c.db.begin().await?;
+    // The pipeline and segments as the previous day ended.
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+        let yesterday = (d - chrono::Duration::days(1)).to_string();
+        enqueue(
+            &mut tx,
+            NewJob {
+                kind: "snapshot",
+                payload: serde_json::json!({ "day": yesterday }),
+                run_at: None,
+                idempotency_key: Some(format!("snapshot:{yesterday}")),
+            },
+        )
+        .await?;
+    }
     for rule in crate::agenda::recurring::list(&c.db).await? {
         enqueue(
             &mut tx,

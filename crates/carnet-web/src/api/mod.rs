@@ -3,6 +3,7 @@
 //! [`openapi::ROUTES`], which the OpenAPI document is built from.
 
 mod agenda;
+pub mod metrics;
 pub mod openapi;
 mod records;
 mod sales;
@@ -125,6 +126,21 @@ pub fn router() -> Router<AppState> {
         .route("/me/calendar-feed", post(agenda::create_feed).delete(agenda::revoke_feed))
         .route("/me/booking-page", axum::routing::put(agenda::save_booking))
         .route("/me/reminders", get(agenda::reminders))
+        .route("/metrics", get(metrics::catalogue))
+        .route("/metrics/{id}/values", get(metrics::values))
+        .route("/me/figures", get(metrics::get_figures).put(metrics::set_figures))
+        .route("/dashboards", get(metrics::list_dashboards).post(metrics::create_dashboard))
+        .route(
+            "/dashboards/{id}",
+            get(metrics::get_dashboard)
+                .patch(metrics::update_dashboard)
+                .delete(metrics::delete_dashboard),
+        )
+        .route("/dashboards/{id}/widgets", post(metrics::add_widget))
+        .route(
+            "/dashboards/{id}/widgets/{wid}",
+            patch(metrics::update_widget).delete(metrics::delete_widget),
+        )
         .route("/booking-teams", get(agenda::list_teams).post(agenda::create_team))
         .route("/booking-teams/{id}", patch(agenda::update_team).delete(agenda::delete_team))
         .route("/me/reminders/{id}/dismiss", post(agenda::dismiss_reminder))

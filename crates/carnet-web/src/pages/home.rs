@@ -19,12 +19,17 @@ struct HomePage {
     kinds: Vec<(String, String, bool)>,
     kind: String,
     older_href: Option<String>,
+    strip: super::analysis::Strip,
+    period: String,
+    rep: Option<i64>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct FeedParams {
     kind: Option<String>,
     before: Option<i64>,
+    period: Option<String>,
+    rep: Option<String>,
 }
 
 const PAGE: i64 = 40;
@@ -48,7 +53,19 @@ pub async fn home(State(s): State<AppState>, PageUser(v): PageUser, Query(p): Qu
         .iter()
         .map(|k| (k.to_string(), fmt.t(&format!("kind.{k}")).to_string(), *k == kind))
         .collect();
+    let mut pairs = Vec::new();
+    if let Some(p) = &p.period {
+        pairs.push(("period".to_string(), p.clone()));
+    }
+    if let Some(r) = &p.rep {
+        pairs.push(("rep".to_string(), r.clone()));
+    }
+    let strip = super::analysis::strip(&s, &v, &pairs).await.or_page(&v)?;
+    let period = strip.periods.iter().find(|x| x.2).map(|x| x.0.clone()).unwrap_or_default();
     Ok(render(&HomePage {
+        rep: strip.reps.iter().find(|x| x.2).map(|x| x.0),
+        period,
+        strip,
         entries: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
         kinds,
         kind,

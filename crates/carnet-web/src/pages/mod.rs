@@ -2,6 +2,7 @@
 //! `assets/app.js` adds confirmations, search suggestions and the mobile menu.
 
 mod agenda;
+mod analysis;
 mod booking;
 pub mod calendar;
 mod home;
@@ -38,6 +39,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(records::routes::<Opportunities>())
         .merge(sales::routes())
         .merge(agenda::routes())
+        .merge(analysis::routes())
         .merge(calendar::routes())
         .merge(booking::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))

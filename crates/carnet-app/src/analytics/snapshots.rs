@@ -1,0 +1,139 @@
+//! History (K3): the open pipeline (count, amount and weighted amount per
+//! pipeline, stage, owner and segment) and the segment sizes as they were at the
+//! end of each day, so that "the pipeline on 1 March" is what it was then. The
+//! daily job takes yesterday's at the start of each day; [`backfill`] rebuilds
+//! past days of the pipeline from the stage history (with today's owners,
+//! segments and amounts: the history does not keep their changes).
+
+use crate::db::{q, Db, Handle};
+use crate::error::Result;
+use chrono::{Duration, NaiveDate, TimeZone};
+use std::collections::HashMap;
+
+/// Records the pipeline and the segment sizes as they are now, under `day`.
+pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let d = day.to_string();
+    q("DELETE FROM pipeline_snapshots WHERE day = $1")
+        .bind(d.clone())
+        .execute(&mut tx)
+        .await?;
+    q("DELETE FROM segment_snapshots WHERE day = $1")
+        .bind(d.clone())
+        .execute(&mut tx)
+        .await?;
+    q("INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted) \
+       SELECT $1, p.pipeline_id, p.stage_id, p.owner_key, p.segment_key, p.currency, CAST(SUM(p.deals) AS BIGINT), CAST(SUM(p.amount) AS BIGINT), \
+       CAST(SUM(p.amount * s.probability / 100) AS BIGINT) FROM open_pipeline p JOIN stages s ON s.id = p.stage_id \
+       GROUP BY p.pipeline_id, p.stage_id, p.owner_key, p.segment_key, p.currency HAVING SUM(p.deals) <> 0")
+    .bind(d.clone())
+    .execute(&mut tx)
+    .await?;
+    q("INSERT INTO segment_snapshots (day, tag_id, accounts) SELECT $1, rt.tag_id, COUNT(*) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id \
+       JOIN tag_categories tc ON tc.id = t.category_id WHERE tc.is_segment = TRUE AND rt.entity = 'account' GROUP BY rt.tag_id")
+    .bind(d)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Rebuilds the pipeline snapshots of the days from `from` to `to` (included)
+/// from the stage history; days that already have one are left alone.
+pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> {
+    let mut c = db.conn().await?;
+    let tz = super::facts::zone(&mut c).await?;
+    let opps: Vec<(i64, i64, i64, i64, i64, String, i64)> = q(
+        "SELECT id, created_at, pipeline_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), currency, amount FROM opportunities ORDER BY id",
+    )
+    .fetch_all(&mut c)
+    .await?;
+    let moves: Vec<(i64, i64, i64)> =
+        q("SELECT opportunity_id, to_stage_id, moved_at FROM stage_history ORDER BY opportunity_id, moved_at, id")
+            .fetch_all(&mut c)
+            .await?;
+    let stages: HashMap<i64, (String, i64)> = q("SELECT id, outcome, probability FROM stages")
+        .fetch_all::<(i64, String, i64)>(&mut c)
+        .await?
+        .into_iter()
+        .map(|(id, o, p)| (id, (o, p)))
+        .collect();
+    let done: Vec<(String,)> = q("SELECT DISTINCT day FROM pipeline_snapshots").fetch_all(&mut c).await?;
+    drop(c);
+    let done: std::collections::HashSet<String> = done.into_iter().map(|(d,)| d).collect();
+    let mut by_opp: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for (o, stage, at) in moves {
+        by_opp.entry(o).or_default().push((at, stage));
+    }
+    let mut days = 0;
+    let mut day = from;
+    while day <= to {
+        if done.contains(&day.to_string()) {
+            day += Duration::days(1);
+            continue;
+        }
+        let end = tz
+            .from_local_datetime(&(day + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let mut sums: HashMap<(i64, i64, i64, i64, String), (i64, i64, i64)> = HashMap::new();
+        for (id, created, pipeline, owner, segment, currency, amount) in &opps {
+            if *created >= end {
+                continue;
+            }
+            let Some(stage) = by_opp
+                .get(id)
+                .and_then(|m| m.iter().filter(|(at, _)| *at < end).last())
+                .map(|(_, s)| *s)
+            else {
+                continue;
+            };
+            let Some((outcome, prob)) = stages.get(&stage) else { continue };
+            if outcome != "open" {
+                continue;
+            }
+            let e = sums.entry((*pipeline, stage, *owner, *segment, currency.clone())).or_default();
+            e.0 += 1;
+            e.1 += amount;
+            e.2 += amount * prob / 100;
+        }
+        let mut tx = db.begin().await?;
+        for ((pipeline, stage, owner, segment, currency), (n, amount, weighted)) in sums {
+            insert(&mut tx, day, pipeline, stage, owner, segment, &currency, [n, amount, weighted]).await?;
+        }
+        tx.commit().await?;
+        days += 1;
+        day += Duration::days(1);
+    }
+    Ok(days)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert(
+    h: &mut impl Handle,
+    day: NaiveDate,
+    pipeline: i64,
+    stage: i64,
+    owner: i64,
+    segment: i64,
+    currency: &str,
+    m: [i64; 3],
+) -> Result<()> {
+    q(
+        "INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted) \
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(day.to_string())
+    .bind(pipeline)
+    .bind(stage)
+    .bind(owner)
+    .bind(segment)
+    .bind(currency)
+    .bind(m[0])
+    .bind(m[1])
+    .bind(m[2])
+    .execute(h)
+    .await?;
+    Ok(())
+}
