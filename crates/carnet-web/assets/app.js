@@ -181,6 +181,29 @@
     });
   }
 
+  // Dashboards: PNG export draws the widget's SVG on a canvas in the browser.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("[data-png]");
+    if (!a) return;
+    e.preventDefault();
+    var svg = document.querySelector("#" + a.dataset.png + " svg");
+    if (!svg) return;
+    var box = svg.viewBox.baseVal, scale = 2;
+    var img = new Image();
+    img.onload = function () {
+      var c = document.createElement("canvas");
+      c.width = box.width * scale; c.height = box.height * scale;
+      var g = c.getContext("2d");
+      g.fillStyle = "#fff"; g.fillRect(0, 0, c.width, c.height);
+      g.drawImage(img, 0, 0, c.width, c.height);
+      var link = document.createElement("a");
+      link.download = (a.dataset.name || "chart").replace(/[^\w-]+/g, "-") + ".png";
+      link.href = c.toDataURL("image/png");
+      link.click();
+    };
+    img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(new XMLSerializer().serializeToString(svg));
+  });
+
   // Reminders: the bell shows how many are due, checked every minute.
   var bell = document.querySelector("[data-reminders]");
   if (bell && window.fetch) {

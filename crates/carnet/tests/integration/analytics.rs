@@ -322,3 +322,189 @@ async fn dump(app: &TestApp) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The metrics API, its errors and role limits; dashboards with their widgets
+/// (a broken widget shows its error, the others their values); exports; the
+/// home strip; snapshots for a past day; the verify command's check.
+#[tokio::test]
+async fn metrics_api_dashboards_and_the_home_strip() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Won Co", "tags": ["Gold"]})).await;
+    let (_, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Fleet", "account": a["id"], "amount": "12000", "owner": app.admin.id}),
+        )
+        .await;
+    let (s, e) = app
+        .post(&format!("/api/v1/opportunities/{}/move", o["id"]), json!({"stage": "Won"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (_, act) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Phone call", "subject": "Call", "account": a["id"], "opportunity": o["id"]}),
+        )
+        .await;
+    app.post(
+        &format!("/api/v1/actions/{}/finish", act["id"]),
+        json!({"outcome": "done", "spent_min": 90}),
+    )
+    .await;
+
+    let (s, cat) = app.get("/api/v1/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    let list = cat["data"].as_array().unwrap();
+    assert_eq!(list.len(), metrics::CATALOGUE.len());
+    assert!(list.iter().all(|m| !m["definition"].as_str().unwrap().is_empty()));
+    let (s, v) = app
+        .get("/api/v1/metrics/opportunities_won/values?period=this_month&compare=previous")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["total"]["value"].as_f64(), v["computed_from"].as_str()),
+        (Some(1.0), Some("facts"))
+    );
+    let (_, v) = app.get("/api/v1/metrics/won_amount/values?breakdown=segment").await;
+    assert_eq!(v["rows"][0]["label"], "Gold");
+    assert_eq!(v["rows"][0]["value"].as_f64(), Some(12000.0));
+    let (_, v) = app.get("/api/v1/metrics/time_spent/values?period=this_year").await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(1.5));
+    let (_, v) = app
+        .get("/api/v1/metrics/opportunities_created/values?from=2026-01-01&to=2026-01-31&compare_from=2025-12-01&compare_to=2025-12-15")
+        .await;
+    assert_eq!(v["compare_length_differs"], true, "allowed, but labelled");
+    for (url, field) in [
+        ("/api/v1/metrics/nope/values", "metric"),
+        ("/api/v1/metrics/time_spent/values?breakdown=source", "breakdown"),
+        ("/api/v1/metrics/time_spent/values?breakdown=colour", "breakdown"),
+        ("/api/v1/metrics/time_spent/values?from=2026-03-02&to=2026-03-01", "to"),
+        ("/api/v1/metrics/won_amount/values?segment=Platinum", "segment"),
+        ("/api/v1/metrics/won_amount/values?period=someday", "period"),
+        ("/api/v1/metrics/won_amount/values?colour=red", "colour"),
+    ] {
+        let (s, e) = app.get(url).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {e}");
+        assert!(e["error"]["fields"][field].is_string(), "{url}: {e}");
+    }
+    // A rep sees their own figures; the company's money is for managers.
+    let (rep, key) = app.user_with_key("rep@test.example", "sales").await;
+    let (s, v) = app
+        .api_with(&key, Method::GET, "/api/v1/metrics/opportunities_won/values", None)
+        .await;
+    assert_eq!(
+        (s, v["total"]["value"].as_f64()),
+        (StatusCode::OK, Some(0.0)),
+        "the rep's own: none"
+    );
+    let (s, e) = app.api_with(&key, Method::GET, "/api/v1/metrics/revenue/values", None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["metric"].as_str().unwrap().contains("managers"));
+    let (s, _) = app
+        .api_with(
+            &key,
+            Method::GET,
+            &format!("/api/v1/metrics/opportunities_won/values?owner={}", app.admin.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let _ = rep;
+
+    // The default dashboard, and one of our own with a broken widget.
+    let (_, boards) = app.get("/api/v1/dashboards").await;
+    let default = boards["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Sales model review")
+        .unwrap()["id"]
+        .clone();
+    let (s, d) = app.get(&format!("/api/v1/dashboards/{default}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let widgets = d["widgets"].as_array().unwrap();
+    assert_eq!(widgets.len(), 6);
+    assert!(widgets.iter().all(|w| w["values"].is_object()), "{d}");
+    let (s, mine) = app.post("/api/v1/dashboards", json!({"name": "Mine"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = mine["id"].clone();
+    let (s, e) = app
+        .post(
+            &format!("/api/v1/dashboards/{id}/widgets"),
+            json!({"chart": "radar", "metric": "time_spent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    app.post(
+        &format!("/api/v1/dashboards/{id}/widgets"),
+        json!({"title": "Broken", "chart": "bar", "metric": "time_spent", "query": "breakdown=source"}),
+    )
+    .await;
+    let (s, w) = app
+        .post(
+            &format!("/api/v1/dashboards/{id}/widgets"),
+            json!({"title": "Won by segment", "chart": "pie", "metric": "won_amount", "query": "period=this_year&breakdown=segment&compare=last_year"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, d) = app.get(&format!("/api/v1/dashboards/{id}")).await;
+    assert!(d["widgets"][0]["error"]["fields"]["breakdown"].is_string(), "{d}");
+    assert_eq!(d["widgets"][1]["values"]["total"]["value"].as_f64(), Some(12000.0));
+
+    // Pages: the dashboard with SVG charts, exports, the home strip.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let page = b.get(&format!("/dashboards/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg") && page.body.contains("This widget cannot be computed") && page.body.contains("Gold: €12,000.00"));
+    let svg = b.get(&format!("/dashboards/{id}/widgets/{}/export?format=svg", w["id"])).await;
+    assert!(svg.body.starts_with("<svg") && svg.body.contains("Gold"));
+    let csv = b.get(&format!("/dashboards/{id}/widgets/{}/export?format=csv", w["id"])).await;
+    assert!(
+        csv.body.starts_with("group,value,compared,change") && csv.body.contains("\"Gold\",\"€12,000.00\""),
+        "{}",
+        csv.body
+    );
+    let page = b.get(&format!("/dashboards/{default}")).await;
+    assert_eq!(page.body.matches("class=\"panel widget").count(), 6);
+    let home = b.get("/").await;
+    assert!(
+        home.body.contains("Opportunities won") && home.body.contains("€12,000.00"),
+        "the strip shows the won amount"
+    );
+    let p = b.post_form("/figures", &[("figures", "time_spent"), ("figures", "revenue")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let home = b.get("/?period=this_year").await;
+    assert!(home.body.contains("data-metric=\"revenue\"") && !home.body.contains("data-metric=\"opportunities_won\""));
+    assert_eq!(app.get("/api/v1/me/figures").await.1["data"], json!(["time_spent", "revenue"]));
+
+    // History: yesterday's pipeline comes from its snapshot.
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let (s, e) = app
+        .get(&format!("/api/v1/metrics/open_pipeline/values?from={yesterday}&to={yesterday}"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "no snapshot yet: {e}");
+    app.post(
+        "/api/v1/opportunities",
+        json!({"name": "Open deal", "account": a["id"], "amount": "500"}),
+    )
+    .await;
+    carnet_app::analytics::snapshots::take(&app.carnet.db, yesterday).await.unwrap();
+    app.post(
+        "/api/v1/opportunities",
+        json!({"name": "Later deal", "account": a["id"], "amount": "700"}),
+    )
+    .await;
+    let (_, v) = app
+        .get(&format!("/api/v1/metrics/open_pipeline/values?from={yesterday}&to={yesterday}"))
+        .await;
+    assert_eq!(
+        (v["total"]["value"].as_f64(), v["computed_from"].as_str()),
+        (Some(500.0), Some("snapshot")),
+        "{v}"
+    );
+    let (_, v) = app.get("/api/v1/metrics/open_pipeline/values").await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(1200.0));
+
+    let check = carnet_app::analytics::verify(&app.carnet.db, 3).await.unwrap();
+    assert!(check.checks > 30 && check.differences.is_empty(), "{:?}", check.differences);
+}
