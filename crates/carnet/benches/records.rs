@@ -7,12 +7,15 @@
 //! scenario is also run as the plain SQL a hand-written CRM would send, in the
 //! same run, as the baseline; results are medians, p95 and the ratio.
 //!
-//!   cargo bench -p carnet --bench records -- [--contacts N] [--db sqlite|postgres|both] [--requests R] [--suite records|sales|all]
+//!   cargo bench -p carnet --bench records -- [--contacts N] [--db sqlite|postgres|both] [--requests R] [--suite records|sales|agenda|analysis|all]
 //!
 //! The sales suite (same data: N opportunities over the accounts) measures the
 //! board of a pipeline, a stage move and the forecast. The agenda suite (10·N
 //! actions over 0.0004·N reps) measures free slots, the job queue and the week
-//! view of a team of 10.
+//! view of a team of 10. The analysis suite measures the home page's flash
+//! figures and the default dashboard against plain SQL over the raw tables; run
+//! it at two sizes (`--contacts 10000` and `--contacts 1000000`) to see that
+//! its cost does not grow with the data.
 //!
 //! Data sets are kept between runs (target/bench/*.db, PostgreSQL database
 //! carnet_bench_N) and reused when they already hold N contacts.
@@ -239,7 +242,10 @@ async fn run(kind: &str, a: &Args) -> Vec<String> {
     if a.suite == "all" || a.suite == "agenda" {
         out.extend(agenda_suite(kind, &carnet, &client, &key, &base, n).await);
     }
-    if a.suite == "sales" || a.suite == "agenda" {
+    if a.suite == "all" || a.suite == "analysis" {
+        out.extend(analysis_suite(kind, &carnet, &base, n).await);
+    }
+    if a.suite == "sales" || a.suite == "agenda" || a.suite == "analysis" {
         return out;
     }
     let scenarios: Vec<(&str, Vec<String>, Vec<carnet_app::db::Q>)> = vec![
@@ -615,6 +621,134 @@ async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key
             .unwrap();
         tx.commit().await.unwrap();
     }
+    out
+}
+
+/// Times a group of queries run one after the other, as one sample.
+async fn time_sql_all(carnet: &Carnet, queries: &[carnet_app::db::Q], n: usize) -> Stat {
+    let mut d = Vec::with_capacity(n);
+    for i in 0..n + 1 {
+        let t = Instant::now();
+        for query in queries {
+            let mut c = carnet.db.conn().await.unwrap();
+            std::hint::black_box(query.clone().execute(&mut c).await.unwrap());
+        }
+        if i >= 1 {
+            d.push(t.elapsed());
+        }
+    }
+    stat(d)
+}
+
+/// The analysis scenarios: the home page with its strip of 8 flash figures
+/// (each with the previous period and last year) and the default dashboard (6
+/// widgets), signed in as an administrator (the company's figures), against the
+/// same numbers computed by plain SQL over the raw tables, as peer CRMs do.
+async fn analysis_suite(kind: &str, carnet: &Carnet, base: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let db = &carnet.db;
+    let mut c = db.conn().await.unwrap();
+    let facts: i64 = q("SELECT COUNT(*) FROM fact_deals").scalar(&mut c).await.unwrap();
+    drop(c);
+    if facts == 0 {
+        let t = Instant::now();
+        carnet_app::analytics::rebuild(db, None).await.unwrap();
+        carnet_app::db::dialect::after_bulk_load(db).await.unwrap();
+        out.push(format!(
+            "| {kind} | analytics rebuild (facts from all opportunities and actions) | {:.1} s | | | |",
+            t.elapsed().as_secs_f64()
+        ));
+        eprintln!("{}", out.last().unwrap());
+    }
+    let user = users::find_by_email(db, "bench@carnet.example").await.unwrap().unwrap();
+    let session = carnet_app::access::sessions::create(db, user.id).await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("carnet_session={}", session.token).parse().unwrap(),
+    );
+    let browser = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let page = base.trim_end_matches("/api/v1");
+    let mut c = db.conn().await.unwrap();
+    let board: i64 = q("SELECT id FROM dashboards WHERE name = 'Sales model review'")
+        .scalar(&mut c)
+        .await
+        .unwrap();
+    let totals: (i64, i64) = q("SELECT (SELECT COUNT(*) FROM opportunities), (SELECT COUNT(*) FROM actions)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    let size = format!("{} opportunities, {} actions", totals.0, totals.1);
+
+    // The plain SQL: this month, the previous month and the same month last year.
+    let today = chrono::Utc::now().date_naive();
+    let ts = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    let m0 = chrono::Datelike::with_day(&today, 1).unwrap();
+    let periods = [
+        (ts(m0), ts(m0 + chrono::Months::new(1))),
+        (ts(m0 - chrono::Months::new(1)), ts(m0)),
+        (ts(m0 - chrono::Months::new(12)), ts(m0 - chrono::Months::new(11))),
+    ];
+    let mut strip = Vec::new();
+    for (a, b) in periods {
+        strip.push(
+            q("SELECT COUNT(*) FROM opportunities WHERE created_at >= $1 AND created_at < $2")
+                .bind(a)
+                .bind(b),
+        );
+        strip.push(q("SELECT status, COUNT(*), SUM(amount) FROM opportunities WHERE status IN ('won', 'lost') AND closed_at >= $1 AND closed_at < $2 GROUP BY status").bind(a).bind(b));
+        strip.push(
+            q("SELECT COUNT(*), SUM(amount) FROM opportunities WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2")
+                .bind(a)
+                .bind(b),
+        );
+        strip.push(
+            q("SELECT COUNT(*), SUM(spent_min) FROM actions WHERE outcome = 'done' AND done_at >= $1 AND done_at < $2")
+                .bind(a)
+                .bind(b),
+        );
+    }
+    strip.push(q(
+        "SELECT SUM(o.amount * s.probability) FROM opportunities o JOIN stages s ON s.id = o.stage_id WHERE o.status = 'open'",
+    ));
+    let year = (
+        ts(chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap()),
+        ts(today + chrono::Duration::days(1)),
+    );
+    let year12 = ts(m0 - chrono::Months::new(11));
+    let dashboard = vec![
+        q("SELECT source_id, COUNT(*) FROM opportunities WHERE created_at >= $1 AND created_at < $2 GROUP BY source_id").bind(year.0).bind(year.1),
+        q("SELECT owner_id, status, COUNT(*) FROM opportunities WHERE status IN ('won', 'lost') AND closed_at >= $1 AND closed_at < $2 GROUP BY owner_id, status").bind(year.0).bind(year.1),
+        q("SELECT segment_tag_id, COUNT(*), SUM(amount) FROM opportunities WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2 GROUP BY segment_tag_id").bind(year.0).bind(year.1),
+        q("SELECT rt.tag_id, COUNT(*) FROM actions a LEFT JOIN record_tags rt ON rt.entity = 'account' AND rt.record_id = a.account_id \
+           AND rt.tag_id IN (SELECT t.id FROM tags t JOIN tag_categories tc ON tc.id = t.category_id WHERE tc.is_segment = TRUE) \
+           WHERE a.outcome = 'done' AND a.done_at >= $1 AND a.done_at < $2 GROUP BY rt.tag_id").bind(year.0).bind(year.1),
+        q("SELECT done_at / 2629800, SUM(spent_min) FROM actions WHERE outcome = 'done' AND done_at >= $1 GROUP BY done_at / 2629800").bind(year12),
+        q("SELECT o.stage_id, SUM(o.amount * s.probability) FROM opportunities o JOIN stages s ON s.id = o.stage_id WHERE o.status = 'open' GROUP BY o.stage_id"),
+    ];
+    // The baselines scan the tables: a few samples are enough to see their order.
+    let base_n = if totals.1 > 1_000_000 { 5 } else { n.min(50) };
+    let h = time_http(&browser, "", &[format!("{page}/?period=this_month")], n).await;
+    let s = time_sql_all(carnet, &strip, base_n).await;
+    out.push(row(
+        kind,
+        &format!("home page with 8 flash figures (each vs previous and last year), {size}"),
+        &h,
+        &s,
+        50.0,
+    ));
+    eprintln!("{}", out.last().unwrap());
+    let h = time_http(&browser, "", &[format!("{page}/dashboards/{board}")], n).await;
+    let s = time_sql_all(carnet, &dashboard, base_n).await;
+    out.push(row(
+        kind,
+        &format!("default dashboard, 6 widgets drawn as SVG, {size}"),
+        &h,
+        &s,
+        50.0,
+    ));
+    eprintln!("{}", out.last().unwrap());
     out
 }
 

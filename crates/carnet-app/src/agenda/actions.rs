@@ -293,6 +293,23 @@ pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
     Ok(query.fetch_all(&mut db.conn().await?).await?)
 }
 
+/// The actions of several diaries planned in [from, to), in one query, by
+/// diary then time (at most `limit` in all).
+pub async fn diaries(db: &Db, users: &[i64], from: i64, to: i64, limit: i64) -> Result<Vec<Action>> {
+    if users.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = q(format!("SELECT {COLS} FROM actions WHERE planned_at >= "));
+    query
+        .push_bind(from)
+        .push(" AND planned_at < ")
+        .push_bind(to)
+        .push(" AND assignee_id IN ");
+    push_in_list(&mut query, users);
+    query.push(" ORDER BY assignee_id, planned_at, id LIMIT ").push_bind(limit);
+    Ok(query.fetch_all(&mut db.conn().await?).await?)
+}
+
 /// The action as raw input in a zone: what an edit form shows, and what a
 /// change (PATCH, drag and drop) overlays.
 pub fn to_raw(a: &Action, tz: chrono_tz::Tz) -> carnet_domain::records::RawInput {

@@ -168,11 +168,29 @@ pub async fn company_currency(h: &mut impl Handle) -> Result<String> {
     Ok(c.unwrap_or_else(|| "EUR".into()))
 }
 
+/// Parts already computed for a page: the metrics of one family share them
+/// (created, won, lost, basket and rate all read the same deal sums).
+#[derive(Default)]
+pub struct Cache {
+    parts: HashMap<String, (Parts, &'static str)>,
+    tz: Option<Tz>,
+}
+
 /// Computes a metric for its period (and comparison period).
 pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) -> Result<Values> {
-    let mut c = db.conn().await?;
-    let tz = facts::zone(&mut c).await?;
-    drop(c);
+    values_cached(db, sales, r, source, &mut Cache::default()).await
+}
+
+/// The same, reusing the parts a page already computed.
+pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: Source, cache: &mut Cache) -> Result<Values> {
+    let tz = match cache.tz {
+        Some(tz) => tz,
+        None => {
+            let tz = facts::zone(&mut db.conn().await?).await?;
+            cache.tz = Some(tz);
+            tz
+        }
+    };
     if let Some(b) = r.breakdown {
         if !r.metric.allows(b) {
             return Err(AppError::field(
@@ -181,10 +199,10 @@ pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) 
             ));
         }
     }
-    let (cur, from) = parts(db, sales, tz, r, r.period, source).await?;
+    let (cur, from) = cached_parts(db, sales, tz, r, r.period, source, cache).await?;
     // A comparison the history cannot give (no snapshot that day) is left empty.
     let cmp = match r.compare {
-        Some(p) => match parts(db, sales, tz, r, p, source).await {
+        Some(p) => match cached_parts(db, sales, tz, r, p, source, cache).await {
             Ok((parts, _)) => Some(parts),
             Err(AppError::Invalid(_)) => None,
             Err(e) => return Err(e),
@@ -192,7 +210,7 @@ pub async fn values(db: &Db, sales: &SalesCatalog, r: &Request, source: Source) 
         None => None,
     };
     let also = match r.also {
-        Some(p) => match parts(db, sales, tz, r, p, source).await {
+        Some(p) => match cached_parts(db, sales, tz, r, p, source, cache).await {
             Ok((parts, _)) => Some(parts),
             Err(AppError::Invalid(_)) => None,
             Err(e) => return Err(e),
@@ -333,6 +351,26 @@ fn push_filter(query: &mut Q, col: &str, ids: &[i64]) {
     }
 }
 
+async fn cached_parts(
+    db: &Db,
+    sales: &SalesCatalog,
+    tz: Tz,
+    r: &Request,
+    p: Period,
+    source: Source,
+    cache: &mut Cache,
+) -> Result<(Parts, &'static str)> {
+    // Within a family the parts do not depend on the metric (raw metrics do).
+    let who = if r.metric.family == Family::Raw { r.metric.id } else { "" };
+    let key = format!("{:?}|{who}|{p:?}|{:?}|{:?}|{source:?}", r.metric.family, r.breakdown, r.filters);
+    if let Some(hit) = cache.parts.get(&key) {
+        return Ok(hit.clone());
+    }
+    let found = parts(db, sales, tz, r, p, source).await?;
+    cache.parts.insert(key, found.clone());
+    Ok(found)
+}
+
 async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, source: Source) -> Result<(Parts, &'static str)> {
     let m = r.metric;
     match (m.family, source) {
@@ -381,38 +419,82 @@ fn who(query: &mut Q, col: &str, people: &[i64], per_person: bool) {
     }
 }
 
+/// The column a breakdown groups fact rows by (as text), if any.
+fn group_column(b: Option<Breakdown>) -> &'static str {
+    match b {
+        Some(Breakdown::Owner) => "owner_key",
+        Some(Breakdown::Segment) => "segment_key",
+        Some(Breakdown::Source) | Some(Breakdown::SourceKind) => "source_key",
+        Some(Breakdown::Pipeline) => "pipeline_id",
+        Some(Breakdown::Offer) => "offer_key",
+        Some(Breakdown::ActionType) => "type_id",
+        Some(Breakdown::Day) | Some(Breakdown::Week) | Some(Breakdown::Month) => "bucket",
+        _ => "''",
+    }
+}
+
+/// The group of a fact row: its breakdown value, mapped for time and source kinds.
+fn fact_group(b: Option<Breakdown>, grain: &str, g: &str, sales: &SalesCatalog) -> String {
+    match b {
+        Some(Breakdown::SourceKind) => source_kind(sales, g.parse().unwrap_or(0)),
+        Some(Breakdown::Day) | Some(Breakdown::Week) | Some(Breakdown::Month) => {
+            group_key(b, &Dims::default(), bucket_day(grain, g), sales)
+        }
+        _ => g.to_string(),
+    }
+}
+
+/// Which rows of a fact table to read. Everyone's rows (person = -1) carry all
+/// dimensions; each person's rows come twice: with all dimensions, and with
+/// them collapsed (-1), which a per-person figure reads when it needs no other
+/// dimension — a year by rep reads a few rows per rep and month.
+fn rows_for(query: &mut Q, person_col: &str, people: &[i64], per_person: bool, other_dims: bool) {
+    who(query, person_col, people, per_person);
+    if per_person || !people.is_empty() {
+        let op = if other_dims { "<>" } else { "=" };
+        query.push(&format!(" AND segment_key {op} -1"));
+    }
+}
+
 async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
+    let b = r.breakdown;
+    let per_person = b == Some(Breakdown::Owner);
+    let other_dims = !(f.segments.is_empty() && f.sources.is_empty() && f.pipelines.is_empty() && f.offers.is_empty())
+        || matches!(
+            b,
+            Some(Breakdown::Segment | Breakdown::Source | Breakdown::SourceKind | Breakdown::Pipeline | Breakdown::Offer)
+        );
+    let g = group_column(b);
     let mut out = Parts::new();
-    for (grain, a, b) in ranges(p, r.breakdown) {
-        let mut query = q("SELECT bucket, kind, owner_key, segment_key, source_key, pipeline_id, offer_key, \
-                           CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals WHERE grain = ");
+    for (grain, a, z) in ranges(p, b) {
+        let mut query = q(format!(
+            "SELECT CAST({g} AS TEXT), kind, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals WHERE grain = "
+        ));
         query
             .push_bind(grain)
             .push(" AND bucket >= ")
             .push_bind(a)
             .push(" AND bucket <= ")
-            .push_bind(b);
+            .push_bind(z);
         query.push(" AND currency = ").push_bind(f.currency.clone());
-        who(&mut query, "owner_key", &f.owners, r.breakdown == Some(Breakdown::Owner));
+        rows_for(&mut query, "owner_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "source_key", &f.sources);
         push_filter(&mut query, "pipeline_id", &f.pipelines);
         push_filter(&mut query, "offer_key", &f.offers);
         // Rows brought back to zero by later changes are skipped.
-        query.push(" GROUP BY bucket, kind, owner_key, segment_key, source_key, pipeline_id, offer_key HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0");
-        let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
-        for (bucket, kind, owner, segment, source, pipeline, offer, n, amount, margin) in rows {
-            let dims = Dims {
-                owner,
-                segment,
-                source,
-                pipeline,
-                offer,
-                ..Dims::default()
-            };
-            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), sales);
-            add(&mut out, key, 7, &deal_values(&kind, n, amount, margin));
+        query.push(&format!(
+            " GROUP BY {g}, kind HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0"
+        ));
+        let rows: Vec<(String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (group, kind, n, amount, margin) in rows {
+            add(
+                &mut out,
+                fact_group(b, grain, &group, sales),
+                7,
+                &deal_values(&kind, n, amount, margin),
+            );
         }
     }
     Ok(out)
@@ -476,33 +558,37 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
 
 async fn action_facts(db: &Db, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
-    let mut out = Parts::new();
+    let b = r.breakdown;
+    let per_person = b == Some(Breakdown::Owner);
+    let other_dims = !(f.segments.is_empty() && f.types.is_empty()) || matches!(b, Some(Breakdown::Segment | Breakdown::ActionType));
+    let g = match b {
+        Some(Breakdown::Owner) => "assignee_key",
+        other => group_column(other),
+    };
     let sales = SalesCatalog::default();
-    for (grain, a, b) in ranges(p, r.breakdown) {
-        let mut query = q(
-            "SELECT bucket, assignee_key, type_id, segment_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) \
-                           FROM fact_actions WHERE grain = ",
-        );
+    let mut out = Parts::new();
+    for (grain, a, z) in ranges(p, b) {
+        let mut query = q(format!(
+            "SELECT CAST({g} AS TEXT), CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) FROM fact_actions WHERE grain = "
+        ));
         query
             .push_bind(grain)
             .push(" AND bucket >= ")
             .push_bind(a)
             .push(" AND bucket <= ")
-            .push_bind(b);
-        who(&mut query, "assignee_key", &f.owners, r.breakdown == Some(Breakdown::Owner));
+            .push_bind(z);
+        rows_for(&mut query, "assignee_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
-        query.push(" GROUP BY bucket, assignee_key, type_id, segment_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0");
-        let rows: Vec<(String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
-        for (bucket, owner, action_type, segment, n, minutes) in rows {
-            let dims = Dims {
-                owner,
-                segment,
-                action_type,
-                ..Dims::default()
-            };
-            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), &sales);
-            add(&mut out, key, 2, &[(0, n as f64), (1, minutes as f64)]);
+        query.push(&format!(" GROUP BY {g} HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0"));
+        let rows: Vec<(String, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (group, n, minutes) in rows {
+            add(
+                &mut out,
+                fact_group(b, grain, &group, &sales),
+                2,
+                &[(0, n as f64), (1, minutes as f64)],
+            );
         }
     }
     Ok(out)
@@ -589,38 +675,39 @@ async fn won_deals(db: &Db, sales: &SalesCatalog, r: &Request, p: Period, source
 
 async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
+    let b = r.breakdown;
     let costs = hourly_costs(db).await?;
+    let other_dims = !(f.segments.is_empty() && f.types.is_empty()) || matches!(b, Some(Breakdown::Segment | Breakdown::ActionType));
+    let g = match b {
+        Some(Breakdown::Owner) => "assignee_key",
+        other => group_column(other),
+    };
     let mut out = Parts::new();
-    for (grain, a, b) in ranges(p, r.breakdown) {
-        let mut query = q(
-            "SELECT bucket, kind, assignee_key, type_id, segment_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) \
-                           FROM fact_effort WHERE grain = ",
-        );
+    for (grain, a, z) in ranges(p, b) {
+        // Costs need each person's hours: always per person.
+        let mut query = q(format!(
+            "SELECT CAST({g} AS TEXT), kind, assignee_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) FROM fact_effort WHERE grain = "
+        ));
         query
             .push_bind(grain)
             .push(" AND bucket >= ")
             .push_bind(a)
             .push(" AND bucket <= ")
-            .push_bind(b);
-        // Costs need each person's hours.
-        who(&mut query, "assignee_key", &f.owners, true);
+            .push_bind(z);
+        rows_for(&mut query, "assignee_key", &f.owners, true, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
-        query.push(" GROUP BY bucket, kind, assignee_key, type_id, segment_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0");
-        let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
-        for (bucket, kind, owner, action_type, segment, n, minutes) in rows {
-            let dims = Dims {
-                owner,
-                segment,
-                action_type,
-                ..Dims::default()
-            };
-            let key = group_key(r.breakdown, &dims, bucket_day(grain, &bucket), sales);
+        query.push(&format!(
+            " GROUP BY {g}, kind, assignee_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0"
+        ));
+        let rows: Vec<(String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (group, kind, who, n, minutes) in rows {
+            let key = fact_group(b, grain, &group, sales);
             add(
                 &mut out,
                 key,
                 7,
-                &effort_values(&kind, n, minutes, costs.get(&owner).copied().unwrap_or(0)),
+                &effort_values(&kind, n, minutes, costs.get(&who).copied().unwrap_or(0)),
             );
         }
     }

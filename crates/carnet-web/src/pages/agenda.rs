@@ -239,20 +239,26 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     let end = start + Duration::days(n_days);
     let cat = settings::catalog(db).await.or_page(v)?;
     let types = agenda::types(db).await.or_page(v)?;
-    let chosen: Vec<i64> = if r.users.is_empty() { vec![v.user.id] } else { r.users.to_vec() };
-    let mut all = Vec::new();
-    for uid in &chosen {
-        // Tasks are planned at 00:00 UTC of their day: widen the window by a day each side.
-        let f = actions::ActionFilter {
-            assignee: Some(*uid),
-            from: Some(local_midnight(tz, start) - 86_400),
-            to: Some(local_midnight(tz, end) + 86_400),
-            record: None,
-            open_only: false,
-            limit: 1000,
-        };
-        all.push((*uid, actions::list(db, &f).await.or_page(v)?));
-    }
+    // At most 50 diaries side by side.
+    let chosen: Vec<i64> = if r.users.is_empty() {
+        vec![v.user.id]
+    } else {
+        r.users.iter().copied().take(50).collect()
+    };
+    // Tasks are planned at 00:00 UTC of their day: widen the window by a day each side.
+    let found = actions::diaries(
+        db,
+        &chosen,
+        local_midnight(tz, start) - 86_400,
+        local_midnight(tz, end) + 86_400,
+        20_000,
+    )
+    .await
+    .or_page(v)?;
+    let all: Vec<(i64, Vec<actions::Action>)> = chosen
+        .iter()
+        .map(|uid| (*uid, found.iter().filter(|a| a.assignee_id == Some(*uid)).cloned().collect()))
+        .collect();
     let overdue_list: Vec<actions::Action> = actions::list(
         db,
         &actions::ActionFilter {
@@ -569,8 +575,23 @@ struct Back {
     back: Option<String>,
 }
 
-async fn edit(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>, Query(b): Query<Back>) -> PageResult {
-    let back = b.back.filter(|x| x.starts_with("/agenda")).unwrap_or("/agenda".into());
+async fn edit(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path(id): Path<i64>,
+    Query(b): Query<Back>,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
+    // Back to the agenda page it was opened from (given, or the referring page).
+    let referer = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.find("/agenda").map(|i| r[i..].to_string()));
+    let back = b
+        .back
+        .or(referer)
+        .filter(|x| x.starts_with("/agenda") && !x.starts_with("/agenda/actions"))
+        .unwrap_or("/agenda".into());
     edit_page(&s, &v, id, None, FieldErrors::new(), &back).await
 }
 

@@ -90,6 +90,7 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
     }
     let ids = boards::figures(db, v.user.id).await?;
     let mut figures = Vec::new();
+    let mut cache = engine::Cache::default();
     for id in &ids {
         let m = match metrics::find(id) {
             Ok(m) => m,
@@ -107,7 +108,7 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
         match carnet_app::analytics::request::parse(id, &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
             Ok(mut r) => {
                 r.also = Some(r.period.year_before());
-                let vals = engine::values(db, &ctx.cat.sales, &r, engine::Source::Facts).await?;
+                let vals = engine::values_cached(db, &ctx.cat.sales, &r, engine::Source::Facts, &mut cache).await?;
                 f.value = show_value(&fmt, m.unit, vals.total.value, &ctx.currency);
                 f.previous = show_change(&fmt, change(vals.total.value, vals.total.compare));
                 f.last_year = show_change(&fmt, change(vals.total.value, vals.also));
