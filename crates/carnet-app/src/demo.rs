@@ -415,6 +415,8 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
     }
     fill_sales(c, &reps, &mut rng).await?;
     let mut tx = db.begin().await?;
+    // What an hour of each rep costs (opportunity cost): 40 to 55 €.
+    q("UPDATE users SET hourly_cost = 4000 + (id % 4) * 500").execute(&mut tx).await?;
     // The history was back-dated in place: the analysis facts are recomputed.
     crate::analytics::facts::rebuild(&mut tx).await?;
     tx.commit().await?;

@@ -215,6 +215,41 @@ pub async fn verify_login(db: &Db, email: &str, password: &str) -> Result<Option
     }
 }
 
+/// What an hour of each user costs, in cents (opportunity cost, K4).
+pub async fn hourly_costs(db: &Db) -> Result<std::collections::HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = q("SELECT id, hourly_cost FROM users").fetch_all(&mut db.conn().await?).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// An hourly cost as typed ("45.00"), in cents.
+pub fn parse_hourly_cost(raw: &str) -> std::result::Result<i64, String> {
+    let cents = match raw.trim() {
+        "" => 0,
+        r => carnet_domain::values::Money::parse(r)?.0,
+    };
+    if !(0..=10_000_000).contains(&cents) {
+        return Err("must be between 0 and 100,000 per hour".into());
+    }
+    Ok(cents)
+}
+
+/// Sets what an hour of a user costs (a money amount, e.g. "45.00").
+pub async fn set_hourly_cost(db: &Db, id: i64, raw: &str) -> Result<i64> {
+    let cents = parse_hourly_cost(raw).map_err(|e| AppError::field("hourly_cost", e))?;
+    let mut tx = db.begin().await?;
+    if q("UPDATE users SET hourly_cost = $1 WHERE id = $2")
+        .bind(cents)
+        .bind(id)
+        .execute(&mut tx)
+        .await?
+        == 0
+    {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(cents)
+}
+
 /// What an administrator may change on a user, or a user on their own profile.
 pub struct UserUpdate {
     pub name: String,

@@ -628,8 +628,7 @@ async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts
 
 /// Each user's hourly cost, in cents.
 async fn hourly_costs(db: &Db) -> Result<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = q("SELECT id, hourly_cost FROM users").fetch_all(&mut db.conn().await?).await?;
-    Ok(rows.into_iter().collect())
+    crate::access::users::hourly_costs(db).await
 }
 
 /// Effort parts: [won actions, won minutes, lost actions, lost minutes, won cost,

@@ -159,11 +159,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             );
             query.push_bind(a).push(") GROUP BY o.account_id");
             let customers: Vec<(i64, i64)> = query.fetch_all(&mut c).await?;
-            let costs: HashMap<i64, i64> = q("SELECT id, hourly_cost FROM users")
-                .fetch_all::<(i64, i64)>(&mut c)
-                .await?
-                .into_iter()
-                .collect();
+            let costs = crate::access::users::hourly_costs(db).await?;
             for chunk in customers.chunks(500) {
                 let ids: Vec<i64> = chunk.iter().map(|x| x.0).collect();
                 let mut sq = q(

@@ -555,7 +555,8 @@ fn schemas() -> Value {
         "Order": {"type": "object", "properties": {"id": s("integer"), "account_id": s("integer"), "number": s("string"), "order_date": {"type": "string", "format": "date"}, "amount": s("string"), "margin": ns(), "currency": s("string"), "offer_id": {"type": "integer", "nullable": true}}},
         "OrderInput": {"type": "object", "required": ["account", "number", "order_date", "amount"], "properties": {"account": s("integer"), "number": s("string"), "order_date": {"type": "string", "format": "date"}, "amount": s("string"), "margin": s("string"), "currency": s("string"), "offer": {"description": "Offer id or code"}}},
         "User": {"type": "object", "properties": {"id": s("integer"), "email": s("string"), "name": s("string"), "role": s("string"), "locale": s("string"), "time_zone": s("string"), "active": s("boolean")}},
-        "UserInput": {"type": "object", "properties": {"email": s("string"), "name": s("string"), "role": {"type": "string", "enum": ["admin", "manager", "sales", "marketing"]}, "password": s("string"), "locale": {"type": "string", "enum": ["en", "fr"]}, "time_zone": s("string"), "active": s("boolean")}},
+        "UserInput": {"type": "object", "properties": {"email": s("string"), "name": s("string"), "role": {"type": "string", "enum": ["admin", "manager", "sales", "marketing"]}, "password": s("string"), "locale": {"type": "string", "enum": ["en", "fr"]}, "time_zone": s("string"), "active": s("boolean"),
+            "hourly_cost": {"type": "string", "description": "What an hour of this user costs (opportunity cost), e.g. \"45.00\""}}},
     })
 }
 

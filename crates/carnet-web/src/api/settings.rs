@@ -294,7 +294,7 @@ pub async fn update_user(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id
         return Err(AppError::Forbidden.into());
     }
     b.only(if admin {
-        &["name", "role", "locale", "time_zone", "active", "password"]
+        &["name", "role", "locale", "time_zone", "active", "password", "hourly_cost"]
     } else {
         &["name", "locale", "time_zone", "password"]
     })?;
@@ -316,6 +316,10 @@ pub async fn update_user(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id
         Some(t) => e.check("time_zone", parse_time_zone(&t)),
         None => Some(cur.tz),
     };
+    let cost = b.str("hourly_cost")?;
+    if let Some(c) = &cost {
+        e.check("hourly_cost", users::parse_hourly_cost(c));
+    }
     e.into_result().map_err(AppError::Invalid)?;
     let u = users::update(
         &s.carnet.db,
@@ -331,6 +335,9 @@ pub async fn update_user(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id
     .await?;
     if let Some(p) = b.str("password")? {
         users::set_password(&s.carnet.db, id, &p).await?;
+    }
+    if let Some(cost) = b.str("hourly_cost")? {
+        users::set_hourly_cost(&s.carnet.db, id, &cost).await?;
     }
     Ok(Json(user_json(&u)).into_response())
 }

@@ -50,6 +50,8 @@ struct SettingsPage {
     sales: carnet_domain::sales::SalesCatalog,
     users: Vec<User>,
     failed_jobs: Vec<(i64, String, String, i64, String)>,
+    /// Users' hourly costs, as typed (users section).
+    costs: std::collections::HashMap<i64, String>,
     kinds: Vec<(String, String)>,
     rule_fields: Vec<(String, String)>,
     rules: Vec<(i64, String, String, String)>,
@@ -161,6 +163,16 @@ async fn settings_page(
                 .collect()
         } else {
             vec![]
+        },
+        costs: if section == "users" {
+            users::hourly_costs(&s.carnet.db)
+                .await
+                .or_page(v)?
+                .into_iter()
+                .map(|(id, c)| (id, carnet_domain::values::Money(c).to_plain()))
+                .collect()
+        } else {
+            Default::default()
         },
         agenda: if section == "agenda" {
             agenda_settings(s, v, &cat).await.or_page(v)?
@@ -405,6 +417,7 @@ async fn section_post(
                 .await
                 .map(drop)
             }
+            ("users", "cost") => users::set_hourly_cost(db, id_of(i, "id")?, i.one("hourly_cost")).await.map(drop),
             ("users", "password") => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
             ("jobs", "retry") => carnet_app::platform::jobs::retry(db, id_of(i, "id")?).await,
             ("pipelines", "create") => {
