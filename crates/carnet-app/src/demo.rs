@@ -1041,7 +1041,9 @@ pub async fn generate_actions(c: &Carnet, n: u64, seed: u64, progress: &impl Fn(
             .collect();
         picks.sort_unstable();
         picks.dedup();
-        let mut opps: Vec<(i64, i64, Option<i64>, i64, Option<i64>)> = Vec::new();
+        // id, account, owner, created, closed
+        type Followed = (i64, i64, Option<i64>, i64, Option<i64>);
+        let mut opps: Vec<Followed> = Vec::new();
         for chunk in picks.chunks(1000) {
             let mut query = q("SELECT id, account_id, owner_id, created_at, closed_at FROM opportunities WHERE id IN ");
             crate::db::push_in_list(&mut query, chunk);

@@ -270,6 +270,9 @@ pub fn find(id: &str) -> Result<&'static Metric, String> {
         .ok_or_else(|| format!("“{id}” is not a metric of the catalogue"))
 }
 
+/// Days from the first to the second, both included.
+pub type Span = (NaiveDate, NaiveDate);
+
 /// A period: days from `from` to `to`, both included, in the reporting zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Period {
@@ -386,7 +389,7 @@ impl Period {
     }
 
     /// Whole months inside the period, and the days outside them.
-    pub fn split(&self) -> (Vec<(NaiveDate, NaiveDate)>, Option<(NaiveDate, NaiveDate)>) {
+    pub fn split(&self) -> (Vec<Span>, Option<Span>) {
         // Days before the first whole month, whole months, days after.
         let first_month = if self.from.day() == 1 {
             self.from

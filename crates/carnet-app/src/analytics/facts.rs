@@ -382,6 +382,11 @@ pub async fn forget_opportunity_actions(h: &mut impl Handle, id: i64) -> Result<
     apply_actions(h, &without_effort(acts), &[]).await
 }
 
+/// A fact_effort key: grain, person, bucket, kind, type, segment.
+type EffortRow = (&'static str, i64, String, &'static str, i64, i64);
+/// A done action read for a rebuild: id, when, who, type, minutes, segment, opportunity.
+type DoneRow = (i64, i64, i64, i64, i64, i64, Option<i64>);
+
 /// Recomputes every fact from the records, in the caller's transaction.
 pub async fn rebuild(h: &mut impl Handle) -> Result<()> {
     let tz = zone(h).await?;
@@ -471,10 +476,10 @@ pub async fn rebuild(h: &mut impl Handle) -> Result<()> {
     }
     // Done actions, in id ranges, with their account's segment.
     let mut acts: HashMap<(&'static str, i64, String, i64, i64), [i64; 2]> = HashMap::new();
-    let mut effort: HashMap<(&'static str, i64, String, &'static str, i64, i64), [i64; 2]> = HashMap::new();
+    let mut effort: HashMap<EffortRow, [i64; 2]> = HashMap::new();
     let mut last = 0i64;
     loop {
-        let page: Vec<(i64, i64, i64, i64, i64, i64, Option<i64>)> = q(format!(
+        let page: Vec<DoneRow> = q(format!(
             "SELECT a.id, COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, COALESCE(a.spent_min, 0), \
              COALESCE({SEGMENT_OF_ACTION}, 0), a.opportunity_id FROM actions a WHERE a.outcome = 'done' AND a.id > $1 ORDER BY a.id LIMIT 50000"
         ))

@@ -38,6 +38,9 @@ pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
     Ok(())
 }
 
+/// A snapshot row's key: pipeline, stage, owner, segment, currency.
+type SnapshotKey = (i64, i64, i64, i64, String);
+
 /// Rebuilds the pipeline snapshots of the days from `from` to `to` (included)
 /// from the stage history; days that already have one are left alone.
 pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> {
@@ -77,16 +80,12 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             .earliest()
             .map(|t| t.timestamp())
             .unwrap_or(0);
-        let mut sums: HashMap<(i64, i64, i64, i64, String), (i64, i64, i64)> = HashMap::new();
+        let mut sums: HashMap<SnapshotKey, (i64, i64, i64)> = HashMap::new();
         for (id, created, pipeline, owner, segment, currency, amount) in &opps {
             if *created >= end {
                 continue;
             }
-            let Some(stage) = by_opp
-                .get(id)
-                .and_then(|m| m.iter().filter(|(at, _)| *at < end).last())
-                .map(|(_, s)| *s)
-            else {
+            let Some(stage) = by_opp.get(id).and_then(|m| m.iter().rfind(|(at, _)| *at < end)).map(|(_, s)| *s) else {
                 continue;
             };
             let Some((outcome, prob)) = stages.get(&stage) else { continue };

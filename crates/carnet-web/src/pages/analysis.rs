@@ -417,7 +417,7 @@ async fn export(
         Some("csv") => {
             let mut out = String::from("group,value,compared,change\r\n");
             let cell = |x: &str| {
-                let x = x.replace('\u{a0}', " ").replace('\u{202f}', " ");
+                let x = x.replace(['\u{a0}', '\u{202f}'], " ");
                 let x = if x.starts_with(['=', '+', '-', '@']) && x.parse::<f64>().is_err() {
                     format!("'{x}")
                 } else {

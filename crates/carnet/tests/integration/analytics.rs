@@ -230,7 +230,7 @@ async fn every_metric_equals_a_recount_after_random_edits() {
             Period::new(date("2025-01-01"), date("2034-12-31")).unwrap()
         } else if rng.below(4) == 0 {
             let today = date("2025-01-01") + chrono::Duration::days(rng.below(SPAN_DAYS as u64) as i64);
-            Period::preset(*rng.pick(metrics::PRESETS), today).unwrap()
+            Period::preset(metrics::PRESETS[rng.below(metrics::PRESETS.len() as u64) as usize], today).unwrap()
         } else {
             let from = date("2024-12-20") + chrono::Duration::days(rng.below(SPAN_DAYS as u64) as i64);
             Period::new(from, from + chrono::Duration::days(rng.below(420) as i64)).unwrap()
@@ -297,7 +297,9 @@ async fn every_metric_equals_a_recount_after_random_edits() {
 async fn dump(app: &TestApp) -> Vec<String> {
     let mut c = app.carnet.db.conn().await.unwrap();
     let mut out = Vec::new();
-    let deals: Vec<(String, i64, String, String, i64, i64, i64, i64, String, i64, i64, i64)> = carnet_app::db::q(
+    type DealRow = (String, i64, String, String, i64, i64, i64, i64, String, i64, i64, i64);
+    type EffortRow = (String, i64, String, String, i64, i64, i64, i64);
+    let deals: Vec<DealRow> = carnet_app::db::q(
         "SELECT grain, owner_key, bucket, kind, segment_key, source_key, pipeline_id, offer_key, currency, deals, amount, margin FROM fact_deals \
          WHERE deals <> 0 OR amount <> 0 OR margin <> 0",
     )
@@ -312,7 +314,7 @@ async fn dump(app: &TestApp) -> Vec<String> {
     .await
     .unwrap();
     out.extend(acts.iter().map(|r| format!("{r:?}")));
-    let effort: Vec<(String, i64, String, String, i64, i64, i64, i64)> = carnet_app::db::q(
+    let effort: Vec<EffortRow> = carnet_app::db::q(
         "SELECT grain, assignee_key, bucket, kind, type_id, segment_key, actions, minutes FROM fact_effort WHERE actions <> 0 OR minutes <> 0",
     )
     .fetch_all(&mut c)
