@@ -28,6 +28,7 @@ pub struct Context {
     users: Vec<(i64, String)>,
     tags: Vec<(i64, String)>,
     types: Vec<(i64, String)>,
+    type_colors: Vec<(i64, String)>,
 }
 
 impl Context {
@@ -37,7 +38,9 @@ impl Context {
         let tz = facts::zone(&mut c).await?;
         let currency = engine::company_currency(&mut c).await?;
         drop(c);
-        let types = crate::agenda::types(db).await?.into_iter().map(|t| (t.id, t.name)).collect();
+        let all_types = crate::agenda::types(db).await?;
+        let type_colors = all_types.iter().map(|t| (t.id, t.color.clone())).collect();
+        let types = all_types.into_iter().map(|t| (t.id, t.name)).collect();
         Ok(Context {
             today: facts::day(tz, crate::db::now()),
             currency,
@@ -48,8 +51,14 @@ impl Context {
                 .flat_map(|c| c.tags.iter().map(|t| (t.id, t.name.clone())))
                 .collect(),
             types,
+            type_colors,
             cat,
         })
+    }
+
+    /// An action type's colour, for charts broken down by type.
+    pub fn type_color(&self, id: i64) -> Option<String> {
+        self.type_colors.iter().find(|(t, _)| *t == id).map(|(_, c)| c.clone())
     }
 
     pub fn labels(&self) -> Labels<'_> {

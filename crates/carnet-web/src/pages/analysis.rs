@@ -65,6 +65,8 @@ pub struct Strip {
     pub figures: Vec<Figure>,
     pub periods: Vec<(String, String, bool)>,
     pub period_label: String,
+    pub from: String,
+    pub to: String,
     pub reps: Vec<(i64, String, bool)>,
     pub chosen: Vec<(&'static str, String, bool)>,
 }
@@ -76,14 +78,22 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
     let fmt = v.user.fmt();
     let ctx = Context::load(db).await?;
     let get = |k: &str| pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let (from, to) = (get("from"), get("to"));
+    let custom = !from.is_empty() && !to.is_empty();
     let period = match get("period").as_str() {
+        _ if custom => "custom".to_string(),
         p if STRIP_PERIODS.contains(&p) => p.to_string(),
         _ => "this_month".into(),
     };
     let rep: Option<i64> = get("rep").parse().ok();
     let everyone = sees_everyone(&v.user);
     let mut input = RawInput::default();
-    input.set("period", period.clone());
+    if custom {
+        input.set("from", from.clone());
+        input.set("to", to.clone());
+    } else {
+        input.set("period", period.clone());
+    }
     input.set("compare", "previous");
     if let (true, Some(r)) = (everyone, rep) {
         input.set("owner", r.to_string());
@@ -117,7 +127,10 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
         }
         figures.push(f);
     }
-    let p = metrics::Period::preset(&period, ctx.today).map_err(AppError::internal)?;
+    let p = match carnet_app::analytics::request::parse("opportunities_created", &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
+        Ok(r) => r.period,
+        Err(e) => return Err(AppError::Invalid(e)),
+    };
     Ok(Strip {
         figures,
         periods: STRIP_PERIODS
@@ -125,6 +138,8 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
             .map(|x| (x.to_string(), fmt.t(&format!("period.{x}")).to_string(), *x == period))
             .collect(),
         period_label: format!("{} – {}", fmt.date(p.from), fmt.date(p.to)),
+        from: p.from.to_string(),
+        to: p.to.to_string(),
         reps: if everyone {
             ctx.cat
                 .users
@@ -242,6 +257,7 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
         let id: i64 = key.parse().ok()?;
         match r.breakdown? {
             metrics::Breakdown::Segment => ctx.cat.tag(id).map(|(_, t)| t.color.clone()),
+            metrics::Breakdown::ActionType => ctx.type_color(id),
             _ => None,
         }
     };

@@ -20,7 +20,6 @@ struct HomePage {
     kind: String,
     older_href: Option<String>,
     strip: super::analysis::Strip,
-    period: String,
     rep: Option<i64>,
 }
 
@@ -30,6 +29,8 @@ pub struct FeedParams {
     before: Option<i64>,
     period: Option<String>,
     rep: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 const PAGE: i64 = 40;
@@ -57,14 +58,14 @@ pub async fn home(State(s): State<AppState>, PageUser(v): PageUser, Query(p): Qu
     if let Some(p) = &p.period {
         pairs.push(("period".to_string(), p.clone()));
     }
-    if let Some(r) = &p.rep {
-        pairs.push(("rep".to_string(), r.clone()));
+    for (k, val) in [("rep", &p.rep), ("from", &p.from), ("to", &p.to)] {
+        if let Some(x) = val {
+            pairs.push((k.to_string(), x.clone()));
+        }
     }
     let strip = super::analysis::strip(&s, &v, &pairs).await.or_page(&v)?;
-    let period = strip.periods.iter().find(|x| x.2).map(|x| x.0.clone()).unwrap_or_default();
     Ok(render(&HomePage {
         rep: strip.reps.iter().find(|x| x.2).map(|x| x.0),
-        period,
         strip,
         entries: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
         kinds,

@@ -478,6 +478,13 @@ async fn metrics_api_dashboards_and_the_home_strip() {
     let home = b.get("/?period=this_year").await;
     assert!(home.body.contains("data-metric=\"revenue\"") && !home.body.contains("data-metric=\"opportunities_won\""));
     assert_eq!(app.get("/api/v1/me/figures").await.1["data"], json!(["time_spent", "revenue"]));
+    let custom = b.get("/?from=2026-01-05&to=2026-02-20").await;
+    assert!(
+        custom.body.contains("value=\"2026-01-05\"") && custom.body.contains("Feb 20, 2026"),
+        "a custom period"
+    );
+    let bad = b.get("/?from=2026-03-05&to=2026-02-20").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "a period that ends before it starts");
 
     // History: yesterday's pipeline comes from its snapshot.
     let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
