@@ -540,6 +540,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("chart.table", "Table", "Tableau"),
     ("chart.funnel", "Funnel", "Entonnoir"),
     ("breakdown.owner", "Rep", "Commercial"),
+    ("breakdown.status", "Account status", "Statut du compte"),
     ("breakdown.segment", "Segment", "Segment"),
     ("breakdown.source", "Source", "Origine"),
     ("breakdown.source_kind", "Source kind", "Type d'origine"),

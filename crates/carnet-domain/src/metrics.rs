@@ -38,6 +38,8 @@ pub enum Family {
 #[serde(rename_all = "snake_case")]
 pub enum Breakdown {
     Owner,
+    /// The account's status (customer, prospect…): the account type.
+    Status,
     Segment,
     Source,
     SourceKind,
@@ -53,6 +55,7 @@ pub enum Breakdown {
 impl Breakdown {
     pub const ALL: &'static [Breakdown] = &[
         Breakdown::Owner,
+        Breakdown::Status,
         Breakdown::Segment,
         Breakdown::Source,
         Breakdown::SourceKind,
@@ -67,6 +70,7 @@ impl Breakdown {
     pub fn as_str(self) -> &'static str {
         match self {
             Breakdown::Owner => "owner",
+            Breakdown::Status => "status",
             Breakdown::Segment => "segment",
             Breakdown::Source => "source",
             Breakdown::SourceKind => "source_kind",
@@ -134,6 +138,7 @@ use Breakdown as B;
 
 const DEAL_BREAKDOWNS: &[Breakdown] = &[
     B::Owner,
+    B::Status,
     B::Segment,
     B::Source,
     B::SourceKind,

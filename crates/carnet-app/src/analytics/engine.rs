@@ -118,6 +118,7 @@ pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
 /// What the groups are called, for pages and exports.
 pub struct Labels<'a> {
     pub users: &'a [(i64, String)],
+    pub statuses: &'a [(i64, String)],
     pub tags: &'a [(i64, String)],
     pub sales: &'a SalesCatalog,
     pub types: &'a [(i64, String)],
@@ -131,6 +132,7 @@ impl Labels<'_> {
         match b {
             None => String::new(),
             Some(Breakdown::Owner) => find(self.users).unwrap_or_else(none),
+            Some(Breakdown::Status) => find(self.statuses).unwrap_or_else(none),
             Some(Breakdown::Segment) => find(self.tags).unwrap_or_else(none),
             Some(Breakdown::ActionType) => find(self.types).unwrap_or_else(none),
             Some(Breakdown::Source) => self
@@ -304,6 +306,7 @@ fn group_key(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &
     match b {
         None => String::new(),
         Some(Breakdown::Owner) => dims.owner.to_string(),
+        Some(Breakdown::Status) => dims.status.to_string(),
         Some(Breakdown::Segment) => dims.segment.to_string(),
         Some(Breakdown::Source) => dims.source.to_string(),
         Some(Breakdown::SourceKind) => source_kind(sales, dims.source),
@@ -329,6 +332,7 @@ fn source_kind(sales: &SalesCatalog, source: i64) -> String {
 #[derive(Debug, Default, Clone)]
 struct Dims {
     owner: i64,
+    status: i64,
     segment: i64,
     source: i64,
     pipeline: i64,
@@ -374,6 +378,9 @@ async fn cached_parts(
 async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, source: Source) -> Result<(Parts, &'static str)> {
     let m = r.metric;
     match (m.family, source) {
+        // The account's status changes without the deal: by status, deals are
+        // counted from the records (through the created and closed indexes).
+        (Family::Deals, _) if r.breakdown == Some(Breakdown::Status) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
         (Family::Deals, Source::Facts) => Ok((deal_facts(db, sales, r, p).await?, "facts")),
         (Family::Deals, Source::Records) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
         (Family::Actions, Source::Facts) => Ok((action_facts(db, r, p).await?, "facts")),
@@ -513,7 +520,8 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
     let (a, b) = instants(tz, p);
     let mut query = q(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
-                       pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0) FROM opportunities WHERE currency = ",
+                       pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), \
+                       COALESCE((SELECT a.status_id FROM accounts a WHERE a.id = opportunities.account_id), 0) FROM opportunities WHERE currency = ",
     );
     query.push_bind(f.currency.clone());
     query
@@ -532,12 +540,13 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
     push_filter(&mut query, "COALESCE(source_id, 0)", &f.sources);
     push_filter(&mut query, "pipeline_id", &f.pipelines);
     push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
-    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64);
+    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
-    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin) in rows {
+    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin, account_status) in rows {
         let dims = Dims {
             owner,
+            status: account_status,
             segment,
             source,
             pipeline,

@@ -26,6 +26,7 @@ pub struct Context {
     pub today: chrono::NaiveDate,
     pub currency: String,
     users: Vec<(i64, String)>,
+    statuses: Vec<(i64, String)>,
     tags: Vec<(i64, String)>,
     types: Vec<(i64, String)>,
     type_colors: Vec<(i64, String)>,
@@ -45,6 +46,7 @@ impl Context {
             today: facts::day(tz, crate::db::now()),
             currency,
             users: cat.users.iter().map(|u| (u.id, u.name.clone())).collect(),
+            statuses: cat.statuses.iter().map(|s| (s.id, s.name.clone())).collect(),
             tags: cat
                 .categories
                 .iter()
@@ -64,6 +66,7 @@ impl Context {
     pub fn labels(&self) -> Labels<'_> {
         Labels {
             users: &self.users,
+            statuses: &self.statuses,
             tags: &self.tags,
             sales: &self.cat.sales,
             types: &self.types,

@@ -370,6 +370,13 @@ async fn metrics_api_dashboards_and_the_home_strip() {
     let (_, v) = app.get("/api/v1/metrics/won_amount/values?breakdown=segment").await;
     assert_eq!(v["rows"][0]["label"], "Gold");
     assert_eq!(v["rows"][0]["value"].as_f64(), Some(12000.0));
+    let (_, v) = app.get("/api/v1/metrics/average_basket/values?breakdown=status").await;
+    assert_eq!(
+        (v["computed_from"].as_str(), v["rows"][0]["value"].as_f64()),
+        (Some("records"), Some(12000.0)),
+        "{v}"
+    );
+    assert!(!v["rows"][0]["label"].as_str().unwrap().is_empty());
     let (_, v) = app.get("/api/v1/metrics/time_spent/values?period=this_year").await;
     assert_eq!(v["total"]["value"].as_f64(), Some(1.5));
     let (_, v) = app
