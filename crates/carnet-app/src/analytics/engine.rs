@@ -69,7 +69,7 @@ pub struct Values {
     pub computed_from: &'static str,
 }
 
-type Parts = BTreeMap<String, Vec<f64>>;
+pub(super) type Parts = BTreeMap<String, Vec<f64>>;
 
 /// Number of parts per family.
 fn width(m: &Metric) -> usize {
@@ -290,7 +290,7 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
 }
 
 /// [from, to) instants of a period's days in the reporting zone.
-fn instants(tz: Tz, p: Period) -> (i64, i64) {
+pub(super) fn instants(tz: Tz, p: Period) -> (i64, i64) {
     let start = |d: NaiveDate| {
         tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
             .earliest()
@@ -341,7 +341,7 @@ struct Dims {
     action_type: i64,
 }
 
-fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
+pub(super) fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
     let e = parts.entry(key).or_insert_with(|| vec![0.0; n]);
     for (i, v) in values {
         e[*i] += v;

@@ -5,35 +5,14 @@
 //! existing customer), segment sizes (today's tags, or the daily snapshot).
 //! None is in the home strip or the default dashboard by default.
 
-use super::engine::Request;
+use super::engine::{add, instants, Parts, Request};
 use super::facts;
 use crate::db::{now, push_in_list, q, Db, Q};
 use crate::error::Result;
 use carnet_domain::metrics::{week_key, Breakdown, Period};
 use carnet_domain::sales::SalesCatalog;
-use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use std::collections::{BTreeMap, HashMap};
-
-type Parts = BTreeMap<String, Vec<f64>>;
-
-fn instants(tz: Tz, p: Period) -> (i64, i64) {
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap()).earliest())
-            .map(|t| t.timestamp())
-            .unwrap_or(0)
-    };
-    (start(p.from), start(p.to + chrono::Duration::days(1)))
-}
-
-fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
-    let e = parts.entry(key).or_insert_with(|| vec![0.0; n]);
-    for (i, v) in values {
-        e[*i] += v;
-    }
-}
+use std::collections::HashMap;
 
 fn time_key(b: Option<Breakdown>, tz: Tz, t: i64) -> Option<String> {
     let d = facts::day(tz, t);
