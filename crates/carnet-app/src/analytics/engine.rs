@@ -809,14 +809,32 @@ async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period,
         return Ok((out, "snapshot"));
     }
     let rows: Vec<(i64, i64, i64, i64, i64, i64)> = match source {
+        // The company's pipeline: the per-stage totals (a few rows).
+        Source::Facts
+            if f.owners.is_empty() && f.segments.is_empty() && !matches!(r.breakdown, Some(Breakdown::Owner | Breakdown::Segment)) =>
+        {
+            let mut query = q("SELECT pipeline_id, stage_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) \
+                               FROM open_stage WHERE currency = ");
+            query.push_bind(f.currency.clone());
+            push_filter(&mut query, "pipeline_id", &f.pipelines);
+            push_filter(&mut query, "stage_id", &f.stages);
+            query.push(" GROUP BY pipeline_id, stage_id");
+            query.fetch_all(&mut db.conn().await?).await?
+        }
         Source::Facts => {
-            let mut query = q(
-                "SELECT pipeline_id, stage_id, owner_key, segment_key, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) \
-                               FROM open_pipeline WHERE currency = ",
-            );
+            // Grouped by what the figure needs: the stage (its probability) and
+            // the owner or segment.
+            let (o, sg) = match r.breakdown {
+                Some(Breakdown::Owner) => ("owner_key", "CAST(0 AS BIGINT)"),
+                Some(Breakdown::Segment) => ("CAST(0 AS BIGINT)", "segment_key"),
+                _ => ("CAST(0 AS BIGINT)", "CAST(0 AS BIGINT)"),
+            };
+            let mut query = q(format!(
+                "SELECT pipeline_id, stage_id, {o}, {sg}, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) FROM open_pipeline WHERE currency = "
+            ));
             query.push_bind(f.currency.clone());
             filters(&mut query, "owner_key", "segment_key");
-            query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
+            query.push(&format!(" GROUP BY pipeline_id, stage_id, {o}, {sg}"));
             query.fetch_all(&mut db.conn().await?).await?
         }
         Source::Records => {

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "recurring", include_str!("../../migrations/0009_recurring.sql")),
     (10, "booking_teams", include_str!("../../migrations/0010_booking_teams.sql")),
     (11, "analytics", include_str!("../../migrations/0011_analytics.sql")),
+    (12, "open_stage", include_str!("../../migrations/0012_open_stage.sql")),
 ];
 
 impl Dialect {

@@ -6,7 +6,7 @@
 //! totals do not carry (segment, offer, source) use live queries instead.
 
 use crate::analytics::facts::{self, OppState};
-use crate::db::{q, Handle, Q};
+use crate::db::{q, Handle};
 use crate::error::Result;
 
 /// What an opportunity contributes to the totals, if it is open.
@@ -45,7 +45,9 @@ pub async fn state(h: &mut impl Handle, id: i64) -> Result<Contribution> {
     })
 }
 
-fn add(s: &State, sign: i64) -> Q {
+/// Adds (+1) or removes (-1) one open deal: in the detailed totals, and in the
+/// per-stage ones.
+async fn add(h: &mut impl Handle, s: &State, sign: i64) -> Result<()> {
     q(
         "INSERT INTO open_pipeline (pipeline_id, stage_id, owner_key, segment_key, month, currency, deals, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
        ON CONFLICT (pipeline_id, stage_id, owner_key, segment_key, month, currency) \
@@ -59,6 +61,18 @@ fn add(s: &State, sign: i64) -> Q {
     .bind(s.currency.clone())
     .bind(sign)
     .bind(sign * s.amount)
+    .execute(h)
+    .await?;
+    q("INSERT INTO open_stage (pipeline_id, stage_id, currency, deals, amount) VALUES ($1, $2, $3, $4, $5) \
+       ON CONFLICT (pipeline_id, stage_id, currency) DO UPDATE SET deals = open_stage.deals + excluded.deals, amount = open_stage.amount + excluded.amount")
+    .bind(s.pipeline_id)
+    .bind(s.stage_id)
+    .bind(s.currency.clone())
+    .bind(sign)
+    .bind(sign * s.amount)
+    .execute(h)
+    .await?;
+    Ok(())
 }
 
 /// Applies the change from `before` to `after` (call it while the
@@ -69,10 +83,10 @@ pub async fn apply(h: &mut impl Handle, before: &Contribution, after: &Contribut
     }
     if before.open != after.open {
         if let Some(b) = &before.open {
-            add(b, -1).execute(h).await?;
+            add(h, b, -1).await?;
         }
         if let Some(a) = &after.open {
-            add(a, 1).execute(h).await?;
+            add(h, a, 1).await?;
         }
     }
     facts::apply_opportunity(h, before.facts.as_ref(), after.facts.as_ref()).await
@@ -91,12 +105,21 @@ pub async fn rebuild(h: &mut impl Handle, pipeline: Option<i64>) -> Result<()> {
          FROM opportunities WHERE status = 'open'{filter_sel} \
          GROUP BY pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(SUBSTR(expected_close, 1, 7), ''), currency"
     ));
+    let mut del_stage = q(format!("DELETE FROM open_stage{filter_del}"));
+    let mut ins_stage = q(format!(
+        "INSERT INTO open_stage (pipeline_id, stage_id, currency, deals, amount) SELECT pipeline_id, stage_id, currency, SUM(deals), SUM(amount) \
+         FROM open_pipeline{filter_del} GROUP BY pipeline_id, stage_id, currency"
+    ));
     if let Some(p) = pipeline {
         del = del.bind(p);
         ins = ins.bind(p);
+        del_stage = del_stage.bind(p);
+        ins_stage = ins_stage.bind(p);
     }
     del.execute(h).await?;
     ins.execute(h).await?;
+    del_stage.execute(h).await?;
+    ins_stage.execute(h).await?;
     Ok(())
 }
 
@@ -109,7 +132,7 @@ pub async fn shift_account(h: &mut impl Handle, account_id: i64, sign: i64) -> R
     .fetch_all(h)
     .await?;
     for s in &states {
-        add(s, sign).execute(h).await?;
+        add(h, s, sign).await?;
     }
     Ok(())
 }
