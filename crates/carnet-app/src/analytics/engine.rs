@@ -440,6 +440,15 @@ fn group_column(b: Option<Breakdown>) -> &'static str {
     }
 }
 
+/// A GROUP BY list without the constants (PostgreSQL refuses to group by one).
+fn group_by(cols: &[&str]) -> String {
+    cols.iter()
+        .filter(|c| **c != "''" && !c.starts_with("CAST(0"))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The group of a fact row: its breakdown value, mapped for time and source kinds.
 fn fact_group(b: Option<Breakdown>, grain: &str, g: &str, sales: &SalesCatalog) -> String {
     match b {
@@ -492,7 +501,8 @@ async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Re
         push_filter(&mut query, "offer_key", &f.offers);
         // Rows brought back to zero by later changes are skipped.
         query.push(&format!(
-            " GROUP BY {g}, kind HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0"
+            " GROUP BY {} HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0",
+            group_by(&[g, "kind"])
         ));
         let rows: Vec<(String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
         for (group, kind, n, amount, margin) in rows {
@@ -578,7 +588,7 @@ async fn action_facts(db: &Db, r: &Request, p: Period) -> Result<Parts> {
     let mut out = Parts::new();
     for (grain, a, z) in ranges(p, b) {
         let mut query = q(format!(
-            "SELECT CAST({g} AS TEXT), CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) FROM fact_actions WHERE grain = "
+            "SELECT CAST({g} AS TEXT), CAST(COALESCE(SUM(actions), 0) AS BIGINT), CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM fact_actions WHERE grain = "
         ));
         query
             .push_bind(grain)
@@ -589,7 +599,10 @@ async fn action_facts(db: &Db, r: &Request, p: Period) -> Result<Parts> {
         rows_for(&mut query, "assignee_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
-        query.push(&format!(" GROUP BY {g} HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0"));
+        // Without a breakdown: one sum (PostgreSQL refuses a constant to group by).
+        if g != "''" {
+            query.push(&format!(" GROUP BY {g} HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0"));
+        }
         let rows: Vec<(String, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
         for (group, n, minutes) in rows {
             add(
@@ -706,7 +719,8 @@ async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> 
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
         query.push(&format!(
-            " GROUP BY {g}, kind, assignee_key HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0"
+            " GROUP BY {} HAVING SUM(actions) <> 0 OR SUM(minutes) <> 0",
+            group_by(&[g, "kind", "assignee_key"])
         ));
         let rows: Vec<(String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
         for (group, kind, who, n, minutes) in rows {
@@ -834,7 +848,7 @@ async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period,
             ));
             query.push_bind(f.currency.clone());
             filters(&mut query, "owner_key", "segment_key");
-            query.push(&format!(" GROUP BY pipeline_id, stage_id, {o}, {sg}"));
+            query.push(&format!(" GROUP BY {}", group_by(&["pipeline_id", "stage_id", o, sg])));
             query.fetch_all(&mut db.conn().await?).await?
         }
         Source::Records => {
