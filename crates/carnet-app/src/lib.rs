@@ -33,6 +33,7 @@ impl Carnet {
     pub async fn open(database_url: &str, files_dir: PathBuf) -> Result<Carnet, AppError> {
         let db = Db::connect(database_url).await?;
         db::dialect::migrate(&db).await?;
+        db::dialect::refresh_statistics(&db).await?;
         settings::seed_defaults(&db).await?;
         sales::seed_defaults(&db).await?;
         agenda::seed_defaults(&db).await?;

@@ -175,6 +175,19 @@ fn copy_text(buf: &mut String, v: &Value) {
 
 /// After a bulk load with explicit ids: PostgreSQL's identity sequences must
 /// move past the loaded ids, and both databases should refresh planner statistics.
+/// Refreshes the planner's statistics where the database does not keep them by
+/// itself: SQLite, with a bounded ANALYZE (tens of milliseconds at a million
+/// records) — without it a new index can be chosen for a query it slows down.
+/// PostgreSQL's autovacuum analyzes on its own.
+pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
+    if db.dialect() == Dialect::Sqlite {
+        let mut c = db.conn().await?;
+        crate::db::q("PRAGMA analysis_limit = 1000").execute(&mut c).await?;
+        crate::db::q("ANALYZE").execute(&mut c).await?;
+    }
+    Ok(())
+}
+
 pub async fn after_bulk_load(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     match tx.dialect() {

@@ -266,6 +266,7 @@ pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Resu
 /// The work done once a day: one job per day for all nodes (its idempotency
 /// key), which queues the day's tasks as jobs of their own.
 async fn daily(c: &Carnet, day: &str) -> Result<()> {
+    crate::db::dialect::refresh_statistics(&c.db).await?;
     let mut tx = c.db.begin().await?;
     // The pipeline and segments as the previous day ended.
     if let Ok(d) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
