@@ -29,18 +29,61 @@ pub struct BookingPage {
     pub active: bool,
 }
 
+/// The slot rules of a page (personal or team), on a 15-minute step.
+fn slot_rules(duration_min: i64, buffer_before_min: i64, buffer_after_min: i64, min_notice_min: i64, horizon_days: i64) -> SlotRules {
+    SlotRules {
+        duration_min,
+        buffer_before_min,
+        buffer_after_min,
+        min_notice_min,
+        horizon_days,
+        step_min: 15,
+    }
+}
+
+/// What a personal and a team page both check: the address (unused by the other
+/// kind of page), the rules and the appointment type. Returns the address as stored.
+async fn check_page(db: &Db, e: &mut FieldErrors, slug: &str, type_id: i64, r: &SlotRules, other_table: &str) -> Result<String> {
+    let slug = slug.trim().to_lowercase();
+    if slug.len() < 3 || slug.len() > 60 || !slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        e.add("slug", "must be 3 to 60 letters, digits or dashes");
+    } else {
+        let taken: Option<String> = q(format!("SELECT slug FROM {other_table} WHERE slug = $1"))
+            .bind(slug.clone())
+            .scalar_opt(&mut db.conn().await?)
+            .await?;
+        if taken.is_some() {
+            e.add("slug", "is already used by another booking page");
+        }
+    }
+    for (f, v, min, max) in [
+        ("duration", r.duration_min, 1, 480),
+        ("buffer_before", r.buffer_before_min, 0, 240),
+        ("buffer_after", r.buffer_after_min, 0, 240),
+        ("min_notice", r.min_notice_min, 0, 60 * 24 * 30),
+        ("horizon_days", r.horizon_days, 1, 365),
+    ] {
+        if !(min..=max).contains(&v) {
+            e.add(f, format!("must be between {min} and {max}"));
+        }
+    }
+    if !super::types(db).await?.iter().any(|t| t.id == type_id && t.kind == "appointment") {
+        e.add("type", "must be an appointment type");
+    }
+    Ok(slug)
+}
+
 const COLS: &str = "user_id, slug, type_id, duration_min, buffer_before_min, buffer_after_min, min_notice_min, horizon_days, active";
 
 impl BookingPage {
     pub fn rules(&self) -> SlotRules {
-        SlotRules {
-            duration_min: self.duration_min,
-            buffer_before_min: self.buffer_before_min,
-            buffer_after_min: self.buffer_after_min,
-            min_notice_min: self.min_notice_min,
-            horizon_days: self.horizon_days,
-            step_min: 15,
-        }
+        slot_rules(
+            self.duration_min,
+            self.buffer_before_min,
+            self.buffer_after_min,
+            self.min_notice_min,
+            self.horizon_days,
+        )
     }
 }
 
@@ -71,26 +114,14 @@ pub struct PageInput<'a> {
 
 pub async fn save_page(db: &Db, user_id: i64, p: PageInput<'_>) -> Result<()> {
     let mut e = FieldErrors::new();
-    let slug = p.slug.trim().to_lowercase();
-    if slug.len() < 3 || slug.len() > 60 || !slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        e.add("slug", "must be 3 to 60 letters, digits or dashes");
-    }
-    for (f, v, max) in [
-        ("duration", p.duration_min, 480),
-        ("buffer_before", p.buffer_before_min, 240),
-        ("buffer_after", p.buffer_after_min, 240),
-        ("min_notice", p.min_notice_min, 60 * 24 * 30),
-        ("horizon_days", p.horizon_days, 365),
-    ] {
-        let min = if f == "duration" || f == "horizon_days" { 1 } else { 0 };
-        if !(min..=max).contains(&v) {
-            e.add(f, format!("must be between {min} and {max}"));
-        }
-    }
-    let types = super::types(db).await?;
-    if !types.iter().any(|t| t.id == p.type_id && t.kind == "appointment") {
-        e.add("type", "must be an appointment type");
-    }
+    let rules = slot_rules(
+        p.duration_min,
+        p.buffer_before_min,
+        p.buffer_after_min,
+        p.min_notice_min,
+        p.horizon_days,
+    );
+    let slug = check_page(db, &mut e, p.slug, p.type_id, &rules, "booking_teams").await?;
     e.into_result()?;
     let mut tx = db.begin().await?;
     q(format!(
@@ -443,14 +474,13 @@ const TEAM_COLS: &str = "id, slug, name, type_id, duration_min, buffer_before_mi
 
 impl Team {
     pub fn rules(&self) -> SlotRules {
-        SlotRules {
-            duration_min: self.duration_min,
-            buffer_before_min: self.buffer_before_min,
-            buffer_after_min: self.buffer_after_min,
-            min_notice_min: self.min_notice_min,
-            horizon_days: self.horizon_days,
-            step_min: 15,
-        }
+        slot_rules(
+            self.duration_min,
+            self.buffer_before_min,
+            self.buffer_after_min,
+            self.min_notice_min,
+            self.horizon_days,
+        )
     }
 }
 
@@ -474,22 +504,15 @@ pub struct TeamInput<'a> {
 /// Creates (`id` None) or changes a team page and its members.
 pub async fn save_team(db: &Db, id: Option<i64>, t: TeamInput<'_>) -> Result<i64> {
     let mut e = FieldErrors::new();
-    let slug = t.slug.trim().to_lowercase();
-    if slug.len() < 3 || slug.len() > 60 || !slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        e.add("slug", "must be 3 to 60 letters, digits or dashes");
-    }
+    let rules = slot_rules(
+        t.duration_min,
+        t.buffer_before_min,
+        t.buffer_after_min,
+        t.min_notice_min,
+        t.horizon_days,
+    );
+    let slug = check_page(db, &mut e, t.slug, t.type_id, &rules, "booking_pages").await?;
     let name = e.check("name", required_name(t.name));
-    for (f, v, min, max) in [
-        ("duration", t.duration_min, 1, 480),
-        ("buffer_before", t.buffer_before_min, 0, 240),
-        ("buffer_after", t.buffer_after_min, 0, 240),
-        ("min_notice", t.min_notice_min, 0, 60 * 24 * 30),
-        ("horizon_days", t.horizon_days, 1, 365),
-    ] {
-        if !(min..=max).contains(&v) {
-            e.add(f, format!("must be between {min} and {max}"));
-        }
-    }
     if !STRATEGIES.contains(&t.strategy) {
         e.add("strategy", "must be round_robin or least_busy");
     }
@@ -497,19 +520,8 @@ pub async fn save_team(db: &Db, id: Option<i64>, t: TeamInput<'_>) -> Result<i64
     if t.members.is_empty() {
         e.add("members", "choose at least one member");
     }
-    let types = super::types(db).await?;
-    if !types.iter().any(|x| x.id == t.type_id && x.kind == "appointment") {
-        e.add("type", "must be an appointment type");
-    }
     e.into_result()?;
     let mut tx = db.begin().await?;
-    let personal: Option<i64> = q("SELECT user_id FROM booking_pages WHERE slug = $1")
-        .bind(slug.clone())
-        .scalar_opt(&mut tx)
-        .await?;
-    if personal.is_some() {
-        return Err(AppError::field("slug", "is already used by another booking page"));
-    }
     let mut query = match id {
         None => q(
             "INSERT INTO booking_teams (slug, name, type_id, duration_min, buffer_before_min, buffer_after_min, min_notice_min, horizon_days, \

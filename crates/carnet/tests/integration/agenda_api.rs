@@ -1169,6 +1169,16 @@ async fn team_booking_pages_share_bookings_and_bookings_can_be_rescheduled() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{team}");
+    // One address for one page: a personal page cannot take the team's.
+    let (s, e) = app
+        .api(
+            Method::PUT,
+            "/api/v1/me/booking-page",
+            Some(json!({"slug": "sales-team", "type": "Videoconference"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["fields"]["slug"].is_string(), "{e}");
     let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
     while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
         day += chrono::Duration::days(1);
