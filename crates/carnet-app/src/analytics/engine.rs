@@ -392,6 +392,19 @@ async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, so
     }
 }
 
+/// A query on a fact table (`select` ends with its FROM) limited to one grain
+/// and a range of buckets.
+fn in_buckets(select: String, grain: &str, from: &str, to: &str) -> Q {
+    let mut query = q(format!("{select} WHERE grain = "));
+    query
+        .push_bind(grain.to_string())
+        .push(" AND bucket >= ")
+        .push_bind(from.to_string())
+        .push(" AND bucket <= ")
+        .push_bind(to.to_string());
+    query
+}
+
 /// The bucket ranges a period reads: (grain, first, last), whole months from the
 /// month sums unless the breakdown needs days.
 fn ranges(p: Period, b: Option<Breakdown>) -> Vec<(&'static str, String, String)> {
@@ -484,15 +497,9 @@ async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Re
     let g = group_column(b);
     let mut out = Parts::new();
     for (grain, a, z) in ranges(p, b) {
-        let mut query = q(format!(
-            "SELECT CAST({g} AS TEXT), kind, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals WHERE grain = "
-        ));
-        query
-            .push_bind(grain)
-            .push(" AND bucket >= ")
-            .push_bind(a)
-            .push(" AND bucket <= ")
-            .push_bind(z);
+        let mut query = in_buckets(format!(
+            "SELECT CAST({g} AS TEXT), kind, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals"
+        ), grain, &a, &z);
         query.push(" AND currency = ").push_bind(f.currency.clone());
         rows_for(&mut query, "owner_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
@@ -587,15 +594,9 @@ async fn action_facts(db: &Db, r: &Request, p: Period) -> Result<Parts> {
     let sales = SalesCatalog::default();
     let mut out = Parts::new();
     for (grain, a, z) in ranges(p, b) {
-        let mut query = q(format!(
-            "SELECT CAST({g} AS TEXT), CAST(COALESCE(SUM(actions), 0) AS BIGINT), CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM fact_actions WHERE grain = "
-        ));
-        query
-            .push_bind(grain)
-            .push(" AND bucket >= ")
-            .push_bind(a)
-            .push(" AND bucket <= ")
-            .push_bind(z);
+        let mut query = in_buckets(format!(
+            "SELECT CAST({g} AS TEXT), CAST(COALESCE(SUM(actions), 0) AS BIGINT), CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM fact_actions"
+        ), grain, &a, &z);
         rows_for(&mut query, "assignee_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
@@ -706,15 +707,14 @@ async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> 
     let mut out = Parts::new();
     for (grain, a, z) in ranges(p, b) {
         // Costs need each person's hours: always per person.
-        let mut query = q(format!(
-            "SELECT CAST({g} AS TEXT), kind, assignee_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) FROM fact_effort WHERE grain = "
-        ));
-        query
-            .push_bind(grain)
-            .push(" AND bucket >= ")
-            .push_bind(a)
-            .push(" AND bucket <= ")
-            .push_bind(z);
+        let mut query = in_buckets(
+            format!(
+                "SELECT CAST({g} AS TEXT), kind, assignee_key, CAST(SUM(actions) AS BIGINT), CAST(SUM(minutes) AS BIGINT) FROM fact_effort"
+            ),
+            grain,
+            &a,
+            &z,
+        );
         rows_for(&mut query, "assignee_key", &f.owners, true, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "type_id", &f.types);
