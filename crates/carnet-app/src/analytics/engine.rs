@@ -428,17 +428,6 @@ fn bucket_day(grain: &str, bucket: &str) -> Option<NaiveDate> {
     }
 }
 
-/// Whose rows to read: everyone's sums (-1), or per person when filtered or
-/// broken down by person.
-fn who(query: &mut Q, col: &str, people: &[i64], per_person: bool) {
-    if people.is_empty() && !per_person {
-        query.push(&format!(" AND {col} = -1"));
-    } else {
-        query.push(&format!(" AND {col} <> -1"));
-        push_filter(query, col, people);
-    }
-}
-
 /// The column a breakdown groups fact rows by (as text), if any.
 fn group_column(b: Option<Breakdown>) -> &'static str {
     match b {
@@ -478,11 +467,14 @@ fn fact_group(b: Option<Breakdown>, grain: &str, g: &str, sales: &SalesCatalog) 
 /// them collapsed (-1), which a per-person figure reads when it needs no other
 /// dimension — a year by rep reads a few rows per rep and month.
 fn rows_for(query: &mut Q, person_col: &str, people: &[i64], per_person: bool, other_dims: bool) {
-    who(query, person_col, people, per_person);
-    if per_person || !people.is_empty() {
-        let op = if other_dims { "<>" } else { "=" };
-        query.push(&format!(" AND segment_key {op} -1"));
+    if people.is_empty() && !per_person {
+        query.push(&format!(" AND {person_col} = -1"));
+        return;
     }
+    query.push(&format!(" AND {person_col} <> -1"));
+    push_filter(query, person_col, people);
+    let op = if other_dims { "<>" } else { "=" };
+    query.push(&format!(" AND segment_key {op} -1"));
 }
 
 async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
