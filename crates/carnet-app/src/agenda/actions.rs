@@ -293,21 +293,100 @@ pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
     Ok(query.fetch_all(&mut db.conn().await?).await?)
 }
 
+/// What a diary shows of an action: when, what, and the record it is for
+/// (its opportunity's name, else its account's), read in one query.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub type_id: i64,
+    pub subject: String,
+    pub assignee_id: Option<i64>,
+    pub starts_at: Option<i64>,
+    pub duration_min: Option<i64>,
+    pub due_date: Option<String>,
+    pub outcome: Option<String>,
+    pub account_id: Option<i64>,
+    pub opportunity_id: Option<i64>,
+    pub record_name: Option<String>,
+}
+
+type EntryRow = (
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// Entries of the actions `a` that the condition appended to this query selects.
+fn entries_where() -> crate::db::Q {
+    q(
+        "SELECT a.id, a.type_id, a.subject, a.assignee_id, a.starts_at, a.duration_min, a.due_date, a.outcome, \
+       a.account_id, a.opportunity_id, COALESCE(o.name, ac.name) \
+       FROM actions a LEFT JOIN opportunities o ON o.id = a.opportunity_id \
+       LEFT JOIN accounts ac ON ac.id = a.account_id AND a.opportunity_id IS NULL WHERE ",
+    )
+}
+
+async fn fetch_entries(db: &Db, query: crate::db::Q) -> Result<Vec<Entry>> {
+    let rows: Vec<EntryRow> = query.fetch_all(&mut db.conn().await?).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, type_id, subject, assignee_id, starts_at, duration_min, due_date, outcome, account_id, opportunity_id, record_name)| {
+                Entry {
+                    id,
+                    type_id,
+                    subject,
+                    assignee_id,
+                    starts_at,
+                    duration_min,
+                    due_date,
+                    outcome,
+                    account_id,
+                    opportunity_id,
+                    record_name,
+                }
+            },
+        )
+        .collect())
+}
+
 /// The actions of several diaries planned in [from, to), in one query, by
 /// diary then time (at most `limit` in all).
-pub async fn diaries(db: &Db, users: &[i64], from: i64, to: i64, limit: i64) -> Result<Vec<Action>> {
+pub async fn diaries(db: &Db, users: &[i64], from: i64, to: i64, limit: i64) -> Result<Vec<Entry>> {
     if users.is_empty() {
         return Ok(vec![]);
     }
-    let mut query = q(format!("SELECT {COLS} FROM actions WHERE planned_at >= "));
+    let mut query = entries_where();
     query
+        .push("a.planned_at >= ")
         .push_bind(from)
-        .push(" AND planned_at < ")
+        .push(" AND a.planned_at < ")
         .push_bind(to)
-        .push(" AND assignee_id IN ");
+        .push(" AND a.assignee_id IN ");
     push_in_list(&mut query, users);
-    query.push(" ORDER BY assignee_id, planned_at, id LIMIT ").push_bind(limit);
-    Ok(query.fetch_all(&mut db.conn().await?).await?)
+    query.push(" ORDER BY a.assignee_id, a.planned_at, a.id LIMIT ").push_bind(limit);
+    fetch_entries(db, query).await
+}
+
+/// A user's open actions planned before `before`, oldest first.
+pub async fn overdue(db: &Db, user_id: i64, before: i64, limit: i64) -> Result<Vec<Entry>> {
+    let mut query = entries_where();
+    query
+        .push("a.assignee_id = ")
+        .push_bind(user_id)
+        .push(" AND a.outcome IS NULL AND a.planned_at < ")
+        .push_bind(before)
+        .push(" ORDER BY a.planned_at, a.id LIMIT ")
+        .push_bind(limit);
+    fetch_entries(db, query).await
 }
 
 /// The action as raw input in a zone: what an edit form shows, and what a
@@ -337,15 +416,22 @@ pub fn to_raw(a: &Action, tz: chrono_tz::Tz) -> carnet_domain::records::RawInput
 
 /// The reminders due for a user: open actions whose reminder time has come.
 pub async fn due_reminders(db: &Db, user_id: i64, at: i64) -> Result<Vec<Action>> {
-    Ok(q(format!(
-        "SELECT {COLS} FROM actions WHERE assignee_id = $1 AND remind_at IS NOT NULL AND remind_at <= $2 AND outcome IS NULL \
-         ORDER BY remind_at, id LIMIT 50"
-    ))
-    .bind(user_id)
-    .bind(at)
-    .fetch_all(&mut db.conn().await?)
-    .await?)
+    Ok(q(format!("SELECT {COLS} FROM actions a WHERE {DUE_REMINDERS}"))
+        .bind(user_id)
+        .bind(at)
+        .fetch_all(&mut db.conn().await?)
+        .await?)
 }
+
+/// The same, as diary entries (the reminders page).
+pub async fn due_reminder_entries(db: &Db, user_id: i64, at: i64) -> Result<Vec<Entry>> {
+    let mut query = entries_where();
+    query.push(DUE_REMINDERS);
+    fetch_entries(db, query.bind(user_id).bind(at)).await
+}
+
+const DUE_REMINDERS: &str =
+    "a.assignee_id = $1 AND a.remind_at IS NOT NULL AND a.remind_at <= $2 AND a.outcome IS NULL ORDER BY a.remind_at, a.id LIMIT 50";
 
 /// Marks a reminder seen (it is not shown again; the action stays).
 pub async fn dismiss_reminder(db: &Db, user_id: i64, id: i64) -> Result<()> {

@@ -171,5 +171,6 @@ pub async fn rebuild(db: &Db, time_zone: Option<&str>) -> Result<()> {
     }
     facts::rebuild(&mut tx).await?;
     tx.commit().await?;
+    crate::db::dialect::after_refill(db, &["fact_deals", "fact_actions", "fact_effort"]).await?;
     Ok(())
 }

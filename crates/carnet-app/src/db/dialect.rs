@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "booking_teams", include_str!("../../migrations/0010_booking_teams.sql")),
     (11, "analytics", include_str!("../../migrations/0011_analytics.sql")),
     (12, "open_stage", include_str!("../../migrations/0012_open_stage.sql")),
+    (13, "covering", include_str!("../../migrations/0013_covering.sql")),
 ];
 
 impl Dialect {
@@ -173,8 +174,6 @@ fn copy_text(buf: &mut String, v: &Value) {
     }
 }
 
-/// After a bulk load with explicit ids: PostgreSQL's identity sequences must
-/// move past the loaded ids, and both databases should refresh planner statistics.
 /// Refreshes the planner's statistics where the database does not keep them by
 /// itself: SQLite, with a bounded ANALYZE (tens of milliseconds at a million
 /// records) — without it a new index can be chosen for a query it slows down.
@@ -188,6 +187,18 @@ pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// After a table was refilled in bulk (the analysis facts): fresh statistics,
+/// and on PostgreSQL the rows marked all-visible so that index-only scans skip
+/// the heap.
+pub async fn after_refill(db: &Db, tables: &[&str]) -> Result<(), sqlx::Error> {
+    match db.dialect() {
+        Dialect::Postgres => exec_raw(&mut db.conn().await?, &format!("VACUUM ANALYZE {}", tables.join(", "))).await,
+        Dialect::Sqlite => refresh_statistics(db).await,
+    }
+}
+
+/// After a bulk load with explicit ids: PostgreSQL's identity sequences must
+/// move past the loaded ids, and both databases should refresh planner statistics.
 pub async fn after_bulk_load(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     match tx.dialect() {

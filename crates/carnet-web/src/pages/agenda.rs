@@ -138,7 +138,7 @@ fn local_midnight(tz: Tz, d: NaiveDate) -> i64 {
 }
 
 /// The local day an action falls on: an appointment's start, a task's due day.
-fn day_of(a: &actions::Action, tz: Tz) -> Option<NaiveDate> {
+fn day_of(a: &actions::Entry, tz: Tz) -> Option<NaiveDate> {
     match (a.starts_at, &a.due_date) {
         (Some(st), _) => Some(Utc.timestamp_opt(st, 0).unwrap().with_timezone(&tz).date_naive()),
         (None, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d").ok(),
@@ -146,24 +146,7 @@ fn day_of(a: &actions::Action, tz: Tz) -> Option<NaiveDate> {
     }
 }
 
-/// Names of the records actions link to: accounts by id, opportunities by -id.
-async fn linked_names<'a>(
-    db: &carnet_app::Db,
-    list: impl Iterator<Item = &'a actions::Action> + Clone,
-) -> Result<HashMap<i64, String>, AppError> {
-    let account_ids: Vec<i64> = list.clone().filter_map(|a| a.account_id).collect();
-    let opportunity_ids: Vec<i64> = list.filter_map(|a| a.opportunity_id).collect();
-    let mut names = carnet_app::records::names(db, "accounts", &account_ids).await?;
-    names.extend(
-        carnet_app::records::names(db, "opportunities", &opportunity_ids)
-            .await?
-            .into_iter()
-            .map(|(id, n)| (-id, n)),
-    );
-    Ok(names)
-}
-
-fn item_of(a: &actions::Action, types: &[ActionTypeDef], names: &HashMap<i64, String>, cat: &Catalog, v: &Viewer) -> Item {
+fn item_of(a: &actions::Entry, types: &[ActionTypeDef], cat: &Catalog, v: &Viewer) -> Item {
     let fmt = v.user.fmt();
     let tz = v.user.tz;
     let t = types.iter().find(|t| t.id == a.type_id);
@@ -186,10 +169,9 @@ fn item_of(a: &actions::Action, types: &[ActionTypeDef], names: &HashMap<i64, St
         color: t.map(|t| t.color.clone()).unwrap_or("#6b7785".into()),
         record: a
             .opportunity_id
-            .map(|id| (format!("/opportunities/{id}"), names.get(&-id).cloned().unwrap_or_default()))
-            .or(a
-                .account_id
-                .map(|id| (format!("/accounts/{id}"), names.get(&id).cloned().unwrap_or_default()))),
+            .map(|id| format!("/opportunities/{id}"))
+            .or(a.account_id.map(|id| format!("/accounts/{id}")))
+            .map(|href| (href, a.record_name.clone().unwrap_or_default())),
         closed: a.outcome.as_ref().map(|o| fmt.t(&format!("agenda.outcome_{o}")).to_string()),
         appointment: a.starts_at.is_some(),
         start_min,
@@ -255,29 +237,16 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     )
     .await
     .or_page(v)?;
-    let all: Vec<(i64, Vec<actions::Action>)> = chosen
+    let all: Vec<(i64, Vec<actions::Entry>)> = chosen
         .iter()
         .map(|uid| (*uid, found.iter().filter(|a| a.assignee_id == Some(*uid)).cloned().collect()))
         .collect();
-    let overdue_list: Vec<actions::Action> = actions::list(
-        db,
-        &actions::ActionFilter {
-            assignee: Some(v.user.id),
-            from: None,
-            to: Some(local_midnight(tz, today)),
-            record: None,
-            open_only: true,
-            limit: 100,
-        },
-    )
-    .await
-    .or_page(v)?
-    .into_iter()
-    .filter(|a| day_of(a, tz).is_none_or(|d| d < today))
-    .collect();
-    let names = linked_names(db, all.iter().flat_map(|(_, l)| l.iter()).chain(overdue_list.iter()))
+    let overdue_list: Vec<actions::Entry> = actions::overdue(db, v.user.id, local_midnight(tz, today), 100)
         .await
-        .or_page(v)?;
+        .or_page(v)?
+        .into_iter()
+        .filter(|a| day_of(a, tz).is_none_or(|d| d < today))
+        .collect();
     let user_name = |uid: i64| cat.user(uid).map(|u| u.name.clone()).unwrap_or_default();
     let mut columns = Vec::new();
     let mut month_items: HashMap<NaiveDate, Vec<Item>> = HashMap::new();
@@ -291,7 +260,7 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
             if !(0..n_days).contains(&i) {
                 continue;
             }
-            let it = item_of(a, &types, &names, &cat, v);
+            let it = item_of(a, &types, &cat, v);
             match r.view {
                 View::Month => month_items.entry(day).or_default().push(it),
                 View::Day if !it.appointment => tasks.push(it),
@@ -331,7 +300,7 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     } else {
         vec![]
     };
-    let overdue = overdue_list.iter().map(|a| item_of(a, &types, &names, &cat, v)).collect();
+    let overdue = overdue_list.iter().map(|a| item_of(a, &types, &cat, v)).collect();
     let link = |view: View, d: NaiveDate| {
         let mut q = format!("/agenda?view={}&date={d}", view.as_str());
         for u in &chosen {
@@ -695,10 +664,11 @@ struct RemindersPage {
 
 async fn reminders(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
     let db = &s.carnet.db;
-    let due = actions::due_reminders(db, v.user.id, carnet_app::db::now()).await.or_page(&v)?;
+    let due = actions::due_reminder_entries(db, v.user.id, carnet_app::db::now())
+        .await
+        .or_page(&v)?;
     let cat = settings::catalog(db).await.or_page(&v)?;
     let types = agenda::types(db).await.or_page(&v)?;
-    let names = linked_names(db, due.iter()).await.or_page(&v)?;
     let fmt = v.user.fmt();
     let items = due
         .iter()
@@ -708,7 +678,7 @@ async fn reminders(State(s): State<AppState>, PageUser(v): PageUser) -> PageResu
                 (None, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map(|d| fmt.date(d)).unwrap_or_default(),
                 _ => String::new(),
             };
-            (item_of(a, &types, &names, &cat, &v), when)
+            (item_of(a, &types, &cat, &v), when)
         })
         .collect();
     Ok(render(&RemindersPage {
