@@ -326,11 +326,12 @@ type EntryRow = (
 
 /// Entries of the actions `a` that the condition appended to this query selects.
 fn entries_where() -> crate::db::Q {
+    // The names through scalar subqueries, which stop at the first found: a
+    // join would look the account up for every action of an opportunity too.
     q(
         "SELECT a.id, a.type_id, a.subject, a.assignee_id, a.starts_at, a.duration_min, a.due_date, a.outcome, \
-       a.account_id, a.opportunity_id, COALESCE(o.name, ac.name) \
-       FROM actions a LEFT JOIN opportunities o ON o.id = a.opportunity_id \
-       LEFT JOIN accounts ac ON ac.id = a.account_id AND a.opportunity_id IS NULL WHERE ",
+       a.account_id, a.opportunity_id, COALESCE((SELECT o.name FROM opportunities o WHERE o.id = a.opportunity_id), \
+       (SELECT ac.name FROM accounts ac WHERE ac.id = a.account_id)) FROM actions a WHERE ",
     )
 }
 

@@ -9,7 +9,7 @@ use crate::db::{now, push_in_list, q, Db, Handle, Q};
 use crate::error::{AppError, Result};
 use carnet_domain::metrics::{week_key, Breakdown, Family, Metric, Period};
 use carnet_domain::sales::SalesCatalog;
-use chrono::{NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -405,24 +405,40 @@ fn in_buckets(select: String, grain: &str, from: &str, to: &str) -> Q {
     query
 }
 
-/// The bucket ranges a period reads: (grain, first, last), whole months from the
-/// month sums unless the breakdown needs days.
+/// The bucket ranges a period reads: (grain, first, last) — whole years from the
+/// year sums and whole months from the month sums unless the breakdown needs
+/// days or months, the edge days from the day sums.
 fn ranges(p: Period, b: Option<Breakdown>) -> Vec<(&'static str, String, String)> {
     let d = |x: NaiveDate| x.format("%Y-%m-%d").to_string();
+    let m = |x: NaiveDate| x.format("%Y-%m").to_string();
     if matches!(b, Some(Breakdown::Day) | Some(Breakdown::Week)) {
         return vec![("d", d(p.from), d(p.to))];
     }
     let (days, months) = p.split();
     let mut out: Vec<_> = days.into_iter().map(|(a, b)| ("d", d(a), d(b))).collect();
-    if let Some((a, b)) = months {
-        out.push(("m", a.format("%Y-%m").to_string(), b.format("%Y-%m").to_string()));
+    let Some((a, z)) = months else { return out };
+    // Whole years inside the months: from the first January to the last December.
+    let first = if a.month() == 1 { a.year() } else { a.year() + 1 };
+    let last = if z.month() == 12 { z.year() } else { z.year() - 1 };
+    if b == Some(Breakdown::Month) || first > last {
+        out.push(("m", m(a), m(z)));
+        return out;
+    }
+    let jan = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).unwrap();
+    if a < jan(first) {
+        out.push(("m", m(a), m(jan(first) - chrono::Duration::days(1))));
+    }
+    out.push(("y", first.to_string(), last.to_string()));
+    if jan(last + 1) <= z {
+        out.push(("m", m(jan(last + 1)), m(z)));
     }
     out
 }
 
-/// The day a bucket stands for (months: their first day).
+/// The day a bucket stands for (months and years: their first day).
 fn bucket_day(grain: &str, bucket: &str) -> Option<NaiveDate> {
     match grain {
+        "y" => NaiveDate::parse_from_str(&format!("{bucket}-01-01"), "%Y-%m-%d").ok(),
         "m" => NaiveDate::parse_from_str(&format!("{bucket}-01"), "%Y-%m-%d").ok(),
         _ => NaiveDate::parse_from_str(bucket, "%Y-%m-%d").ok(),
     }
@@ -864,4 +880,53 @@ async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period,
         put(dims, n, amount, amount as f64 * prob(stage));
     }
     Ok((out, "live"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The days a range of buckets stands for.
+    fn days_of(grain: &str, from: &str, to: &str) -> Vec<NaiveDate> {
+        let first = bucket_day(grain, from).unwrap();
+        let last_start = bucket_day(grain, to).unwrap();
+        let end = match grain {
+            "y" => NaiveDate::from_ymd_opt(last_start.year() + 1, 1, 1).unwrap(),
+            "m" => last_start.checked_add_months(chrono::Months::new(1)).unwrap(),
+            _ => last_start + chrono::Duration::days(1),
+        };
+        first.iter_days().take_while(|d| *d < end).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn ranges_cover_each_day_of_the_period_once(start in 0i64..3000, len in 0i64..1200, b in 0usize..4) {
+            let from = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days(start);
+            let p = Period::new(from, from + chrono::Duration::days(len)).unwrap();
+            let breakdown = [None, Some(Breakdown::Owner), Some(Breakdown::Month), Some(Breakdown::Week)][b];
+            let rs = ranges(p, breakdown);
+            let mut all: Vec<NaiveDate> = rs.iter().flat_map(|(g, a, z)| days_of(g, a, z)).collect();
+            all.sort();
+            let want: Vec<NaiveDate> = p.from.iter_days().take_while(|d| *d <= p.to).collect();
+            prop_assert_eq!(all, want);
+            // A breakdown by month or finer never reads year sums.
+            if matches!(breakdown, Some(Breakdown::Month) | Some(Breakdown::Week)) {
+                prop_assert!(rs.iter().all(|(g, _, _)| *g != "y"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_calendar_year_reads_one_year_row() {
+        let p = Period::new(
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            ranges(p, Some(Breakdown::Owner)),
+            vec![("y", "2026".to_string(), "2026".to_string())]
+        );
+    }
 }

@@ -121,9 +121,13 @@ fn deal_facts(s: &OppState, tz: Tz) -> Vec<(DealKey, [i64; 3])> {
     out
 }
 
-/// The (grain, bucket) pairs a day counts in.
-fn buckets(d: NaiveDate) -> [(&'static str, String); 2] {
-    [("d", d.format("%Y-%m-%d").to_string()), ("m", d.format("%Y-%m").to_string())]
+/// The (grain, bucket) pairs a day counts in: its day, month and year.
+fn buckets(d: NaiveDate) -> [(&'static str, String); 3] {
+    [
+        ("d", d.format("%Y-%m-%d").to_string()),
+        ("m", d.format("%Y-%m").to_string()),
+        ("y", d.format("%Y").to_string()),
+    ]
 }
 
 /// The rows one fact counts in: everyone's with its dimensions, the person's

@@ -18,7 +18,7 @@ use carnet_app::agenda::{self, actions};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
 use carnet_domain::agenda::{ActionDraft, ActionTypeDef, Outcome};
-use carnet_domain::records::{Catalog, RawInput};
+use carnet_domain::records::RawInput;
 use carnet_domain::FieldErrors;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -146,7 +146,7 @@ fn day_of(a: &actions::Entry, tz: Tz) -> Option<NaiveDate> {
     }
 }
 
-fn item_of(a: &actions::Entry, types: &[ActionTypeDef], cat: &Catalog, v: &Viewer) -> Item {
+fn item_of(a: &actions::Entry, types: &[ActionTypeDef], v: &Viewer) -> Item {
     let fmt = v.user.fmt();
     let tz = v.user.tz;
     let t = types.iter().find(|t| t.id == a.type_id);
@@ -176,11 +176,7 @@ fn item_of(a: &actions::Entry, types: &[ActionTypeDef], cat: &Catalog, v: &Viewe
         appointment: a.starts_at.is_some(),
         start_min,
         duration_min: a.duration_min.unwrap_or(0),
-        who: a
-            .assignee_id
-            .and_then(|u| cat.user(u))
-            .map(|u| u.name.split_whitespace().filter_map(|w| w.chars().next()).collect())
-            .unwrap_or_default(),
+        who: String::new(),
     }
 }
 
@@ -252,6 +248,8 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     let mut month_items: HashMap<NaiveDate, Vec<Item>> = HashMap::new();
     let (mut first_hour, mut last_hour) = (7, 20);
     for (uid, list) in &all {
+        // Whose an item is, in a month of several diaries: the initials.
+        let who: String = user_name(*uid).split_whitespace().filter_map(|w| w.chars().next()).collect();
         let mut days: Vec<Vec<Item>> = (0..n_days).map(|_| Vec::new()).collect();
         let mut tasks = Vec::new();
         for a in list {
@@ -260,9 +258,12 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
             if !(0..n_days).contains(&i) {
                 continue;
             }
-            let it = item_of(a, &types, &cat, v);
+            let mut it = item_of(a, &types, v);
             match r.view {
-                View::Month => month_items.entry(day).or_default().push(it),
+                View::Month => {
+                    it.who = who.clone();
+                    month_items.entry(day).or_default().push(it)
+                }
                 View::Day if !it.appointment => tasks.push(it),
                 _ => {
                     if it.appointment {
@@ -300,7 +301,7 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     } else {
         vec![]
     };
-    let overdue = overdue_list.iter().map(|a| item_of(a, &types, &cat, v)).collect();
+    let overdue = overdue_list.iter().map(|a| item_of(a, &types, v)).collect();
     let link = |view: View, d: NaiveDate| {
         let mut q = format!("/agenda?view={}&date={d}", view.as_str());
         for u in &chosen {
@@ -667,7 +668,6 @@ async fn reminders(State(s): State<AppState>, PageUser(v): PageUser) -> PageResu
     let due = actions::due_reminder_entries(db, v.user.id, carnet_app::db::now())
         .await
         .or_page(&v)?;
-    let cat = settings::catalog(db).await.or_page(&v)?;
     let types = agenda::types(db).await.or_page(&v)?;
     let fmt = v.user.fmt();
     let items = due
@@ -678,7 +678,7 @@ async fn reminders(State(s): State<AppState>, PageUser(v): PageUser) -> PageResu
                 (None, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map(|d| fmt.date(d)).unwrap_or_default(),
                 _ => String::new(),
             };
-            (item_of(a, &types, &cat, &v), when)
+            (item_of(a, &types, &v), when)
         })
         .collect();
     Ok(render(&RemindersPage {
