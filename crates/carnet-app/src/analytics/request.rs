@@ -51,6 +51,14 @@ fn period(e: &mut FieldErrors, input: &RawInput, today: NaiveDate, p: &str, from
     }
 }
 
+/// The period a request's `period` or `from`/`to` names.
+pub fn parse_period(input: &RawInput, today: NaiveDate) -> Result<Period, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let p = period(&mut e, input, today, "period", "from", "to");
+    e.into_result()?;
+    Ok(p.expect("checked"))
+}
+
 /// Whether a user sees the figures of the whole company (and of each rep), or
 /// only their own.
 pub fn sees_everyone(u: &User) -> bool {

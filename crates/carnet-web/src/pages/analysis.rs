@@ -127,10 +127,7 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
         }
         figures.push(f);
     }
-    let p = match carnet_app::analytics::request::parse("opportunities_created", &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
-        Ok(r) => r.period,
-        Err(e) => return Err(AppError::Invalid(e)),
-    };
+    let p = carnet_app::analytics::request::parse_period(&input, ctx.today).map_err(AppError::Invalid)?;
     Ok(Strip {
         figures,
         periods: STRIP_PERIODS
