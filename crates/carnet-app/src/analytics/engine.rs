@@ -481,7 +481,7 @@ fn fact_group(b: Option<Breakdown>, grain: &str, g: &str, sales: &SalesCatalog) 
 /// Which rows of a fact table to read. Everyone's rows (person = -1) carry all
 /// dimensions; each person's rows come twice: with all dimensions, and with
 /// them collapsed (-1), which a per-person figure reads when it needs no other
-/// dimension — a year by rep reads a few rows per rep and month.
+/// dimension — "this year by rep" reads a row per rep and kind.
 fn rows_for(query: &mut Q, person_col: &str, people: &[i64], per_person: bool, other_dims: bool) {
     if people.is_empty() && !per_person {
         query.push(&format!(" AND {person_col} = -1"));
@@ -657,11 +657,6 @@ async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts
     Ok(out)
 }
 
-/// Each user's hourly cost, in cents.
-async fn hourly_costs(db: &Db) -> Result<HashMap<i64, i64>> {
-    crate::access::users::hourly_costs(db).await
-}
-
 /// Effort parts: [won actions, won minutes, lost actions, lost minutes, won cost,
 /// lost cost, won deals].
 fn effort_values(kind: &str, n: i64, minutes: i64, hourly: i64) -> Vec<(usize, f64)> {
@@ -706,7 +701,7 @@ async fn won_deals(db: &Db, sales: &SalesCatalog, r: &Request, p: Period, source
 async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let b = r.breakdown;
-    let costs = hourly_costs(db).await?;
+    let costs = crate::access::users::hourly_costs(db).await?;
     let other_dims = !(f.segments.is_empty() && f.types.is_empty()) || matches!(b, Some(Breakdown::Segment | Breakdown::ActionType));
     let g = match b {
         Some(Breakdown::Owner) => "assignee_key",
@@ -747,7 +742,7 @@ async fn effort_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Period) -> 
 
 async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
-    let costs = hourly_costs(db).await?;
+    let costs = crate::access::users::hourly_costs(db).await?;
     let (a, b) = instants(tz, p);
     let mut query = q(
         "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0) \

@@ -136,10 +136,18 @@ fn variants(person: i64) -> [(i64, bool); 3] {
     [(-1, false), (person, false), (person, true)]
 }
 
+/// A dimension's value in a variant: itself, or -1 where the dimensions collapse.
+fn dim(collapse: bool, x: i64) -> i64 {
+    if collapse {
+        -1
+    } else {
+        x
+    }
+}
+
 async fn add_deal(h: &mut impl Handle, k: &DealKey, m: [i64; 3], sign: i64) -> Result<()> {
     for (grain, bucket) in buckets(k.day) {
         for (owner, collapse) in variants(k.owner_key) {
-            let d = |x: i64| if collapse { -1 } else { x };
             q("INSERT INTO fact_deals (grain, owner_key, bucket, kind, segment_key, source_key, pipeline_id, offer_key, currency, deals, amount, margin) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                ON CONFLICT (grain, owner_key, bucket, kind, segment_key, source_key, pipeline_id, offer_key, currency) DO UPDATE SET \
@@ -148,10 +156,10 @@ async fn add_deal(h: &mut impl Handle, k: &DealKey, m: [i64; 3], sign: i64) -> R
             .bind(owner)
             .bind(bucket.clone())
             .bind(k.kind)
-            .bind(d(k.segment_key))
-            .bind(d(k.source_key))
-            .bind(d(k.pipeline_id))
-            .bind(d(k.offer_key))
+            .bind(dim(collapse, k.segment_key))
+            .bind(dim(collapse, k.source_key))
+            .bind(dim(collapse, k.pipeline_id))
+            .bind(dim(collapse, k.offer_key))
             .bind(k.currency.clone())
             .bind(sign * m[0])
             .bind(sign * m[1])
@@ -176,7 +184,6 @@ struct EffortKey {
 async fn add_effort(h: &mut impl Handle, k: &EffortKey, m: [i64; 2], sign: i64) -> Result<()> {
     for (grain, bucket) in buckets(k.day) {
         for (who, collapse) in variants(k.assignee_key) {
-            let d = |x: i64| if collapse { -1 } else { x };
             q("INSERT INTO fact_effort (grain, assignee_key, bucket, kind, type_id, segment_key, actions, minutes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                ON CONFLICT (grain, assignee_key, bucket, kind, type_id, segment_key) DO UPDATE SET \
                actions = fact_effort.actions + excluded.actions, minutes = fact_effort.minutes + excluded.minutes")
@@ -184,8 +191,8 @@ async fn add_effort(h: &mut impl Handle, k: &EffortKey, m: [i64; 2], sign: i64) 
             .bind(who)
             .bind(bucket.clone())
             .bind(k.kind)
-            .bind(d(k.type_id))
-            .bind(d(k.segment_key))
+            .bind(dim(collapse, k.type_id))
+            .bind(dim(collapse, k.segment_key))
             .bind(sign * m[0])
             .bind(sign * m[1])
             .execute(h)
@@ -291,15 +298,14 @@ pub async fn action_state(h: &mut impl Handle, id: i64) -> Result<Option<ActStat
 async fn add_action(h: &mut impl Handle, tz: Tz, s: &ActState, sign: i64) -> Result<()> {
     for (grain, bucket) in buckets(day(tz, s.done_at)) {
         for (who, collapse) in variants(s.assignee_key) {
-            let d = |x: i64| if collapse { -1 } else { x };
             q("INSERT INTO fact_actions (grain, assignee_key, bucket, type_id, segment_key, actions, minutes) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                ON CONFLICT (grain, assignee_key, bucket, type_id, segment_key) DO UPDATE SET \
                actions = fact_actions.actions + excluded.actions, minutes = fact_actions.minutes + excluded.minutes")
             .bind(grain)
             .bind(who)
             .bind(bucket.clone())
-            .bind(d(s.type_id))
-            .bind(d(s.segment_key))
+            .bind(dim(collapse, s.type_id))
+            .bind(dim(collapse, s.segment_key))
             .bind(sign)
             .bind(sign * s.minutes)
             .execute(h)
@@ -417,15 +423,14 @@ pub async fn rebuild(h: &mut impl Handle) -> Result<()> {
             for (k, m) in deal_facts(s, tz) {
                 for (grain, bucket) in buckets(k.day) {
                     for (owner, collapse) in variants(k.owner_key) {
-                        let d = |x: i64| if collapse { -1 } else { x };
                         // The bucket stands for the day (a month holds many).
                         let key = DealKey {
                             owner_key: owner,
                             day: NaiveDate::MIN,
-                            segment_key: d(k.segment_key),
-                            source_key: d(k.source_key),
-                            pipeline_id: d(k.pipeline_id),
-                            offer_key: d(k.offer_key),
+                            segment_key: dim(collapse, k.segment_key),
+                            source_key: dim(collapse, k.source_key),
+                            pipeline_id: dim(collapse, k.pipeline_id),
+                            offer_key: dim(collapse, k.offer_key),
                             ..k.clone()
                         };
                         let e = deals.entry((grain, owner, bucket.clone(), key)).or_default();
@@ -495,8 +500,9 @@ pub async fn rebuild(h: &mut impl Handle) -> Result<()> {
         for (_, done_at, who, type_id, minutes, segment, opp) in page {
             for (grain, bucket) in buckets(day(tz, done_at)) {
                 for (w, collapse) in variants(who) {
-                    let d = |x: i64| if collapse { -1 } else { x };
-                    let e = acts.entry((grain, w, bucket.clone(), d(type_id), d(segment))).or_default();
+                    let e = acts
+                        .entry((grain, w, bucket.clone(), dim(collapse, type_id), dim(collapse, segment)))
+                        .or_default();
                     e[0] += 1;
                     e[1] += minutes;
                 }
@@ -504,8 +510,9 @@ pub async fn rebuild(h: &mut impl Handle) -> Result<()> {
             if let Some((kind, d, seg)) = opp.and_then(|o| closed.get(&o)) {
                 for (grain, bucket) in buckets(*d) {
                     for (w, collapse) in variants(who) {
-                        let c = |x: i64| if collapse { -1 } else { x };
-                        let e = effort.entry((grain, w, bucket.clone(), *kind, c(type_id), c(*seg))).or_default();
+                        let e = effort
+                            .entry((grain, w, bucket.clone(), *kind, dim(collapse, type_id), dim(collapse, *seg)))
+                            .or_default();
                         e[0] += 1;
                         e[1] += minutes;
                     }
