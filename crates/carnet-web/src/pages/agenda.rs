@@ -217,12 +217,16 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     let end = start + Duration::days(n_days);
     let cat = settings::catalog(db).await.or_page(v)?;
     let types = agenda::types(db).await.or_page(v)?;
-    // At most 50 diaries side by side.
-    let chosen: Vec<i64> = if r.users.is_empty() {
-        vec![v.user.id]
-    } else {
-        r.users.iter().copied().take(50).collect()
-    };
+    // At most 50 diaries side by side, each once.
+    let mut chosen: Vec<i64> = Vec::new();
+    for u in r.users {
+        if !chosen.contains(u) && chosen.len() < 50 {
+            chosen.push(*u);
+        }
+    }
+    if chosen.is_empty() {
+        chosen.push(v.user.id);
+    }
     // Tasks are planned at 00:00 UTC of their day: widen the window by a day each side.
     let found = actions::diaries(
         db,
@@ -233,10 +237,13 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     )
     .await
     .or_page(v)?;
-    let all: Vec<(i64, Vec<actions::Entry>)> = chosen
-        .iter()
-        .map(|uid| (*uid, found.iter().filter(|a| a.assignee_id == Some(*uid)).cloned().collect()))
-        .collect();
+    let mut by_user: HashMap<i64, Vec<actions::Entry>> = HashMap::new();
+    for a in found {
+        if let Some(uid) = a.assignee_id {
+            by_user.entry(uid).or_default().push(a);
+        }
+    }
+    let all: Vec<(i64, Vec<actions::Entry>)> = chosen.iter().map(|uid| (*uid, by_user.remove(uid).unwrap_or_default())).collect();
     let overdue_list: Vec<actions::Entry> = actions::overdue(db, v.user.id, local_midnight(tz, today), 100)
         .await
         .or_page(v)?
