@@ -336,7 +336,7 @@ pub async fn update_user(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id
     if let Some(p) = b.str("password")? {
         users::set_password(&s.carnet.db, id, &p).await?;
     }
-    if let Some(cost) = b.str("hourly_cost")? {
+    if let Some(cost) = cost {
         users::set_hourly_cost(&s.carnet.db, id, &cost).await?;
     }
     Ok(Json(user_json(&u)).into_response())
