@@ -107,6 +107,17 @@ async fn open(kind: &str, a: &Args) -> (Carnet, String) {
     (carnet, url)
 }
 
+/// A client that carries a session cookie of `user_id` (for pages).
+async fn signed_in(db: &carnet_app::Db, user_id: i64) -> reqwest::Client {
+    let session = carnet_app::access::sessions::create(db, user_id).await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("carnet_session={}", session.token).parse().unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 /// Times GET requests; `key` is an API key, or empty for a client that carries
 /// a session cookie (pages).
 async fn time_http(client: &reqwest::Client, key: &str, urls: &[String], n: usize) -> Stat {
@@ -511,13 +522,7 @@ async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key
         .await
         .unwrap();
     drop(c);
-    let session = carnet_app::access::sessions::create(db, user.id).await.unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::COOKIE,
-        format!("carnet_session={}", session.token).parse().unwrap(),
-    );
-    let browser = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let browser = signed_in(db, user.id).await;
     let page = base.trim_end_matches("/api/v1");
     let today = chrono::DateTime::from_timestamp(now, 0).unwrap().date_naive();
     let weeks: Vec<chrono::NaiveDate> = (0..8).map(|w| today - chrono::Duration::days(7 * w)).collect();
@@ -661,13 +666,7 @@ async fn analysis_suite(kind: &str, carnet: &Carnet, base: &str, n: usize) -> Ve
         eprintln!("{}", out.last().unwrap());
     }
     let user = users::find_by_email(db, "bench@carnet.example").await.unwrap().unwrap();
-    let session = carnet_app::access::sessions::create(db, user.id).await.unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::COOKIE,
-        format!("carnet_session={}", session.token).parse().unwrap(),
-    );
-    let browser = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let browser = signed_in(db, user.id).await;
     let page = base.trim_end_matches("/api/v1");
     let mut c = db.conn().await.unwrap();
     let board: i64 = q("SELECT id FROM dashboards WHERE name = 'Sales model review'")
