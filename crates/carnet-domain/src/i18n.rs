@@ -551,6 +551,8 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("breakdown.day", "Day", "Jour"),
     ("breakdown.week", "Week", "Semaine"),
     ("breakdown.month", "Month", "Mois"),
+    ("breakdown.tags", "Tags", "Étiquettes"),
+    ("breakdown.field", "Field", "Champ"),
     ("book.teams", "Team booking pages", "Pages de réservation d'équipe"),
     ("book.no_teams", "No team page yet.", "Aucune page d'équipe."),
     ("book.slug", "Address (/book/…)", "Adresse (/book/…)"),

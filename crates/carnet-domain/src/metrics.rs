@@ -2,7 +2,9 @@
 //! unit, where its numbers come from and how it may be broken down; periods and
 //! comparison periods. Flash figures, dashboards and the API all read it.
 
+use crate::fields::{Entity, FieldKind};
 use crate::i18n::Locale;
+use crate::records::Catalog;
 use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde::Serialize;
 
@@ -33,9 +35,9 @@ pub enum Family {
     Raw,
 }
 
-/// What a metric can be split by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a metric can be split by: a named dimension, an account's tags in one
+/// category, or a custom single-choice field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Breakdown {
     Owner,
     /// The account's status (customer, prospect…): the account type.
@@ -50,9 +52,16 @@ pub enum Breakdown {
     Day,
     Week,
     Month,
+    /// The account's tags in the category with this id (a record with several
+    /// tags of a multiple category counts in each; the total counts it once).
+    Tags(i64),
+    /// The value of the single-choice custom field with this id, on the record
+    /// of its entity linked to what is counted.
+    Field(i64, Entity),
 }
 
 impl Breakdown {
+    /// The named breakdowns (tag categories and fields come from the catalogue).
     pub const ALL: &'static [Breakdown] = &[
         Breakdown::Owner,
         Breakdown::Status,
@@ -67,7 +76,16 @@ impl Breakdown {
         Breakdown::Week,
         Breakdown::Month,
     ];
-    pub fn as_str(self) -> &'static str {
+    /// How a breakdown is written in a request: `owner`, `tags:3`, `field:7`.
+    pub fn key(self) -> String {
+        match self {
+            Breakdown::Tags(id) => format!("tags:{id}"),
+            Breakdown::Field(id, _) => format!("field:{id}"),
+            named => named.name().to_string(),
+        }
+    }
+    /// The name of a named breakdown (`tags` and `field` for the others).
+    pub fn name(self) -> &'static str {
         match self {
             Breakdown::Owner => "owner",
             Breakdown::Status => "status",
@@ -81,22 +99,73 @@ impl Breakdown {
             Breakdown::Day => "day",
             Breakdown::Week => "week",
             Breakdown::Month => "month",
+            Breakdown::Tags(_) => "tags",
+            Breakdown::Field(..) => "field",
         }
     }
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|b| b.as_str() == s)
-            .ok_or_else(|| format!("“{s}” is not a breakdown (one of: {})", names(Self::ALL)))
+    /// A breakdown as written in a request, resolved against the catalogue:
+    /// a name, `tags:` and a tag category (id or name), or `field:` and a
+    /// single-choice custom field (id or key).
+    pub fn parse(s: &str, cat: &Catalog) -> Result<Self, String> {
+        let s = s.trim();
+        if let Some(raw) = s.strip_prefix("tags:") {
+            let raw = raw.trim();
+            return cat
+                .categories
+                .iter()
+                .find(|c| c.id.to_string() == raw || c.name.eq_ignore_ascii_case(raw))
+                .map(|c| Breakdown::Tags(c.id))
+                .ok_or_else(|| format!("“{raw}” is not a tag category"));
+        }
+        if let Some(raw) = s.strip_prefix("field:") {
+            let raw = raw.trim();
+            let f = cat
+                .fields
+                .iter()
+                .find(|f| f.id.to_string() == raw || f.key.eq_ignore_ascii_case(raw))
+                .ok_or_else(|| format!("“{raw}” is not a custom field"))?;
+            if f.kind != FieldKind::SingleChoice {
+                return Err(format!("“{}” is not a single-choice field", f.label));
+            }
+            return Ok(Breakdown::Field(f.id, f.entity));
+        }
+        Self::ALL.iter().copied().find(|b| b.name() == s).ok_or_else(|| {
+            format!(
+                "“{s}” is not a breakdown (one of: {}, tags:<category>, field:<single-choice field>)",
+                names(Self::ALL)
+            )
+        })
+    }
+    /// Every breakdown a catalogue offers: the named ones, each tag category
+    /// and each single-choice custom field.
+    pub fn offered(cat: &Catalog) -> Vec<Breakdown> {
+        let mut out = Self::ALL.to_vec();
+        out.extend(cat.categories.iter().map(|c| Breakdown::Tags(c.id)));
+        out.extend(
+            cat.fields
+                .iter()
+                .filter(|f| f.kind == FieldKind::SingleChoice)
+                .map(|f| Breakdown::Field(f.id, f.entity)),
+        );
+        out
     }
     pub fn is_time(self) -> bool {
         matches!(self, Breakdown::Day | Breakdown::Week | Breakdown::Month)
     }
+    /// Whether the breakdown comes from the catalogue (read from the records).
+    pub fn is_custom(self) -> bool {
+        matches!(self, Breakdown::Tags(_) | Breakdown::Field(..))
+    }
+}
+
+impl Serialize for Breakdown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
 }
 
 fn names(b: &[Breakdown]) -> String {
-    b.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+    b.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// One metric of the catalogue.
@@ -129,8 +198,30 @@ impl Metric {
             Locale::En => self.definition_en,
         }
     }
+    /// Whether the metric can be split by `b`. Deals, actions and effort can
+    /// be split by tags and custom fields too (deals and effort by the account's
+    /// or the opportunity's fields: a deal has no one contact).
     pub fn allows(&self, b: Breakdown) -> bool {
-        self.breakdowns.contains(&b)
+        match b {
+            Breakdown::Tags(_) => self.splits_by_catalogue(),
+            Breakdown::Field(_, on) => self.splits_by_catalogue() && (on != Entity::Contact || self.family == Family::Actions),
+            named => self.breakdowns.contains(&named),
+        }
+    }
+    fn splits_by_catalogue(&self) -> bool {
+        matches!(self.family, Family::Deals | Family::Actions | Family::Effort)
+    }
+    /// What the metric can be split by in this catalogue.
+    pub fn breakdowns_in(&self, cat: &Catalog) -> Vec<Breakdown> {
+        Breakdown::offered(cat).into_iter().filter(|b| self.allows(*b)).collect()
+    }
+    /// What the metric can be split by, for an error message.
+    pub fn breakdown_names(&self) -> String {
+        let mut s = names(self.breakdowns);
+        if self.splits_by_catalogue() {
+            s.push_str(", tags:<category>, field:<single-choice field>");
+        }
+        s
     }
 }
 
@@ -439,10 +530,58 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), CATALOGUE.len());
+        let cat = Catalog::default();
         for b in Breakdown::ALL {
-            assert_eq!(Breakdown::parse(b.as_str()), Ok(*b));
+            assert_eq!(Breakdown::parse(b.name(), &cat), Ok(*b));
+            assert_eq!(b.key(), b.name());
         }
+        assert!(Breakdown::parse("colour", &cat).is_err());
+        assert!(Breakdown::parse("tags:1", &cat).is_err());
         assert!(find("nope").is_err());
+    }
+
+    #[test]
+    fn tag_categories_and_single_choice_fields_are_breakdowns() {
+        use crate::fields::FieldDef;
+        use crate::records::CategoryDef;
+        let field = |id, entity, key: &str, kind| FieldDef {
+            id,
+            entity,
+            key: key.into(),
+            label: key.into(),
+            kind,
+            choices: vec!["A".into()],
+        };
+        let cat = Catalog {
+            categories: vec![CategoryDef {
+                id: 4,
+                name: "Interests".into(),
+                multi: true,
+                is_segment: false,
+                tags: vec![],
+            }],
+            fields: vec![
+                field(7, Entity::Account, "tier", FieldKind::SingleChoice),
+                field(8, Entity::Contact, "persona", FieldKind::SingleChoice),
+                field(9, Entity::Account, "topics", FieldKind::MultipleChoice),
+            ],
+            ..Catalog::default()
+        };
+        assert_eq!(Breakdown::parse("tags:4", &cat), Ok(Breakdown::Tags(4)));
+        assert_eq!(Breakdown::parse("tags:interests", &cat), Ok(Breakdown::Tags(4)));
+        assert_eq!(Breakdown::parse("field:tier", &cat), Ok(Breakdown::Field(7, Entity::Account)));
+        assert_eq!(Breakdown::parse(" field:7 ", &cat).map(Breakdown::key), Ok("field:7".into()));
+        assert!(Breakdown::parse("field:topics", &cat).unwrap_err().contains("single-choice"));
+        assert!(Breakdown::parse("tags:5", &cat).is_err());
+        let won = find("won_amount").unwrap();
+        let time = find("time_spent").unwrap();
+        let pipeline = find("weighted_pipeline").unwrap();
+        assert!(won.allows(Breakdown::Tags(4)) && won.allows(Breakdown::Field(7, Entity::Account)));
+        assert!(!won.allows(Breakdown::Field(8, Entity::Contact)), "a deal has no one contact");
+        assert!(time.allows(Breakdown::Field(8, Entity::Contact)));
+        assert!(!pipeline.allows(Breakdown::Tags(4)));
+        assert_eq!(Breakdown::offered(&cat).len(), Breakdown::ALL.len() + 3);
+        assert_eq!(won.breakdowns_in(&cat).len(), won.breakdowns.len() + 2);
     }
 
     #[test]

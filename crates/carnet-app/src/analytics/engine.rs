@@ -7,6 +7,7 @@
 use super::facts;
 use crate::db::{now, push_in_list, q, Db, Handle, Q};
 use crate::error::{AppError, Result};
+use carnet_domain::fields::Entity;
 use carnet_domain::metrics::{week_key, Breakdown, Family, Metric, Period};
 use carnet_domain::sales::SalesCatalog;
 use chrono::{Datelike, NaiveDate, TimeZone};
@@ -133,7 +134,8 @@ impl Labels<'_> {
             None => String::new(),
             Some(Breakdown::Owner) => find(self.users).unwrap_or_else(none),
             Some(Breakdown::Status) => find(self.statuses).unwrap_or_else(none),
-            Some(Breakdown::Segment) => find(self.tags).unwrap_or_else(none),
+            Some(Breakdown::Segment | Breakdown::Tags(_)) => find(self.tags).unwrap_or_else(none),
+            Some(Breakdown::Field(..)) if key.is_empty() => none(),
             Some(Breakdown::ActionType) => find(self.types).unwrap_or_else(none),
             Some(Breakdown::Source) => self
                 .sales
@@ -197,46 +199,37 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
         if !r.metric.allows(b) {
             return Err(AppError::field(
                 "breakdown",
-                format!("{} cannot be broken down by {}", r.metric.id, b.as_str()),
+                format!("{} cannot be broken down by {}", r.metric.id, b.key()),
             ));
         }
     }
     let (cur, from) = cached_parts(db, sales, tz, r, r.period, source, cache).await?;
+    let (cur, cur_total) = split_total(cur);
     // A comparison the history cannot give (no snapshot that day) is left empty.
-    let cmp = match r.compare {
-        Some(p) => match cached_parts(db, sales, tz, r, p, source, cache).await {
-            Ok((parts, _)) => Some(parts),
-            Err(AppError::Invalid(_)) => None,
-            Err(e) => return Err(e),
-        },
-        None => None,
-    };
-    let also = match r.also {
-        Some(p) => match cached_parts(db, sales, tz, r, p, source, cache).await {
-            Ok((parts, _)) => Some(parts),
-            Err(AppError::Invalid(_)) => None,
-            Err(e) => return Err(e),
-        },
-        None => None,
-    };
+    let cmp = comparison(db, sales, tz, r, r.compare, source, cache).await?;
+    let also = comparison(db, sales, tz, r, r.also, source, cache).await?;
     let n = width(r.metric);
-    let sum = |p: &Parts| {
-        let mut t = vec![0.0; n];
-        for v in p.values() {
-            for (i, x) in v.iter().enumerate() {
-                t[i] += x;
+    // The total is the sum of the groups, unless a record can be in several.
+    let sum = |p: &Parts, total: Option<&Vec<f64>>| match total {
+        Some(t) => t.clone(),
+        None => {
+            let mut t = vec![0.0; n];
+            for v in p.values() {
+                for (i, x) in v.iter().enumerate() {
+                    t[i] += x;
+                }
             }
+            t
         }
-        t
     };
-    let mut total_parts = sum(&cur);
+    let mut total_parts = sum(&cur, cur_total.as_ref());
     // Per-won-deal effort by action type: every type is divided by all won deals.
     if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
         total_parts[6] = cur.values().map(|v| v[6]).fold(0.0, f64::max);
     }
     let keys: Vec<String> = {
         let mut k: Vec<String> = cur.keys().cloned().collect();
-        if let Some(cm) = &cmp {
+        if let Some((cm, _)) = &cmp {
             for key in cm.keys() {
                 if !k.contains(key) && !r.breakdown.is_some_and(Breakdown::is_time) {
                     k.push(key.clone());
@@ -257,7 +250,7 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
                 Row {
                     key: k.clone(),
                     value: formula(r.metric, &p),
-                    compare: cmp.as_ref().and_then(|cm| cm.get(k)).and_then(|p| formula(r.metric, p)),
+                    compare: cmp.as_ref().and_then(|(cm, _)| cm.get(k)).and_then(|p| formula(r.metric, p)),
                     parts: p,
                 }
             })
@@ -268,8 +261,8 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
     let total = Row {
         key: String::new(),
         value: formula(r.metric, &total_parts),
-        compare: cmp.as_ref().and_then(|cm| {
-            let mut t = sum(cm);
+        compare: cmp.as_ref().and_then(|(cm, cm_total)| {
+            let mut t = sum(cm, cm_total.as_ref());
             if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
                 t[6] = cm.values().map(|v| v[6]).fold(0.0, f64::max);
             }
@@ -283,10 +276,34 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
         compare: r.compare,
         compare_length_differs: r.compare.is_some_and(|c| c.days() != r.period.days()),
         rows,
-        also: also.as_ref().and_then(|a| formula(r.metric, &sum(a))),
+        also: also.as_ref().and_then(|(a, a_total)| formula(r.metric, &sum(a, a_total.as_ref()))),
         total,
         computed_from: from,
     })
+}
+
+/// Parts without their explicit total (see [`TOTAL`]), and that total.
+fn split_total(mut parts: Parts) -> (Parts, Option<Vec<f64>>) {
+    let total = parts.remove(TOTAL);
+    (parts, total)
+}
+
+/// The parts of a comparison period, if any; none if the history cannot give them.
+async fn comparison(
+    db: &Db,
+    sales: &SalesCatalog,
+    tz: Tz,
+    r: &Request,
+    p: Option<Period>,
+    source: Source,
+    cache: &mut Cache,
+) -> Result<Option<(Parts, Option<Vec<f64>>)>> {
+    let Some(p) = p else { return Ok(None) };
+    match cached_parts(db, sales, tz, r, p, source, cache).await {
+        Ok((parts, _)) => Ok(Some(split_total(parts))),
+        Err(AppError::Invalid(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// [from, to) instants of a period's days in the reporting zone.
@@ -299,6 +316,16 @@ pub(super) fn instants(tz: Tz, p: Period) -> (i64, i64) {
             .unwrap_or(0)
     };
     (start(p.from), start(p.to + chrono::Duration::days(1)))
+}
+
+/// The groups of a record for a breakdown: one, or for a tag category each of
+/// the account's tags in it ("0" for none).
+fn group_keys(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &SalesCatalog) -> Vec<String> {
+    match b {
+        Some(Breakdown::Tags(_)) if dims.custom.is_empty() => vec!["0".into()],
+        Some(Breakdown::Tags(_)) => dims.custom.clone(),
+        _ => vec![group_key(b, dims, day, sales)],
+    }
 }
 
 /// The group of a record for a breakdown, from its dimension values and day.
@@ -317,6 +344,72 @@ fn group_key(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &
         Some(Breakdown::Day) => day.map(|d| d.to_string()).unwrap_or_default(),
         Some(Breakdown::Week) => day.map(week_key).unwrap_or_default(),
         Some(Breakdown::Month) => day.map(|d| d.format("%Y-%m").to_string()).unwrap_or_default(),
+        Some(Breakdown::Tags(_) | Breakdown::Field(..)) => dims.custom.first().cloned().unwrap_or_default(),
+    }
+}
+
+/// The key of the explicit total in parts whose groups overlap (a breakdown
+/// by a tag category: a record with two tags is in two groups, once in the total).
+const TOTAL: &str = "\u{1}total";
+
+/// Adds a record's values to each of its groups, and once to the explicit
+/// total when groups can overlap.
+fn add_record(
+    out: &mut Parts,
+    b: Option<Breakdown>,
+    dims: &Dims,
+    day: Option<NaiveDate>,
+    sales: &SalesCatalog,
+    n: usize,
+    values: &[(usize, f64)],
+) {
+    for key in group_keys(b, dims, day, sales) {
+        add(out, key, n, values);
+    }
+    if b.is_some_and(Breakdown::is_custom) {
+        add(out, TOTAL.to_string(), n, values);
+    }
+}
+
+/// A column giving a row's groups for a breakdown by the catalogue, as text:
+/// the account's tags in a category (a comma-separated list), or a custom
+/// field's value on the linked record of its entity; NULL for other breakdowns.
+/// `links` are the SQL of the row's account, contact and opportunity ids.
+fn custom_column(db: &Db, b: Option<Breakdown>, links: [&str; 3]) -> String {
+    let [account, contact, opportunity] = links;
+    match b {
+        Some(Breakdown::Tags(category)) => format!(
+            "(SELECT {} FROM record_tags rt JOIN tags t ON t.id = rt.tag_id \
+             WHERE rt.entity = 'account' AND rt.record_id = {account} AND t.category_id = {category})",
+            crate::db::dialect::text_list(db.dialect(), "rt.tag_id")
+        ),
+        Some(Breakdown::Field(field, on)) => {
+            let record = match on {
+                Entity::Account => account,
+                Entity::Contact => contact,
+                Entity::Opportunity => opportunity,
+            };
+            format!("(SELECT MIN(fv.value_text) FROM field_values fv WHERE fv.field_id = {field} AND fv.record_id = {record})")
+        }
+        _ => "CAST(NULL AS TEXT)".into(),
+    }
+}
+
+/// A record's groups from its [`custom_column`].
+fn custom_groups(b: Option<Breakdown>, raw: Option<String>) -> Vec<String> {
+    match b {
+        Some(Breakdown::Tags(_)) => {
+            let mut ids: Vec<i64> = raw
+                .iter()
+                .flat_map(|s| s.split(','))
+                .filter_map(|x| x.trim().parse().ok())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter().map(i64::to_string).collect()
+        }
+        Some(Breakdown::Field(..)) => vec![raw.unwrap_or_default()],
+        _ => vec![],
     }
 }
 
@@ -339,6 +432,8 @@ struct Dims {
     stage: i64,
     offer: i64,
     action_type: i64,
+    /// The groups of a breakdown by the catalogue (tags, a custom field).
+    custom: Vec<String>,
 }
 
 pub(super) fn add(parts: &mut Parts, key: String, n: usize, values: &[(usize, f64)]) {
@@ -380,7 +475,12 @@ async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, so
     match (m.family, source) {
         // The account's status changes without the deal: by status, deals are
         // counted from the records (through the created and closed indexes).
-        (Family::Deals, _) if r.breakdown == Some(Breakdown::Status) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
+        // So do the breakdowns by tags and custom fields (see ARCHITECTURE.md).
+        (Family::Deals, _) if r.breakdown.is_some_and(|b| b == Breakdown::Status || b.is_custom()) => {
+            Ok((deal_records(db, sales, tz, r, p).await?, "records"))
+        }
+        (Family::Actions, _) if r.breakdown.is_some_and(Breakdown::is_custom) => Ok((action_records(db, tz, r, p).await?, "records")),
+        (Family::Effort, _) if r.breakdown.is_some_and(Breakdown::is_custom) => Ok((effort_records(db, sales, tz, r, p).await?, "records")),
         (Family::Deals, Source::Facts) => Ok((deal_facts(db, sales, r, p).await?, "facts")),
         (Family::Deals, Source::Records) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
         (Family::Actions, Source::Facts) => Ok((action_facts(db, r, p).await?, "facts")),
@@ -543,11 +643,13 @@ fn deal_values(kind: &str, n: i64, amount: i64, margin: i64) -> Vec<(usize, f64)
 async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
-    let mut query = q(
+    let custom = custom_column(db, r.breakdown, ["opportunities.account_id", "NULL", "opportunities.id"]);
+    let mut query = q(format!(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
                        pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), \
-                       COALESCE((SELECT a.status_id FROM accounts a WHERE a.id = opportunities.account_id), 0) FROM opportunities WHERE currency = ",
-    );
+                       COALESCE((SELECT a.status_id FROM accounts a WHERE a.id = opportunities.account_id), 0), {custom} \
+         FROM opportunities WHERE currency = "
+    ));
     query.push_bind(f.currency.clone());
     query
         .push(" AND ((created_at >= ")
@@ -565,10 +667,10 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
     push_filter(&mut query, "COALESCE(source_id, 0)", &f.sources);
     push_filter(&mut query, "pipeline_id", &f.pipelines);
     push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
-    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64);
+    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
-    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin, account_status) in rows {
+    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin, account_status, groups) in rows {
         let dims = Dims {
             owner,
             status: account_status,
@@ -576,15 +678,32 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
             source,
             pipeline,
             offer,
+            custom: custom_groups(r.breakdown, groups),
             ..Dims::default()
         };
         if created >= a && created < b {
-            let key = group_key(r.breakdown, &dims, Some(facts::day(tz, created)), sales);
-            add(&mut out, key, 7, &deal_values("created", 1, amount, margin));
+            let day = Some(facts::day(tz, created));
+            add_record(
+                &mut out,
+                r.breakdown,
+                &dims,
+                day,
+                sales,
+                7,
+                &deal_values("created", 1, amount, margin),
+            );
         }
         if let Some(cl) = closed.filter(|t| *t >= a && *t < b && (status == "won" || status == "lost")) {
-            let key = group_key(r.breakdown, &dims, Some(facts::day(tz, cl)), sales);
-            add(&mut out, key, 7, &deal_values(&status, 1, amount, margin));
+            let day = Some(facts::day(tz, cl));
+            add_record(
+                &mut out,
+                r.breakdown,
+                &dims,
+                day,
+                sales,
+                7,
+                &deal_values(&status, 1, amount, margin),
+            );
         }
     }
     Ok(out)
@@ -633,26 +752,28 @@ const SEGMENT_OF_ACTION: &str =
 async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
+    let custom = custom_column(db, r.breakdown, ["a.account_id", "a.contact_id", "a.opportunity_id"]);
     let mut query = q(format!(
-        "SELECT COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, {SEGMENT_OF_ACTION}, COALESCE(a.spent_min, 0) \
+        "SELECT COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, {SEGMENT_OF_ACTION}, COALESCE(a.spent_min, 0), {custom} \
          FROM actions a WHERE a.outcome = 'done' AND COALESCE(a.done_at, a.planned_at) >= "
     ));
     query.push_bind(a).push(" AND COALESCE(a.done_at, a.planned_at) < ").push_bind(b);
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, SEGMENT_OF_ACTION, &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
-    let rows: Vec<(i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+    let rows: Vec<(i64, i64, i64, i64, i64, Option<String>)> = query.fetch_all(&mut db.conn().await?).await?;
     let sales = SalesCatalog::default();
     let mut out = Parts::new();
-    for (at, owner, action_type, segment, minutes) in rows {
+    for (at, owner, action_type, segment, minutes, groups) in rows {
         let dims = Dims {
             owner,
             segment,
             action_type,
+            custom: custom_groups(r.breakdown, groups),
             ..Dims::default()
         };
-        let key = group_key(r.breakdown, &dims, Some(facts::day(tz, at)), &sales);
-        add(&mut out, key, 2, &[(0, 1.0), (1, minutes as f64)]);
+        let day = Some(facts::day(tz, at));
+        add_record(&mut out, r.breakdown, &dims, day, &sales, 2, &[(0, 1.0), (1, minutes as f64)]);
     }
     Ok(out)
 }
@@ -744,31 +865,30 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
     let f = &r.filters;
     let costs = crate::access::users::hourly_costs(db).await?;
     let (a, b) = instants(tz, p);
-    let mut query = q(
-        "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0) \
-                       FROM actions a JOIN opportunities o ON o.id = a.opportunity_id \
-                       WHERE a.outcome = 'done' AND o.status IN ('won', 'lost') AND o.closed_at >= ",
-    );
+    let custom = custom_column(db, r.breakdown, ["o.account_id", "NULL", "o.id"]);
+    let mut query = q(format!(
+        "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0), {custom} \
+         FROM actions a JOIN opportunities o ON o.id = a.opportunity_id \
+         WHERE a.outcome = 'done' AND o.status IN ('won', 'lost') AND o.closed_at >= "
+    ));
     query.push_bind(a).push(" AND o.closed_at < ").push_bind(b);
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, "COALESCE(o.segment_tag_id, 0)", &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
-    let rows: Vec<(String, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+    type R = (String, i64, i64, i64, i64, i64, Option<String>);
+    let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
-    for (status, closed, owner, action_type, segment, minutes) in rows {
+    for (status, closed, owner, action_type, segment, minutes, groups) in rows {
         let dims = Dims {
             owner,
             segment,
             action_type,
+            custom: custom_groups(r.breakdown, groups),
             ..Dims::default()
         };
-        let key = group_key(r.breakdown, &dims, Some(facts::day(tz, closed)), sales);
-        add(
-            &mut out,
-            key,
-            7,
-            &effort_values(&status, 1, minutes, costs.get(&owner).copied().unwrap_or(0)),
-        );
+        let day = Some(facts::day(tz, closed));
+        let values = effort_values(&status, 1, minutes, costs.get(&owner).copied().unwrap_or(0));
+        add_record(&mut out, r.breakdown, &dims, day, sales, 7, &values);
     }
     won_deals(db, sales, r, p, Source::Records, &mut out).await?;
     Ok(out)

@@ -145,7 +145,7 @@ pub async fn verify(db: &Db, months: u32) -> Result<Verification> {
                         m.id,
                         p.from,
                         p.to,
-                        b.map(Breakdown::as_str).unwrap_or("nothing"),
+                        b.map(Breakdown::key).unwrap_or_else(|| "nothing".into()),
                         f.total.parts,
                         c.total.parts
                     ));

@@ -97,7 +97,7 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
     };
     let breakdown = match input.one("breakdown").trim() {
         "" | "none" => None,
-        b => e.check("breakdown", Breakdown::parse(b)),
+        b => e.check("breakdown", Breakdown::parse(b, cat)),
     };
     if let (Some(m), Some(b)) = (m, breakdown) {
         if !m.allows(b) {
@@ -106,8 +106,8 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
                 format!(
                     "{} cannot be broken down by {} (it can by: {})",
                     m.id,
-                    b.as_str(),
-                    m.breakdowns.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+                    input.one("breakdown").trim(),
+                    m.breakdown_names()
                 ),
             );
         }

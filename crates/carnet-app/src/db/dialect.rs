@@ -57,6 +57,14 @@ pub fn row_lock_clause(d: Dialect) -> &'static str {
     }
 }
 
+/// An aggregate joining a column's values as comma-separated text.
+pub fn text_list(d: Dialect, expr: &str) -> String {
+    match d {
+        Dialect::Sqlite => format!("group_concat({expr}, ',')"),
+        Dialect::Postgres => format!("string_agg(CAST({expr} AS TEXT), ',')"),
+    }
+}
+
 /// Applies the migrations not yet applied, each in its own transaction.
 pub async fn migrate(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;

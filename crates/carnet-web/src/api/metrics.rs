@@ -12,21 +12,24 @@ use axum::Json;
 use carnet_app::analytics::{boards, engine, Context};
 use carnet_app::AppError;
 use carnet_domain::access::Role;
-use carnet_domain::metrics::{self, Metric};
-use carnet_domain::records::RawInput;
+use carnet_domain::metrics::{self, Breakdown, Metric};
+use carnet_domain::records::{Catalog, RawInput};
 use serde_json::{json, Value};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub fn metric_json(m: &Metric, v: &Viewer) -> Value {
+/// A metric with its definition and what it can be split by here: the named
+/// breakdowns, `tags:{category id}` and `field:{custom field id}`.
+pub fn metric_json(m: &Metric, v: &Viewer, cat: &Catalog) -> Value {
     let l = v.user.locale;
     json!({"id": m.id, "name": m.name(l), "definition": m.definition(l), "unit": m.unit, "computed_from": m.family,
-           "breakdowns": m.breakdowns.iter().map(|b| b.as_str()).collect::<Vec<_>>(), "at_period_end": m.at_end,
+           "breakdowns": m.breakdowns_in(cat).into_iter().map(Breakdown::key).collect::<Vec<_>>(), "at_period_end": m.at_end,
            "managers_only": m.managers_only})
 }
 
-pub async fn catalogue(ApiUser(v): ApiUser) -> ApiResult {
-    Ok(Json(json!({"data": metrics::CATALOGUE.iter().map(|m| metric_json(m, &v)).collect::<Vec<_>>()})).into_response())
+pub async fn catalogue(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
+    let cat = carnet_app::settings::catalog(&s.carnet.db).await?;
+    Ok(Json(json!({"data": metrics::CATALOGUE.iter().map(|m| metric_json(m, &v, &cat)).collect::<Vec<_>>()})).into_response())
 }
 
 /// The change from `compare` to `value`, in percent.
@@ -39,20 +42,20 @@ pub fn change(value: Option<f64>, compare: Option<f64>) -> Option<f64> {
 
 pub fn values_json(ctx: &Context, r: &engine::Request, v: &engine::Values, viewer: &Viewer) -> Value {
     let labels = ctx.labels();
-    let row = |x: &engine::Row| {
-        json!({"key": x.key, "label": labels.label(r.breakdown, &x.key), "value": x.value, "compare": x.compare,
+    let row = |x: &engine::Row, label: String| {
+        json!({"key": x.key, "label": label, "value": x.value, "compare": x.compare,
                "change_percent": change(x.value, x.compare)})
     };
     json!({
-        "metric": metric_json(r.metric, viewer),
+        "metric": metric_json(r.metric, viewer, &ctx.cat),
         "period": {"from": v.period.from, "to": v.period.to},
         "compare": v.compare.map(|c| json!({"from": c.from, "to": c.to})),
         "compare_length_differs": v.compare_length_differs,
-        "breakdown": r.breakdown.map(|b| b.as_str()),
+        "breakdown": r.breakdown.map(Breakdown::key),
         "currency": r.filters.currency,
         "computed_from": v.computed_from,
-        "total": row(&v.total),
-        "rows": v.rows.iter().map(row).collect::<Vec<_>>(),
+        "total": row(&v.total, viewer.user.fmt().t("analysis.total").into()),
+        "rows": v.rows.iter().map(|x| row(x, labels.label(r.breakdown, &x.key))).collect::<Vec<_>>(),
     })
 }
 

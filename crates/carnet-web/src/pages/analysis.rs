@@ -18,7 +18,7 @@ use carnet_app::analytics::{boards, engine, Context};
 use carnet_app::AppError;
 use carnet_domain::i18n::Fmt;
 use carnet_domain::metrics::{self, Unit};
-use carnet_domain::records::RawInput;
+use carnet_domain::records::{Catalog, RawInput};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -216,9 +216,27 @@ struct BoardPage {
     widgets: Vec<WidgetView>,
     metrics: Vec<(&'static str, String)>,
     charts: &'static [&'static str],
-    breakdowns: Vec<&'static str>,
+    /// (value, label) of every breakdown: named, by tag category, by field.
+    breakdowns: Vec<(String, String)>,
     periods: &'static [&'static str],
     error: Option<String>,
+    /// The widget form as typed, kept when it is refused.
+    typed: RawInput,
+}
+
+/// What a breakdown is called in the widget form.
+fn breakdown_label(fmt: &Fmt, cat: &Catalog, b: metrics::Breakdown) -> String {
+    match b {
+        metrics::Breakdown::Tags(id) => {
+            let name = cat.categories.iter().find(|c| c.id == id).map(|c| c.name.as_str()).unwrap_or("?");
+            format!("{}: {name}", fmt.t("breakdown.tags"))
+        }
+        metrics::Breakdown::Field(id, _) => {
+            let label = cat.fields.iter().find(|f| f.id == id).map(|f| f.label.as_str()).unwrap_or("?");
+            format!("{}: {label}", fmt.t("breakdown.field"))
+        }
+        named => fmt.t(&format!("breakdown.{}", named.name())).to_string(),
+    }
 }
 
 /// One widget computed and drawn; a broken one carries its error.
@@ -253,7 +271,7 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
     let color_of = |key: &str| -> Option<String> {
         let id: i64 = key.parse().ok()?;
         match r.breakdown? {
-            metrics::Breakdown::Segment => ctx.cat.tag(id).map(|(_, t)| t.color.clone()),
+            metrics::Breakdown::Segment | metrics::Breakdown::Tags(_) => ctx.cat.tag(id).map(|(_, t)| t.color.clone()),
             metrics::Breakdown::ActionType => ctx.type_color(id),
             _ => None,
         }
@@ -321,7 +339,7 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
     Ok(view)
 }
 
-async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>) -> PageResult {
+async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>, typed: RawInput) -> PageResult {
     let (d, widgets) = boards::get(&s.carnet.db, id, v.user.id).await.or_page(v)?;
     let ctx = Context::load(&s.carnet.db).await.or_page(v)?;
     let mut views = Vec::new();
@@ -339,9 +357,13 @@ async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>) ->
             .map(|m| (m.id, m.name(v.user.locale).to_string()))
             .collect(),
         charts: boards::CHARTS,
-        breakdowns: metrics::Breakdown::ALL.iter().map(|b| b.as_str()).collect(),
+        breakdowns: metrics::Breakdown::offered(&ctx.cat)
+            .into_iter()
+            .map(|b| (b.key(), breakdown_label(&v.user.fmt(), &ctx.cat, b)))
+            .collect(),
         periods: metrics::PRESETS,
         error: error.clone(),
+        typed,
         l: Layout::new(v, d.name, "dashboards"),
     };
     let mut r = render(&page);
@@ -352,7 +374,7 @@ async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>) ->
 }
 
 async fn show(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
-    board_page(&s, &v, id, None).await
+    board_page(&s, &v, id, None, RawInput::default()).await
 }
 
 /// The widget form's fields as a request query string.
@@ -401,7 +423,7 @@ async fn change_board(
     match result {
         Ok(()) if i.one("op") == "delete" => Ok(see_other("/dashboards")),
         Ok(()) => Ok(see_other(&format!("/dashboards/{id}"))),
-        Err(AppError::Invalid(e)) => board_page(&s, &v, id, Some(e.summary())).await,
+        Err(AppError::Invalid(e)) => board_page(&s, &v, id, Some(e.summary()), i).await,
         Err(e) => Err(PageError::new(super::app_error_page(e, Some(&v)))),
     }
 }
