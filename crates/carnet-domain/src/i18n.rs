@@ -527,6 +527,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("analysis.breakdown", "Broken down by", "Ventilé par"),
     ("analysis.compare", "Compared with", "Comparé à"),
     ("analysis.previous", "The previous period", "La période précédente"),
+    ("analysis.filters", "Filters", "Filtres"),
     ("analysis.last_year", "The same period last year", "La même période l'an dernier"),
     ("analysis.rename", "Name and sharing", "Nom et partage"),
     ("analysis.delete_board", "Delete this dashboard", "Supprimer ce tableau de bord"),

@@ -118,12 +118,7 @@ impl Breakdown {
                 .ok_or_else(|| format!("“{raw}” is not a tag category"));
         }
         if let Some(raw) = s.strip_prefix("field:") {
-            let raw = raw.trim();
-            let f = cat
-                .fields
-                .iter()
-                .find(|f| f.id.to_string() == raw || f.key.eq_ignore_ascii_case(raw))
-                .ok_or_else(|| format!("“{raw}” is not a custom field"))?;
+            let f = cat.resolve_field(raw)?;
             if f.kind != FieldKind::SingleChoice {
                 return Err(format!("“{}” is not a single-choice field", f.label));
             }

@@ -216,6 +216,15 @@ impl Catalog {
     }
 
     /// A tag by id, by "Category/Name", or by a name unique across categories.
+    /// A custom field by id or key.
+    pub fn resolve_field(&self, raw: &str) -> Result<&FieldDef, String> {
+        let raw = raw.trim();
+        self.fields
+            .iter()
+            .find(|f| f.id.to_string() == raw || f.key.eq_ignore_ascii_case(raw))
+            .ok_or_else(|| format!("“{raw}” is not a custom field"))
+    }
+
     pub fn resolve_tag(&self, raw: &str) -> Result<i64, String> {
         let raw = raw.trim();
         if let Ok(id) = raw.parse::<i64>() {

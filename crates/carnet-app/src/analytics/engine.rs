@@ -31,6 +31,11 @@ pub struct Filters {
     pub stages: Vec<i64>,
     pub offers: Vec<i64>,
     pub types: Vec<i64>,
+    /// The account has one of these tags (any category).
+    pub tags: Vec<i64>,
+    /// A custom field (its id and entity) has one of these values; several
+    /// fields must all match.
+    pub fields: Vec<(i64, Entity, Vec<String>)>,
     /// Money is summed in one currency (the company's by default).
     pub currency: String,
 }
@@ -371,6 +376,36 @@ fn add_record(
     }
 }
 
+/// Whether a request splits or filters by tags or custom fields, which the
+/// facts do not carry.
+fn by_catalogue(r: &Request) -> bool {
+    r.breakdown.is_some_and(Breakdown::is_custom) || !r.filters.tags.is_empty() || !r.filters.fields.is_empty()
+}
+
+/// The tag and custom-field filters on a records query; `links` as for [`custom_column`].
+fn push_catalogue_filters(query: &mut Q, f: &Filters, links: [&str; 3]) {
+    let [account, contact, opportunity] = links;
+    if !f.tags.is_empty() {
+        query.push(&format!(
+            " AND EXISTS (SELECT 1 FROM record_tags rt WHERE rt.entity = 'account' AND rt.record_id = {account} AND rt.tag_id IN "
+        ));
+        push_in_list(query, &f.tags);
+        query.push(")");
+    }
+    for (field, on, values) in &f.fields {
+        let record = match on {
+            Entity::Account => account,
+            Entity::Contact => contact,
+            Entity::Opportunity => opportunity,
+        };
+        query.push(&format!(
+            " AND EXISTS (SELECT 1 FROM field_values fv WHERE fv.field_id = {field} AND fv.record_id = {record} AND fv.value_text IN "
+        ));
+        push_in_list(query, values);
+        query.push(")");
+    }
+}
+
 /// A column giving a row's groups for a breakdown by the catalogue, as text:
 /// the account's tags in a category (a comma-separated list), or a custom
 /// field's value on the linked record of its entity; NULL for other breakdowns.
@@ -475,12 +510,12 @@ async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, so
     match (m.family, source) {
         // The account's status changes without the deal: by status, deals are
         // counted from the records (through the created and closed indexes).
-        // So do the breakdowns by tags and custom fields (see ARCHITECTURE.md).
-        (Family::Deals, _) if r.breakdown.is_some_and(|b| b == Breakdown::Status || b.is_custom()) => {
+        // So do the breakdowns and filters by tags and custom fields (see ARCHITECTURE.md).
+        (Family::Deals, _) if r.breakdown == Some(Breakdown::Status) || by_catalogue(r) => {
             Ok((deal_records(db, sales, tz, r, p).await?, "records"))
         }
-        (Family::Actions, _) if r.breakdown.is_some_and(Breakdown::is_custom) => Ok((action_records(db, tz, r, p).await?, "records")),
-        (Family::Effort, _) if r.breakdown.is_some_and(Breakdown::is_custom) => Ok((effort_records(db, sales, tz, r, p).await?, "records")),
+        (Family::Actions, _) if by_catalogue(r) => Ok((action_records(db, tz, r, p).await?, "records")),
+        (Family::Effort, _) if by_catalogue(r) => Ok((effort_records(db, sales, tz, r, p).await?, "records")),
         (Family::Deals, Source::Facts) => Ok((deal_facts(db, sales, r, p).await?, "facts")),
         (Family::Deals, Source::Records) => Ok((deal_records(db, sales, tz, r, p).await?, "records")),
         (Family::Actions, Source::Facts) => Ok((action_facts(db, r, p).await?, "facts")),
@@ -643,7 +678,8 @@ fn deal_values(kind: &str, n: i64, amount: i64, margin: i64) -> Vec<(usize, f64)
 async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
-    let custom = custom_column(db, r.breakdown, ["opportunities.account_id", "NULL", "opportunities.id"]);
+    const LINKS: [&str; 3] = ["opportunities.account_id", "NULL", "opportunities.id"];
+    let custom = custom_column(db, r.breakdown, LINKS);
     let mut query = q(format!(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
                        pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), \
@@ -667,6 +703,7 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
     push_filter(&mut query, "COALESCE(source_id, 0)", &f.sources);
     push_filter(&mut query, "pipeline_id", &f.pipelines);
     push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
+    push_catalogue_filters(&mut query, f, LINKS);
     type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
@@ -752,7 +789,8 @@ const SEGMENT_OF_ACTION: &str =
 async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
-    let custom = custom_column(db, r.breakdown, ["a.account_id", "a.contact_id", "a.opportunity_id"]);
+    const LINKS: [&str; 3] = ["a.account_id", "a.contact_id", "a.opportunity_id"];
+    let custom = custom_column(db, r.breakdown, LINKS);
     let mut query = q(format!(
         "SELECT COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, {SEGMENT_OF_ACTION}, COALESCE(a.spent_min, 0), {custom} \
          FROM actions a WHERE a.outcome = 'done' AND COALESCE(a.done_at, a.planned_at) >= "
@@ -761,6 +799,7 @@ async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, SEGMENT_OF_ACTION, &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
+    push_catalogue_filters(&mut query, f, LINKS);
     let rows: Vec<(i64, i64, i64, i64, i64, Option<String>)> = query.fetch_all(&mut db.conn().await?).await?;
     let sales = SalesCatalog::default();
     let mut out = Parts::new();
@@ -865,7 +904,8 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
     let f = &r.filters;
     let costs = crate::access::users::hourly_costs(db).await?;
     let (a, b) = instants(tz, p);
-    let custom = custom_column(db, r.breakdown, ["o.account_id", "NULL", "o.id"]);
+    const LINKS: [&str; 3] = ["o.account_id", "NULL", "o.id"];
+    let custom = custom_column(db, r.breakdown, LINKS);
     let mut query = q(format!(
         "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0), {custom} \
          FROM actions a JOIN opportunities o ON o.id = a.opportunity_id \
@@ -875,6 +915,7 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, "COALESCE(o.segment_tag_id, 0)", &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
+    push_catalogue_filters(&mut query, f, LINKS);
     type R = (String, i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();

@@ -58,6 +58,11 @@ impl Context {
         })
     }
 
+    /// The action types: (id, name).
+    pub fn types(&self) -> &[(i64, String)] {
+        &self.types
+    }
+
     /// An action type's colour, for charts broken down by type.
     pub fn type_color(&self, id: i64) -> Option<String> {
         self.type_colors.iter().find(|(t, _)| *t == id).map(|(_, c)| c.clone())

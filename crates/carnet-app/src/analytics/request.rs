@@ -5,6 +5,7 @@
 use super::engine::{Filters, Request};
 use crate::access::User;
 use carnet_domain::access::Role;
+use carnet_domain::fields::Entity;
 use carnet_domain::metrics::{self, Breakdown, Period};
 use carnet_domain::records::{Catalog, RawInput};
 use carnet_domain::FieldErrors;
@@ -25,6 +26,8 @@ pub const KEYS: &[&str] = &[
     "stage",
     "offer",
     "type",
+    "tag",
+    "field",
     "currency",
 ];
 
@@ -57,6 +60,22 @@ pub fn parse_period(input: &RawInput, today: NaiveDate) -> Result<Period, FieldE
     let p = period(&mut e, input, today, "period", "from", "to");
     e.into_result()?;
     Ok(p.expect("checked"))
+}
+
+/// A custom-field filter written `field:value` (the field by id or key, one of
+/// its choices): the field's id and entity and the stored choice.
+fn field_filter(cat: &Catalog, raw: &str) -> Result<(i64, Entity, String), String> {
+    let (key, value) = raw.split_once(':').ok_or_else(|| format!("“{raw}” must be written field:value"))?;
+    let f = cat.resolve_field(key)?;
+    if !f.kind.has_choices() {
+        return Err(format!("“{}” is not a choice field", f.label));
+    }
+    let choice = f
+        .choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(value.trim()))
+        .ok_or_else(|| format!("“{}” is not a choice of “{}”", value.trim(), f.label))?;
+    Ok((f.id, f.entity, choice.clone()))
 }
 
 /// Whether a user sees the figures of the whole company (and of each rep), or
@@ -137,6 +156,8 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
         types: ids("type", &|v| {
             v.trim().parse::<i64>().map_err(|_| format!("“{v}” is not an action type id"))
         }),
+        tags: ids("tag", &|v| cat.resolve_tag(v)),
+        fields: vec![],
         currency: match input.one("currency").trim() {
             "" => currency.to_string(),
             c if c.len() == 3 && c.chars().all(|x| x.is_ascii_alphabetic()) => c.to_uppercase(),
@@ -146,6 +167,28 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
             }
         },
     };
+    for raw in input.all("field").iter().filter(|v| !v.trim().is_empty()) {
+        if let Some((id, entity, value)) = e.check("field", field_filter(cat, raw)) {
+            match f.fields.iter_mut().find(|x| x.0 == id) {
+                Some(x) => x.2.push(value),
+                None => f.fields.push((id, entity, vec![value])),
+            }
+        }
+    }
+    // Tags and fields are the records': not every metric counts records that have them.
+    if let Some(m) = m {
+        let tag_ok = f
+            .tags
+            .iter()
+            .all(|t| cat.tag(*t).is_some_and(|(c, _)| m.allows(Breakdown::Tags(c.id))));
+        if !tag_ok {
+            e.add("tag", format!("{} cannot be filtered by tags", m.id));
+        }
+        if let Some((id, _, _)) = f.fields.iter().find(|(id, on, _)| !m.allows(Breakdown::Field(*id, *on))) {
+            let label = cat.fields.iter().find(|x| x.id == *id).map(|x| x.label.as_str()).unwrap_or("");
+            e.add("field", format!("{} cannot be filtered by “{label}”", m.id));
+        }
+    }
     // A rep sees their own figures; money of the whole company is for managers.
     if let Some(m) = m {
         if !sees_everyone(user) {

@@ -357,7 +357,7 @@ pub const ROUTES: &[Route] = &[
     r("post", "/api/v1/me/calendar-feed", "Make a new private iCalendar subscription URL (the previous one stops working)", "agenda"),
     r("delete", "/api/v1/me/calendar-feed", "Revoke the calendar subscription", "agenda"),
     r("get", "/api/v1/metrics", "The metric catalogue: each metric with its definition, unit, source and breakdowns", "analysis"),
-    r("get", "/api/v1/metrics/{id}/values", "A metric's value (?period=this_month|… or from&to, compare=previous|last_year|none or compare_from&compare_to, breakdown (a name from the metric's breakdowns, tags:{category id or name}, field:{single-choice field id or key}), owner, segment, source, pipeline, stage, offer, type, currency)", "analysis"),
+    r("get", "/api/v1/metrics/{id}/values", "A metric's value (?period=this_month|… or from&to, compare=previous|last_year|none or compare_from&compare_to, breakdown (a name from the metric's breakdowns, tags:{category id or name}, field:{single-choice field id or key}), owner, segment, source, pipeline, stage, offer, type, tag (the account has one of these tags), field ({field id or key}:{choice}; several values of one field are any of them), currency)", "analysis"),
     r("get", "/api/v1/me/figures", "The metrics of the caller's home strip", "analysis"),
     with(r("put", "/api/v1/me/figures", "Choose the home strip's metrics (1 to 12)", "analysis"), Some("FiguresInput"), None, false),
     r("get", "/api/v1/dashboards", "Dashboards the caller can open (own and shared)", "analysis"),

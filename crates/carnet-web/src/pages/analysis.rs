@@ -202,6 +202,8 @@ pub struct WidgetView {
     pub sub: String,
     pub table: Vec<(String, String, String, String)>,
     pub compare_label: String,
+    /// The widget's filters in words.
+    pub filters: String,
     pub error: Option<String>,
 }
 
@@ -220,8 +222,89 @@ struct BoardPage {
     breakdowns: Vec<(String, String)>,
     periods: &'static [&'static str],
     error: Option<String>,
+    /// The widget form's filters: (parameter, label, options as (value, label)).
+    filters: Vec<FilterChoice>,
+    /// Whether the refused form had filters (they show unfolded).
+    filters_open: bool,
     /// The widget form as typed, kept when it is refused.
     typed: RawInput,
+}
+
+type FilterChoice = (&'static str, String, Vec<(String, String)>);
+
+/// The filters a widget can take, with their options from the catalogues.
+fn filter_choices(fmt: &Fmt, ctx: &Context) -> Vec<FilterChoice> {
+    let cat = &ctx.cat;
+    let pairs = |it: &mut dyn Iterator<Item = (i64, String)>| it.map(|(id, n)| (id.to_string(), n)).collect::<Vec<_>>();
+    let tag_names = |segment_only: bool| {
+        cat.categories
+            .iter()
+            .filter(|c| c.is_segment || !segment_only)
+            .flat_map(|c| c.tags.iter().map(move |t| (t.id.to_string(), format!("{}: {}", c.name, t.name))))
+            .collect::<Vec<_>>()
+    };
+    let sales = &cat.sales;
+    vec![
+        (
+            "owner",
+            fmt.t("breakdown.owner").into(),
+            pairs(&mut cat.users.iter().map(|u| (u.id, u.name.clone()))),
+        ),
+        ("segment", fmt.t("breakdown.segment").into(), tag_names(true)),
+        (
+            "source",
+            fmt.t("breakdown.source").into(),
+            pairs(&mut sales.sources.iter().map(|s| (s.id, s.name.clone()))),
+        ),
+        (
+            "pipeline",
+            fmt.t("breakdown.pipeline").into(),
+            pairs(&mut sales.pipelines.iter().map(|p| (p.id, p.name.clone()))),
+        ),
+        (
+            "offer",
+            fmt.t("breakdown.offer").into(),
+            pairs(&mut sales.offers.iter().map(|o| (o.id, o.name.clone()))),
+        ),
+        (
+            "type",
+            fmt.t("breakdown.action_type").into(),
+            pairs(&mut ctx.types().iter().cloned()),
+        ),
+        ("tag", fmt.t("breakdown.tags").into(), tag_names(false)),
+        (
+            "field",
+            fmt.t("breakdown.field").into(),
+            cat.fields
+                .iter()
+                .filter(|f| f.kind.has_choices())
+                .flat_map(|f| {
+                    f.choices
+                        .iter()
+                        .map(move |c| (format!("{}:{c}", f.key), format!("{}: {c}", f.label)))
+                })
+                .collect(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, options)| !options.is_empty())
+    .collect()
+}
+
+/// What a widget is filtered by, in words ("Rep: Ana · Tags: Interests: Fleet").
+fn filter_summary(choices: &[FilterChoice], query: &RawInput) -> String {
+    choices
+        .iter()
+        .filter_map(|(key, label, options)| {
+            let chosen: Vec<&str> = query
+                .all(key)
+                .iter()
+                .map(|v| options.iter().find(|(o, _)| o == v).map(|(_, l)| l.as_str()).unwrap_or(v.as_str()))
+                .collect();
+            (!chosen.is_empty()).then(|| format!("{label}: {}", chosen.join(", ")))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// What a breakdown is called in the widget form.
@@ -254,9 +337,11 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
         sub: String::new(),
         table: vec![],
         compare_label: String::new(),
+        filters: String::new(),
         error: None,
     };
     let input = RawInput::from_pairs(carnet_domain::values::parse_query_string(&w.query));
+    view.filters = filter_summary(&filter_choices(&fmt, ctx), &input);
     let (r, vals) = match ctx.evaluate(&s.carnet.db, &v.user, &w.metric, &input).await {
         Ok(x) => x,
         Err(AppError::Invalid(e)) => {
@@ -363,6 +448,8 @@ async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>, ty
             .collect(),
         periods: metrics::PRESETS,
         error: error.clone(),
+        filters: filter_choices(&v.user.fmt(), &ctx),
+        filters_open: FILTER_KEYS.iter().any(|k| !typed.all(k).is_empty()),
         typed,
         l: Layout::new(v, d.name, "dashboards"),
     };
@@ -377,12 +464,20 @@ async fn show(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i
     board_page(&s, &v, id, None, RawInput::default()).await
 }
 
+/// The filters a widget's request can carry.
+const FILTER_KEYS: [&str; 8] = ["owner", "segment", "source", "pipeline", "offer", "type", "tag", "field"];
+
 /// The widget form's fields as a request query string.
 fn widget_query(i: &RawInput) -> String {
     let mut q = Vec::new();
     for k in ["period", "breakdown", "compare", "from", "to"] {
         let v = i.one(k).trim();
         if !v.is_empty() && v != "none" {
+            q.push(format!("{k}={}", carnet_domain::values::url_encode(v)));
+        }
+    }
+    for k in FILTER_KEYS {
+        for v in i.all(k).iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
             q.push(format!("{k}={}", carnet_domain::values::url_encode(v)));
         }
     }

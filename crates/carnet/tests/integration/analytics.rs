@@ -540,6 +540,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         .post("/api/v1/tag-categories", json!({"name": "Interests", "multi": true}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{cat}");
+    let mut interest_ids = Vec::new();
     for t in ["Fleet", "Cloud", "Print"] {
         let (s, e) = app
             .post(
@@ -548,6 +549,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
+        interest_ids.push(e["id"].as_i64().unwrap());
     }
     let mut fields = std::collections::HashMap::new();
     for (entity, key, kind, choices) in [
@@ -689,6 +691,9 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         let to = from + chrono::Duration::days(30 + rng.below(400) as i64);
         let (a, b) = (start(from), start(to + chrono::Duration::days(1)));
         let within = |t: i64| t >= a && t < b;
+        // Half the rounds keep only the accounts with one of the interests.
+        let only: Option<i64> = (round >= 12).then(|| interest_ids[round % 3]);
+        let kept = |account: Option<i64>| only.is_none_or(|t| tagged.iter().any(|(r, x)| Some(*r) == account && *x == t));
         let (breakdown, groups_deal, groups_act): (String, Groups<'_, Deal>, Groups<'_, Act>) = match round % 4 {
             0 => (
                 format!("tags:{}", cat["id"]),
@@ -717,14 +722,14 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
             let mut created = std::collections::BTreeMap::new();
             let mut won = std::collections::BTreeMap::new();
             let (mut created_total, mut won_total) = (0.0, 0.0);
-            for d in &deals {
+            for d in deals.iter().filter(|d| kept(Some(d.1))) {
                 if within(d.2) {
                     created_total += 1.0;
                     for g in groups_deal(d) {
                         *created.entry(g).or_insert(0.0) += 1.0;
                     }
                 }
-                if d.4 == "won" && d.3.is_some_and(within) {
+                if d.4 == "won" && d.3.is_some_and(within) && kept(Some(d.1)) {
                     won_total += d.5 as f64 / 100.0;
                     for g in groups_deal(d) {
                         *won.entry(g).or_insert(0.0) += d.5 as f64 / 100.0;
@@ -736,7 +741,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
             // Effort: actions done on the deals won in the period, per won deal.
             let mut per_deal = std::collections::BTreeMap::new();
             let (mut actions_total, mut deals_total) = (0.0, 0.0);
-            for d in deals.iter().filter(|d| d.4 == "won" && d.3.is_some_and(within)) {
+            for d in deals.iter().filter(|d| d.4 == "won" && d.3.is_some_and(within) && kept(Some(d.1))) {
                 let n = acts.iter().filter(|x| x.2 == Some(d.0)).count() as f64;
                 actions_total += n;
                 deals_total += 1.0;
@@ -755,7 +760,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         }
         let mut spent = std::collections::BTreeMap::new();
         let mut spent_total = 0.0;
-        for x in acts.iter().filter(|x| within(x.3)) {
+        for x in acts.iter().filter(|x| within(x.3) && kept(x.0)) {
             spent_total += x.4 as f64 / 60.0;
             for g in groups_act(x) {
                 *spent.entry(g).or_insert(0.0) += x.4 as f64 / 60.0;
@@ -763,7 +768,10 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         }
         expected.push(("time_spent", spent, spent_total));
         for (metric, groups, total) in expected {
-            let url = format!("/api/v1/metrics/{metric}/values?from={from}&to={to}&breakdown={breakdown}");
+            let mut url = format!("/api/v1/metrics/{metric}/values?from={from}&to={to}&breakdown={breakdown}");
+            if let Some(t) = only {
+                url.push_str(&format!("&tag={t}"));
+            }
             let (s, v) = app.get(&url).await;
             assert_eq!(s, StatusCode::OK, "{url}: {v}");
             assert_eq!(v["computed_from"], "records", "{url}");
@@ -789,6 +797,57 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         }
     }
     assert!(compared > 25, "most checks saw data ({compared})");
+
+    // Filters by custom fields: several values of one field are any of them.
+    let count_deals = |keep: &dyn Fn(&Deal) -> bool| deals.iter().filter(|d| keep(d)).count() as f64;
+    for (query, want) in [
+        (
+            "field=channel:Web".to_string(),
+            count_deals(&|d| value_of(fields["channel"], Some(d.0)) == ["Web"]),
+        ),
+        (
+            "field=channel:web&field=channel:Partner".into(),
+            count_deals(&|d| !value_of(fields["channel"], Some(d.0))[0].is_empty()),
+        ),
+        (
+            format!("field=tier:B&tag={}", interest_ids[0]),
+            count_deals(&|d| value_of(fields["tier"], Some(d.1)) == ["B"] && tagged.contains(&(d.1, interest_ids[0]))),
+        ),
+    ] {
+        let url = format!("/api/v1/metrics/opportunities_created/values?from=2024-01-01&to=2026-12-31&{query}");
+        let (s, v) = app.get(&url).await;
+        assert_eq!(s, StatusCode::OK, "{url}: {v}");
+        assert_eq!(v["total"]["value"].as_f64(), Some(want), "{url}: {v}");
+    }
+    let buyers: f64 = acts
+        .iter()
+        .filter(|x| value_of(fields["persona"], x.1) == ["Buyer"])
+        .map(|x| x.4 as f64 / 60.0)
+        .sum();
+    let (_, v) = app
+        .get("/api/v1/metrics/time_spent/values?from=2024-01-01&to=2026-12-31&field=persona:Buyer")
+        .await;
+    assert!((v["total"]["value"].as_f64().unwrap() - buyers).abs() < 1e-6, "{v}");
+    for (url, field, says) in [
+        ("/api/v1/metrics/won_amount/values?field=tier:Z", "field", "not a choice"),
+        ("/api/v1/metrics/won_amount/values?field=tier", "field", "field:value"),
+        ("/api/v1/metrics/won_amount/values?field=nope:A", "field", "not a custom field"),
+        (
+            "/api/v1/metrics/won_amount/values?field=persona:Buyer",
+            "field",
+            "cannot be filtered",
+        ),
+        (
+            "/api/v1/metrics/weighted_pipeline/values?tag=Interests/Fleet",
+            "tag",
+            "cannot be filtered",
+        ),
+        ("/api/v1/metrics/won_amount/values?tag=Interests/Nope", "tag", "not"),
+    ] {
+        let (s, e) = app.get(url).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {e}");
+        assert!(e["error"]["fields"][field].as_str().unwrap().contains(says), "{url}: {e}");
+    }
 
     // Labels: a tag's name, a field's choice, "—" for none.
     let (_, v) = app
@@ -854,6 +913,22 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         "the widget form offers them"
     );
     assert!(!page.body.contains("This widget cannot be computed"));
+    // A widget made in the form, filtered by a tag: its filters in words.
+    let fleet = interest_ids[0].to_string();
+    let form = [
+        ("op", "add"),
+        ("title", "Fleet deals"),
+        ("metric", "opportunities_created"),
+        ("chart", "number"),
+        ("tag", fleet.as_str()),
+        ("period", "last_12_months"),
+    ];
+    let p = b.post_form(&format!("/dashboards/{id}"), &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (_, d) = app.get(&format!("/api/v1/dashboards/{id}")).await;
+    assert_eq!(d["widgets"][2]["query"], format!("period=last_12_months&tag={fleet}"), "{d}");
+    let page = b.get(&format!("/dashboards/{id}")).await;
+    assert!(page.body.contains("Tags: Interests: Fleet"), "the widget says what it keeps");
     let (s, _) = app
         .api(Method::DELETE, &format!("/api/v1/custom-fields/{}", fields["tier"]), None)
         .await;
