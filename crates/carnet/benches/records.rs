@@ -748,6 +748,35 @@ async fn analysis_suite(kind: &str, carnet: &Carnet, base: &str, n: usize) -> Ve
         50.0,
     ));
     eprintln!("{}", out.last().unwrap());
+
+    // A breakdown the facts do not carry, read from the period's records: this
+    // month's deal figures by a tag category, against the same GROUP BY.
+    let mut c = db.conn().await.unwrap();
+    let category: i64 = q("SELECT id FROM tag_categories ORDER BY is_segment DESC, id LIMIT 1")
+        .scalar(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    let url = format!("{base}/metrics/won_amount/values?period=this_month&breakdown=tags:{category}");
+    let h = time_http(&browser, "", &[url], n).await;
+    let (a, b) = periods[0];
+    let plain = q("SELECT rt.tag_id, o.status, COUNT(*), SUM(o.amount) FROM opportunities o \
+                   LEFT JOIN record_tags rt ON rt.entity = 'account' AND rt.record_id = o.account_id \
+                   AND rt.tag_id IN (SELECT id FROM tags WHERE category_id = $1) \
+                   WHERE (o.created_at >= $2 AND o.created_at < $3) OR (o.status IN ('won', 'lost') AND o.closed_at >= $2 AND o.closed_at < $3) \
+                   GROUP BY rt.tag_id, o.status")
+    .bind(category)
+    .bind(a)
+    .bind(b);
+    let s = time_sql_all(carnet, &[plain], base_n).await;
+    out.push(row(
+        kind,
+        "widget by a tag category (from the month's records, not the facts)",
+        &h,
+        &s,
+        50.0,
+    ));
+    eprintln!("{}", out.last().unwrap());
     out
 }
 
