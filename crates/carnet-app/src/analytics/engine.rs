@@ -324,11 +324,10 @@ pub(super) fn instants(tz: Tz, p: Period) -> (i64, i64) {
 }
 
 /// The groups of a record for a breakdown: one, or for a tag category each of
-/// the account's tags in it ("0" for none).
+/// the account's tags in it.
 fn group_keys(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &SalesCatalog) -> Vec<String> {
     match b {
-        Some(Breakdown::Tags(_)) if dims.custom.is_empty() => vec!["0".into()],
-        Some(Breakdown::Tags(_)) => dims.custom.clone(),
+        Some(b) if b.is_custom() => dims.custom.clone(),
         _ => vec![group_key(b, dims, day, sales)],
     }
 }
@@ -349,7 +348,7 @@ fn group_key(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &
         Some(Breakdown::Day) => day.map(|d| d.to_string()).unwrap_or_default(),
         Some(Breakdown::Week) => day.map(week_key).unwrap_or_default(),
         Some(Breakdown::Month) => day.map(|d| d.format("%Y-%m").to_string()).unwrap_or_default(),
-        Some(Breakdown::Tags(_) | Breakdown::Field(..)) => dims.custom.first().cloned().unwrap_or_default(),
+        Some(Breakdown::Tags(_) | Breakdown::Field(..)) => dims.custom.join(","),
     }
 }
 
@@ -382,22 +381,36 @@ fn by_catalogue(r: &Request) -> bool {
     r.breakdown.is_some_and(Breakdown::is_custom) || !r.filters.tags.is_empty() || !r.filters.fields.is_empty()
 }
 
-/// The tag and custom-field filters on a records query; `links` as for [`custom_column`].
-fn push_catalogue_filters(query: &mut Q, f: &Filters, links: [&str; 3]) {
-    let [account, contact, opportunity] = links;
+/// The SQL of the records a counted row links to: its account, contact (NULL
+/// when it has none) and opportunity.
+struct Links {
+    account: &'static str,
+    contact: &'static str,
+    opportunity: &'static str,
+}
+
+impl Links {
+    fn of(&self, e: Entity) -> &'static str {
+        match e {
+            Entity::Account => self.account,
+            Entity::Contact => self.contact,
+            Entity::Opportunity => self.opportunity,
+        }
+    }
+}
+
+/// The tag and custom-field filters on a records query.
+fn push_catalogue_filters(query: &mut Q, f: &Filters, links: &Links) {
     if !f.tags.is_empty() {
         query.push(&format!(
-            " AND EXISTS (SELECT 1 FROM record_tags rt WHERE rt.entity = 'account' AND rt.record_id = {account} AND rt.tag_id IN "
+            " AND EXISTS (SELECT 1 FROM record_tags rt WHERE rt.entity = 'account' AND rt.record_id = {} AND rt.tag_id IN ",
+            links.account
         ));
         push_in_list(query, &f.tags);
         query.push(")");
     }
     for (field, on, values) in &f.fields {
-        let record = match on {
-            Entity::Account => account,
-            Entity::Contact => contact,
-            Entity::Opportunity => opportunity,
-        };
+        let record = links.of(*on);
         query.push(&format!(
             " AND EXISTS (SELECT 1 FROM field_values fv WHERE fv.field_id = {field} AND fv.record_id = {record} AND fv.value_text IN "
         ));
@@ -409,23 +422,18 @@ fn push_catalogue_filters(query: &mut Q, f: &Filters, links: [&str; 3]) {
 /// A column giving a row's groups for a breakdown by the catalogue, as text:
 /// the account's tags in a category (a comma-separated list), or a custom
 /// field's value on the linked record of its entity; NULL for other breakdowns.
-/// `links` are the SQL of the row's account, contact and opportunity ids.
-fn custom_column(db: &Db, b: Option<Breakdown>, links: [&str; 3]) -> String {
-    let [account, contact, opportunity] = links;
+fn custom_column(db: &Db, b: Option<Breakdown>, links: &Links) -> String {
     match b {
         Some(Breakdown::Tags(category)) => format!(
             "(SELECT {} FROM record_tags rt JOIN tags t ON t.id = rt.tag_id \
-             WHERE rt.entity = 'account' AND rt.record_id = {account} AND t.category_id = {category})",
-            crate::db::dialect::text_list(db.dialect(), "rt.tag_id")
+             WHERE rt.entity = 'account' AND rt.record_id = {} AND t.category_id = {category})",
+            crate::db::dialect::text_list(db.dialect(), "rt.tag_id"),
+            links.account
         ),
-        Some(Breakdown::Field(field, on)) => {
-            let record = match on {
-                Entity::Account => account,
-                Entity::Contact => contact,
-                Entity::Opportunity => opportunity,
-            };
-            format!("(SELECT MIN(fv.value_text) FROM field_values fv WHERE fv.field_id = {field} AND fv.record_id = {record})")
-        }
+        Some(Breakdown::Field(field, on)) => format!(
+            "(SELECT MIN(fv.value_text) FROM field_values fv WHERE fv.field_id = {field} AND fv.record_id = {})",
+            links.of(on)
+        ),
         _ => "CAST(NULL AS TEXT)".into(),
     }
 }
@@ -441,6 +449,9 @@ fn custom_groups(b: Option<Breakdown>, raw: Option<String>) -> Vec<String> {
                 .collect();
             ids.sort_unstable();
             ids.dedup();
+            if ids.is_empty() {
+                return vec!["0".into()]; // no tag of the category: "—"
+            }
             ids.iter().map(i64::to_string).collect()
         }
         Some(Breakdown::Field(..)) => vec![raw.unwrap_or_default()],
@@ -678,8 +689,12 @@ fn deal_values(kind: &str, n: i64, amount: i64, margin: i64) -> Vec<(usize, f64)
 async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
-    const LINKS: [&str; 3] = ["opportunities.account_id", "NULL", "opportunities.id"];
-    let custom = custom_column(db, r.breakdown, LINKS);
+    const LINKS: Links = Links {
+        account: "opportunities.account_id",
+        contact: "NULL",
+        opportunity: "opportunities.id",
+    };
+    let custom = custom_column(db, r.breakdown, &LINKS);
     let mut query = q(format!(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
                        pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), \
@@ -703,7 +718,7 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
     push_filter(&mut query, "COALESCE(source_id, 0)", &f.sources);
     push_filter(&mut query, "pipeline_id", &f.pipelines);
     push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
-    push_catalogue_filters(&mut query, f, LINKS);
+    push_catalogue_filters(&mut query, f, &LINKS);
     type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
@@ -719,28 +734,12 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
             ..Dims::default()
         };
         if created >= a && created < b {
-            let day = Some(facts::day(tz, created));
-            add_record(
-                &mut out,
-                r.breakdown,
-                &dims,
-                day,
-                sales,
-                7,
-                &deal_values("created", 1, amount, margin),
-            );
+            let (day, values) = (Some(facts::day(tz, created)), deal_values("created", 1, amount, margin));
+            add_record(&mut out, r.breakdown, &dims, day, sales, 7, &values);
         }
         if let Some(cl) = closed.filter(|t| *t >= a && *t < b && (status == "won" || status == "lost")) {
-            let day = Some(facts::day(tz, cl));
-            add_record(
-                &mut out,
-                r.breakdown,
-                &dims,
-                day,
-                sales,
-                7,
-                &deal_values(&status, 1, amount, margin),
-            );
+            let (day, values) = (Some(facts::day(tz, cl)), deal_values(&status, 1, amount, margin));
+            add_record(&mut out, r.breakdown, &dims, day, sales, 7, &values);
         }
     }
     Ok(out)
@@ -789,8 +788,12 @@ const SEGMENT_OF_ACTION: &str =
 async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let (a, b) = instants(tz, p);
-    const LINKS: [&str; 3] = ["a.account_id", "a.contact_id", "a.opportunity_id"];
-    let custom = custom_column(db, r.breakdown, LINKS);
+    const LINKS: Links = Links {
+        account: "a.account_id",
+        contact: "a.contact_id",
+        opportunity: "a.opportunity_id",
+    };
+    let custom = custom_column(db, r.breakdown, &LINKS);
     let mut query = q(format!(
         "SELECT COALESCE(a.done_at, a.planned_at), COALESCE(a.assignee_id, 0), a.type_id, {SEGMENT_OF_ACTION}, COALESCE(a.spent_min, 0), {custom} \
          FROM actions a WHERE a.outcome = 'done' AND COALESCE(a.done_at, a.planned_at) >= "
@@ -799,7 +802,7 @@ async fn action_records(db: &Db, tz: Tz, r: &Request, p: Period) -> Result<Parts
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, SEGMENT_OF_ACTION, &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
-    push_catalogue_filters(&mut query, f, LINKS);
+    push_catalogue_filters(&mut query, f, &LINKS);
     let rows: Vec<(i64, i64, i64, i64, i64, Option<String>)> = query.fetch_all(&mut db.conn().await?).await?;
     let sales = SalesCatalog::default();
     let mut out = Parts::new();
@@ -904,8 +907,12 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
     let f = &r.filters;
     let costs = crate::access::users::hourly_costs(db).await?;
     let (a, b) = instants(tz, p);
-    const LINKS: [&str; 3] = ["o.account_id", "NULL", "o.id"];
-    let custom = custom_column(db, r.breakdown, LINKS);
+    const LINKS: Links = Links {
+        account: "o.account_id",
+        contact: "NULL",
+        opportunity: "o.id",
+    };
+    let custom = custom_column(db, r.breakdown, &LINKS);
     let mut query = q(format!(
         "SELECT o.status, o.closed_at, COALESCE(a.assignee_id, 0), a.type_id, COALESCE(o.segment_tag_id, 0), COALESCE(a.spent_min, 0), {custom} \
          FROM actions a JOIN opportunities o ON o.id = a.opportunity_id \
@@ -915,7 +922,7 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
     push_filter(&mut query, "a.assignee_id", &f.owners);
     push_filter(&mut query, "COALESCE(o.segment_tag_id, 0)", &f.segments);
     push_filter(&mut query, "a.type_id", &f.types);
-    push_catalogue_filters(&mut query, f, LINKS);
+    push_catalogue_filters(&mut query, f, &LINKS);
     type R = (String, i64, i64, i64, i64, i64, Option<String>);
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
