@@ -227,16 +227,12 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     if chosen.is_empty() {
         chosen.push(v.user.id);
     }
-    // Tasks are planned at 00:00 UTC of their day: widen the window by a day each side.
-    let found = actions::diaries(
-        db,
-        &chosen,
-        local_midnight(tz, start) - 86_400,
-        local_midnight(tz, end) + 86_400,
-        20_000,
-    )
-    .await
-    .or_page(v)?;
+    // Appointments from the first local midnight to the last; tasks are planned
+    // at 00:00 UTC of their due day.
+    let utc_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    let from = local_midnight(tz, start).min(utc_midnight(start));
+    let to = local_midnight(tz, end).max(utc_midnight(end));
+    let found = actions::diaries(db, &chosen, from, to, 20_000).await.or_page(v)?;
     let mut by_user: HashMap<i64, Vec<actions::Entry>> = HashMap::new();
     for a in found {
         if let Some(uid) = a.assignee_id {

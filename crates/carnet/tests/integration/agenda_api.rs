@@ -1276,3 +1276,66 @@ async fn team_booking_pages_share_bookings_and_bookings_can_be_rescheduled() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// The week view reads exactly its days in the viewer's zone, far east or west
+/// of UTC: appointments by their local start, tasks by their due day (planned
+/// at 00:00 UTC), nothing from the days around.
+#[tokio::test]
+async fn the_week_view_shows_its_edge_days_in_any_zone() {
+    let app = spawn_app().await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let monday = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+    let day = |n: i64| monday + chrono::Duration::days(n);
+    for (i, zone) in [
+        "Pacific/Kiritimati",
+        "Pacific/Auckland",
+        "Europe/Paris",
+        "America/Los_Angeles",
+        "Pacific/Pago_Pago",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (s, e) = app
+            .patch(&format!("/api/v1/users/{}", app.admin.id), json!({"time_zone": zone}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        let mut inside = Vec::new();
+        let mut outside = Vec::new();
+        for (n, shown) in [(-1, false), (0, true), (6, true), (7, false)] {
+            let task = format!("Task{i}-{n}");
+            let (s, e) = app
+                .post(
+                    "/api/v1/actions",
+                    json!({"type": "Task", "subject": task, "due_date": day(n).to_string()}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+            let time = if n <= 0 { "00:30" } else { "23:30" };
+            let meeting = format!("Meeting{i}-{n}");
+            let (s, e) = app
+                .post(
+                    "/api/v1/actions",
+                    json!({"type": "Demo", "subject": meeting, "starts_at": format!("{}T{time}", day(n)), "duration": 20, "time_zone": zone}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+            if shown {
+                inside.extend([task, meeting]);
+            } else {
+                outside.extend([task, meeting]);
+            }
+        }
+        let page = b.get(&format!("/agenda?view=week&date={}", day(3))).await;
+        assert_eq!(page.status, StatusCode::OK);
+        for s in &inside {
+            assert!(
+                page.body.contains(&format!("{s}<")) || page.body.contains(&format!("{s} ")),
+                "{zone}: {s} shown"
+            );
+        }
+        for s in &outside {
+            assert!(!page.body.contains(s.as_str()), "{zone}: {s} not shown");
+        }
+    }
+}
