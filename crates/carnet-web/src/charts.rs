@@ -239,13 +239,15 @@ pub fn pie(title: &str, points: &[Point]) -> String {
 pub fn funnel(title: &str, points: &[Point]) -> String {
     let h = 30 + points.len().max(1) as i32 * 40;
     let mut s = open(640, h, title);
-    let first = points.first().map(|p| p.value).unwrap_or(0.0);
+    // Each step's share of the whole (steps need not shrink: a weighted
+    // pipeline grows towards the later stages).
+    let total: f64 = points.iter().map(|p| p.value.max(0.0)).sum();
     let max = points.iter().map(|p| p.value).fold(0.0, f64::max);
     for (i, p) in points.iter().enumerate() {
         let w = if max > 0.0 { p.value.max(0.0) / max * 420.0 } else { 0.0 };
         let y = 15 + i as i32 * 40;
-        let share = if first > 0.0 {
-            format!(" ({:.0} %)", p.value / first * 100.0)
+        let share = if total > 0.0 {
+            format!(" ({:.0} %)", p.value.max(0.0) / total * 100.0)
         } else {
             String::new()
         };
@@ -312,6 +314,8 @@ mod tests {
         }
         assert!(bar("t", &pts(&[3.0, 10.0]), "x").contains("&lt;g1&gt;: 10"));
         assert!(pie("t", &pts(&[1.0, 3.0])).contains("(75.0 %)"));
+        let f = funnel("t", &pts(&[1.0, 3.0, 6.0]));
+        assert!(f.contains("(10 %)") && f.contains("(60 %)"), "a step's share of the whole");
         assert!(line("t", &pts(&[]), "x").ends_with("</svg>"), "empty data still draws");
         assert_eq!(ticks(0.0), vec![0.0]);
         assert_eq!(ticks(87.0).last().copied(), Some(100.0));

@@ -156,7 +156,12 @@ impl Labels<'_> {
                 .find(|p| p.id == id)
                 .map(|p| p.name.clone())
                 .unwrap_or_else(none),
-            Some(Breakdown::Stage) => self.sales.stage(id).map(|(_, s)| s.name.clone()).unwrap_or_else(none),
+            // With several pipelines, a stage says whose it is.
+            Some(Breakdown::Stage) => match self.sales.stage(id) {
+                Some((p, s)) if self.sales.pipelines.len() > 1 => format!("{} · {}", p.name, s.name),
+                Some((_, s)) => s.name.clone(),
+                None => none(),
+            },
             Some(Breakdown::Offer) => self
                 .sales
                 .offers
