@@ -65,6 +65,24 @@ pub fn text_list(d: Dialect, expr: &str) -> String {
     }
 }
 
+/// A row as a JSON array of these columns.
+pub fn json_array(d: Dialect, columns: &str) -> String {
+    match d {
+        Dialect::Sqlite => format!("json_array({columns})"),
+        Dialect::Postgres => format!("json_build_array({columns})"),
+    }
+}
+
+/// The JSON values of `expr` gathered in one JSON array (as text), in `order`;
+/// `[]` when there are none.
+pub fn json_array_agg(d: Dialect, expr: &str, order: &str) -> String {
+    match d {
+        // A JSON value read back from a subquery is text again: json() marks it.
+        Dialect::Sqlite => format!("COALESCE(json_group_array(json({expr}) ORDER BY {order}), '[]')"),
+        Dialect::Postgres => format!("COALESCE(json_agg({expr} ORDER BY {order}), '[]')::text"),
+    }
+}
+
 /// Applies the migrations not yet applied, each in its own transaction.
 pub async fn migrate(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;

@@ -1339,3 +1339,97 @@ async fn the_week_view_shows_its_edge_days_in_any_zone() {
         }
     }
 }
+
+/// The diary reader (one JSON array from the database): every column, the
+/// linked record's name (the opportunity's, else the account's), any text
+/// (quotes, backslashes, tabs, emoji), the order by diary then time, the limit.
+#[tokio::test]
+async fn diary_entries_come_back_whole_and_in_order() {
+    let app = spawn_app().await;
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let (_, acc) = app.post("/api/v1/accounts", json!({"name": "Zoë & \"Fils\""})).await;
+    let (_, opp) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Fleet \\ 2027", "account": acc["id"], "amount": "100"}),
+        )
+        .await;
+    let odd = "Call \"Zoë\" \\ back\tthen 🚀 <b>";
+    let mut made = Vec::new();
+    for (who, start, subject, link) in [
+        (rep.id, "2027-03-02T15:00", "Rep later", json!({})),
+        (app.admin.id, "2027-03-02T09:00", odd, json!({"account": acc["id"]})),
+        (
+            rep.id,
+            "2027-03-01T08:00",
+            "Rep first",
+            json!({"account": acc["id"], "opportunity": opp["id"]}),
+        ),
+        (app.admin.id, "2027-03-01T10:00", "Admin first", json!({})),
+    ] {
+        let mut body = json!({"type": "Demo", "subject": subject, "starts_at": start, "duration": 45, "assignee": who, "time_zone": "UTC"});
+        for (k, v) in link.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, a) = app.post("/api/v1/actions", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        made.push(a["id"].as_i64().unwrap());
+    }
+    let from = carnet_domain::agenda::parse_local("2027-03-01T00:00", chrono_tz::UTC).unwrap();
+    let to = from + 7 * 86_400;
+    let db = &app.carnet.db;
+    let all = carnet_app::agenda::actions::diaries(db, &[rep.id, app.admin.id], from, to, 100)
+        .await
+        .unwrap();
+    let order: Vec<&str> = all.iter().map(|e| e.subject.as_str()).collect();
+    let (first, second) = if app.admin.id < rep.id { (0, 2) } else { (2, 0) };
+    let mut want = vec![""; 4];
+    want[first] = "Admin first";
+    want[first + 1] = odd;
+    want[second] = "Rep first";
+    want[second + 1] = "Rep later";
+    assert_eq!(order, want, "by diary, then time");
+    let e = all.iter().find(|e| e.subject == "Rep first").unwrap();
+    assert_eq!(
+        (
+            e.record_name.as_deref(),
+            e.account_id,
+            e.opportunity_id,
+            e.duration_min,
+            e.assignee_id,
+            e.outcome.as_deref()
+        ),
+        (
+            Some("Fleet \\ 2027"),
+            acc["id"].as_i64(),
+            opp["id"].as_i64(),
+            Some(45),
+            Some(rep.id),
+            None
+        ),
+        "the opportunity's name"
+    );
+    assert_eq!(e.starts_at, Some(from + 8 * 3600));
+    let e = all.iter().find(|e| e.subject == odd).unwrap();
+    assert_eq!(e.record_name.as_deref(), Some("Zoë & \"Fils\""), "else the account's");
+    assert_eq!(all.iter().find(|e| e.subject == "Admin first").unwrap().record_name, None);
+    let two = carnet_app::agenda::actions::diaries(db, &[rep.id, app.admin.id], from, to, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        two.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
+        &want[..2],
+        "the limit keeps the first"
+    );
+    assert!(carnet_app::agenda::actions::diaries(db, &[rep.id], to, to + 86_400, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let b = app.browser(ADMIN_EMAIL).await;
+    let page = b.get("/agenda?view=week&date=2027-03-01").await;
+    assert!(
+        page.body.contains("Call &quot;Zoë&quot; \\ back") || page.body.contains("Call &#34;Zoë&#34; \\ back"),
+        "escaped on the page"
+    );
+    assert!(!page.body.contains("<b>"));
+}
