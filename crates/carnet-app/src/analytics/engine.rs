@@ -700,10 +700,15 @@ async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Per
         opportunity: "opportunities.id",
     };
     let custom = custom_column(db, r.breakdown, &LINKS);
+    // The account's status costs a lookup per deal: only for that breakdown.
+    let status = if r.breakdown == Some(Breakdown::Status) {
+        "COALESCE((SELECT a.status_id FROM accounts a WHERE a.id = opportunities.account_id), 0)"
+    } else {
+        "CAST(0 AS BIGINT)"
+    };
     let mut query = q(format!(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
-                       pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), \
-                       COALESCE((SELECT a.status_id FROM accounts a WHERE a.id = opportunities.account_id), 0), {custom} \
+                       pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), {status}, {custom} \
          FROM opportunities WHERE currency = "
     ));
     query.push_bind(f.currency.clone());
