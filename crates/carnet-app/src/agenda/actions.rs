@@ -294,8 +294,9 @@ pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
 }
 
 /// What a diary shows of an action: when, what, and the record it is for
-/// (its opportunity's name, else its account's), read in one query.
-#[derive(Debug, Clone)]
+/// (its opportunity's name, else its account's), read in one query. The
+/// fields are in the order of [`ENTRY_COLUMNS`].
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Entry {
     pub id: i64,
     pub type_id: i64,
@@ -309,20 +310,6 @@ pub struct Entry {
     pub opportunity_id: Option<i64>,
     pub record_name: Option<String>,
 }
-
-type EntryRow = (
-    i64,
-    i64,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
 
 /// An entry's columns, the linked record's name by scalar subqueries that stop
 /// at the first found (a join would look the account up for every action of an
@@ -351,27 +338,8 @@ async fn entries(db: &Db, filter: crate::db::Q, order: &[&str], limit: i64) -> R
         args: filter.args,
     };
     let text: String = query.scalar(&mut db.conn().await?).await?;
-    let rows: Vec<EntryRow> = serde_json::from_str(&text).map_err(AppError::internal)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, type_id, subject, assignee_id, starts_at, duration_min, due_date, outcome, account_id, opportunity_id, record_name)| {
-                Entry {
-                    id,
-                    type_id,
-                    subject,
-                    assignee_id,
-                    starts_at,
-                    duration_min,
-                    due_date,
-                    outcome,
-                    account_id,
-                    opportunity_id,
-                    record_name,
-                }
-            },
-        )
-        .collect())
+    // Each entry is an array of ENTRY_COLUMNS, read into the struct's fields in order.
+    serde_json::from_str(&text).map_err(AppError::internal)
 }
 
 /// The actions of several diaries planned in [from, to), in one query, by
