@@ -262,6 +262,19 @@ fn filter_choices(fmt: &Fmt, ctx: &Context) -> Vec<FilterChoice> {
             pairs(&mut sales.pipelines.iter().map(|p| (p.id, p.name.clone()))),
         ),
         (
+            "stage",
+            fmt.t("breakdown.stage").into(),
+            sales
+                .pipelines
+                .iter()
+                .flat_map(|p| {
+                    p.stages
+                        .iter()
+                        .map(move |st| (st.id.to_string(), format!("{} · {}", p.name, st.name)))
+                })
+                .collect(),
+        ),
+        (
             "offer",
             fmt.t("breakdown.offer").into(),
             pairs(&mut sales.offers.iter().map(|o| (o.id, o.name.clone()))),
@@ -322,8 +335,15 @@ fn breakdown_label(fmt: &Fmt, cat: &Catalog, b: metrics::Breakdown) -> String {
     }
 }
 
-/// One widget computed and drawn; a broken one carries its error.
-async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget) -> Result<WidgetView, AppError> {
+/// One widget computed and drawn; a broken one carries its error. `choices`
+/// name its filters in words (none for an export).
+async fn widget_view(
+    s: &AppState,
+    v: &Viewer,
+    ctx: &Context,
+    w: &boards::Widget,
+    choices: &[FilterChoice],
+) -> Result<WidgetView, AppError> {
     let fmt = v.user.fmt();
     let mut view = WidgetView {
         id: w.id,
@@ -341,7 +361,7 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
         error: None,
     };
     let input = RawInput::from_pairs(carnet_domain::values::parse_query_string(&w.query));
-    view.filters = filter_summary(&filter_choices(&fmt, ctx), &input);
+    view.filters = filter_summary(choices, &input);
     let (r, vals) = match ctx.evaluate(&s.carnet.db, &v.user, &w.metric, &input).await {
         Ok(x) => x,
         Err(AppError::Invalid(e)) => {
@@ -427,9 +447,10 @@ async fn widget_view(s: &AppState, v: &Viewer, ctx: &Context, w: &boards::Widget
 async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>, typed: RawInput) -> PageResult {
     let (d, widgets) = boards::get(&s.carnet.db, id, v.user.id).await.or_page(v)?;
     let ctx = Context::load(&s.carnet.db).await.or_page(v)?;
+    let choices = filter_choices(&v.user.fmt(), &ctx);
     let mut views = Vec::new();
     for w in &widgets {
-        views.push(widget_view(s, v, &ctx, w).await.or_page(v)?);
+        views.push(widget_view(s, v, &ctx, w, &choices).await.or_page(v)?);
     }
     let page = BoardPage {
         id,
@@ -448,7 +469,7 @@ async fn board_page(s: &AppState, v: &Viewer, id: i64, error: Option<String>, ty
             .collect(),
         periods: metrics::PRESETS,
         error: error.clone(),
-        filters: filter_choices(&v.user.fmt(), &ctx),
+        filters: choices,
         filters_open: FILTER_KEYS.iter().any(|k| !typed.all(k).is_empty()),
         typed,
         l: Layout::new(v, d.name, "dashboards"),
@@ -465,7 +486,7 @@ async fn show(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i
 }
 
 /// The filters a widget's request can carry.
-const FILTER_KEYS: [&str; 8] = ["owner", "segment", "source", "pipeline", "offer", "type", "tag", "field"];
+const FILTER_KEYS: [&str; 9] = ["owner", "segment", "source", "pipeline", "stage", "offer", "type", "tag", "field"];
 
 /// The widget form's fields as a request query string.
 fn widget_query(i: &RawInput) -> String {
@@ -538,7 +559,7 @@ async fn export(
     let (_, widgets) = boards::get(&s.carnet.db, id, v.user.id).await.or_page(&v)?;
     let w = widgets.iter().find(|w| w.id == wid).ok_or(AppError::NotFound).or_page(&v)?;
     let ctx = Context::load(&s.carnet.db).await.or_page(&v)?;
-    let view = widget_view(&s, &v, &ctx, w).await.or_page(&v)?;
+    let view = widget_view(&s, &v, &ctx, w, &[]).await.or_page(&v)?;
     if let Some(e) = view.error {
         return Err(AppError::field("widget", e)).or_page(&v);
     }

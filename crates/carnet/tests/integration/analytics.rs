@@ -929,6 +929,9 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
     assert_eq!(d["widgets"][2]["query"], format!("period=last_12_months&tag={fleet}"), "{d}");
     let page = b.get(&format!("/dashboards/{id}")).await;
     assert!(page.body.contains("Tags: Interests: Fleet"), "the widget says what it keeps");
+    for filter in ["owner", "segment", "source", "pipeline", "stage", "type", "tag", "field"] {
+        assert!(page.body.contains(&format!("name=\"{filter}\" multiple")), "the form filters by {filter}");
+    }
     let (s, _) = app
         .api(Method::DELETE, &format!("/api/v1/custom-fields/{}", fields["tier"]), None)
         .await;
