@@ -930,7 +930,10 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
     let page = b.get(&format!("/dashboards/{id}")).await;
     assert!(page.body.contains("Tags: Interests: Fleet"), "the widget says what it keeps");
     for filter in ["owner", "segment", "source", "pipeline", "stage", "type", "tag", "field"] {
-        assert!(page.body.contains(&format!("name=\"{filter}\" multiple")), "the form filters by {filter}");
+        assert!(
+            page.body.contains(&format!("name=\"{filter}\" multiple")),
+            "the form filters by {filter}"
+        );
     }
     let (s, _) = app
         .api(Method::DELETE, &format!("/api/v1/custom-fields/{}", fields["tier"]), None)
