@@ -238,9 +238,14 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Action> {
+    read(&mut db.conn().await?, id).await
+}
+
+/// One action, read on the caller's connection or transaction.
+pub async fn read(h: &mut impl crate::db::Handle, id: i64) -> Result<Action> {
     q(format!("SELECT {COLS} FROM actions WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut db.conn().await?)
+        .fetch_optional(h)
         .await?
         .ok_or(AppError::NotFound)
 }

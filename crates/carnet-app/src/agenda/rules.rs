@@ -5,10 +5,9 @@
 //! not create it twice.
 
 use super::actions;
-use crate::db::{now, q, Db};
+use crate::db::{now, q, Db, Tx};
 use crate::error::{AppError, Result};
 use crate::platform::{events, jobs};
-use crate::Carnet;
 use carnet_domain::agenda::add_days;
 use serde::Serialize;
 
@@ -55,8 +54,10 @@ pub async fn create(db: &Db, r: &FollowupDraft) -> Result<i64> {
     Ok(id)
 }
 
+const COLS: &str = "id, when_type_id, segment_tag_id, then_type_id, subject, due_days, business_days, active";
+
 pub async fn list(db: &Db) -> Result<Vec<FollowupRule>> {
-    Ok(q("SELECT id, when_type_id, segment_tag_id, then_type_id, subject, due_days, business_days, active FROM followup_rules ORDER BY id")
+    Ok(q(format!("SELECT {COLS} FROM followup_rules ORDER BY id"))
         .fetch_all(&mut db.conn().await?)
         .await?)
 }
@@ -65,29 +66,32 @@ pub async fn delete(db: &Db, id: i64) -> Result<()> {
     crate::db::delete_by_id(db, "followup_rules", id).await
 }
 
-/// The queue's handler for events.
-pub async fn on_event(c: &Carnet, event_id: i64) -> Result<()> {
-    let db = &c.db;
-    let Some(ev) = events::get(&mut db.conn().await?, event_id).await? else {
+/// The queue's handler for events. It reads and writes only through `tx`, the
+/// queue's transaction for a batch of jobs: the follow-ups and the job's
+/// completion are committed together. Each follow-up is also recorded under an
+/// effect key, so an event handled twice (a job re-queued by hand) creates it once.
+pub async fn on_event(tx: &mut Tx, event_id: i64) -> Result<()> {
+    let Some(ev) = events::get(tx, event_id).await? else {
         return Ok(());
     };
     if ev.kind != "action_done" {
         // Other events (no-show, ...) have no rule yet; scenarios will consume them.
         return Ok(());
     }
-    let done = actions::get(db, ev.record_id).await?;
-    let rules: Vec<FollowupRule> = list(db)
-        .await?
-        .into_iter()
-        .filter(|r| r.active && r.when_type_id == done.type_id)
-        .collect();
+    let done = actions::read(tx, ev.record_id).await?;
+    let rules: Vec<FollowupRule> = q(format!(
+        "SELECT {COLS} FROM followup_rules WHERE active = TRUE AND when_type_id = $1 ORDER BY id"
+    ))
+    .bind(done.type_id)
+    .fetch_all(tx)
+    .await?;
     for r in rules {
         if let Some(tag) = r.segment_tag_id {
             let Some(account) = done.account_id else { continue };
             let tagged: i64 = q("SELECT COUNT(*) FROM record_tags WHERE entity = 'account' AND record_id = $1 AND tag_id = $2")
                 .bind(account)
                 .bind(tag)
-                .scalar(&mut db.conn().await?)
+                .scalar(tx)
                 .await?;
             if tagged == 0 {
                 continue;
@@ -97,8 +101,7 @@ pub async fn on_event(c: &Carnet, event_id: i64) -> Result<()> {
             .map(|d| d.date_naive())
             .unwrap_or_default();
         let due = add_days(done_day, r.due_days, r.business_days);
-        let mut tx = db.begin().await?;
-        if !jobs::first_time(&mut tx, &format!("followup:{}:{}", r.id, done.id)).await? {
+        if !jobs::first_time(tx, &format!("followup:{}:{}", r.id, done.id)).await? {
             continue;
         }
         let t = now();
@@ -113,9 +116,8 @@ pub async fn on_event(c: &Carnet, event_id: i64) -> Result<()> {
             .bind(due.to_string())
             .bind(due.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp())
             .bind(t)
-            .execute(&mut tx)
+            .execute(tx)
             .await?;
-        tx.commit().await?;
     }
     Ok(())
 }

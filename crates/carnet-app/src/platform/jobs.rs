@@ -14,6 +14,7 @@ use crate::error::{AppError, Result};
 use crate::Carnet;
 use serde::Serialize;
 use std::time::Duration;
+use tracing::Instrument;
 
 pub struct NewJob<'a> {
     pub kind: &'a str,
@@ -124,26 +125,33 @@ pub fn backoff(attempts: i64) -> i64 {
 /// Records a failure: retried later, or failed for good after the last attempt.
 pub async fn fail(db: &Db, job: &Job, worker: &str, error: &str) -> Result<()> {
     let mut tx = db.begin().await?;
-    let t = now();
-    let error: String = error.chars().take(2000).collect();
-    if job.attempts >= job.max_attempts {
-        q("UPDATE jobs SET status = 'failed', last_error = $1, finished_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
-            .bind(error)
-            .bind(t)
-            .bind(job.id)
-            .bind(worker)
-            .execute(&mut tx)
-            .await?;
-    } else {
-        q("UPDATE jobs SET status = 'queued', last_error = $1, run_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
-            .bind(error)
-            .bind(t + backoff(job.attempts))
-            .bind(job.id)
-            .bind(worker)
-            .execute(&mut tx)
-            .await?;
-    }
+    record_failure(&mut tx, job, Some(worker), error).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Records a failure in `tx`: only while `worker` holds the job, or
+/// unconditionally (`None`) when the caller already holds its row.
+async fn record_failure(tx: &mut Tx, job: &Job, worker: Option<&str>, error: &str) -> Result<()> {
+    let error: String = error.chars().take(2000).collect();
+    let mut query = if job.attempts >= job.max_attempts {
+        let mut query = q("UPDATE jobs SET status = 'failed', finished_at = ");
+        query.push_bind(now());
+        query
+    } else {
+        let mut query = q("UPDATE jobs SET status = 'queued', finished_at = NULL, run_at = ");
+        query.push_bind(now() + backoff(job.attempts));
+        query
+    };
+    query
+        .push(", last_error = ")
+        .push_bind(error)
+        .push(", locked_by = NULL, locked_until = NULL WHERE id = ")
+        .push_bind(job.id);
+    if let Some(worker) = worker {
+        query.push(" AND locked_by = ").push_bind(worker);
+    }
+    query.execute(tx).await?;
     Ok(())
 }
 
@@ -190,43 +198,47 @@ pub async fn first_time(h: &mut impl Handle, effect_key: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Runs one job's handler.
-async fn run(c: &Carnet, job: &Job) -> Result<()> {
+/// Whether a kind's handler writes only through the queue's transaction (see
+/// [`run_batch`]); the others open transactions of their own.
+fn runs_in_queue_tx(kind: &str) -> bool {
+    matches!(kind, "event" | "noop" | "touch")
+}
+
+fn payload_id(job: &Job, key: &str) -> Result<i64> {
     let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
+    payload[key]
+        .as_i64()
+        .ok_or_else(|| AppError::internal(format!("{} job without {key}", job.kind)))
+}
+
+/// Runs the handler of a job whose kind [`runs_in_queue_tx`], in `tx`.
+async fn run_in(tx: &mut Tx, job: &Job) -> Result<()> {
     match job.kind.as_str() {
-        "event" => {
-            let id = payload["event_id"]
-                .as_i64()
-                .ok_or_else(|| AppError::internal("event job without event_id"))?;
-            crate::agenda::rules::on_event(c, id).await
+        "event" => crate::agenda::rules::on_event(tx, payload_id(job, "event_id")?).await,
+        // Measure the queue itself (benchmark, health checks): nothing, or one row.
+        "noop" => Ok(()),
+        "touch" => first_time(tx, &format!("touch:{}", job.id)).await.map(|_| ()),
+        other => Err(AppError::internal(format!("{other} jobs do not run in the queue's transaction"))),
+    }
+}
+
+/// Runs the handler of any other job; it commits its own effects, recorded
+/// under effect keys or idempotent, so a re-run after a crash changes nothing more.
+async fn run_alone(c: &Carnet, job: &Job) -> Result<()> {
+    match job.kind.as_str() {
+        "recurring_rule" => crate::agenda::recurring::sync_rule(c, payload_id(job, "rule_id")?).await,
+        "recurring_account" => crate::agenda::recurring::sync_account(c, payload_id(job, "account_id")?).await,
+        "daily" => {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
+            daily(c, payload["day"].as_str().unwrap_or_default()).await
         }
-        "recurring_rule" => {
-            let id = payload["rule_id"]
-                .as_i64()
-                .ok_or_else(|| AppError::internal("recurring_rule job without rule_id"))?;
-            crate::agenda::recurring::sync_rule(c, id).await
-        }
-        "recurring_account" => {
-            let id = payload["account_id"]
-                .as_i64()
-                .ok_or_else(|| AppError::internal("recurring_account job without account_id"))?;
-            crate::agenda::recurring::sync_account(c, id).await
-        }
-        "daily" => daily(c, payload["day"].as_str().unwrap_or_default()).await,
         "snapshot" => {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
             let day = payload["day"]
                 .as_str()
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .ok_or_else(|| AppError::internal("snapshot job without day"))?;
             crate::analytics::snapshots::take(&c.db, day).await
-        }
-        // Measure the queue itself (benchmark, health checks): nothing, or one row.
-        "noop" => Ok(()),
-        "touch" => {
-            let mut tx = c.db.begin().await?;
-            first_time(&mut tx, &format!("touch:{}", job.id)).await?;
-            tx.commit().await?;
-            Ok(())
         }
         other => Err(AppError::internal(format!("no handler for job kind {other}"))),
     }
@@ -237,30 +249,82 @@ pub async fn run_once(c: &Carnet, worker: &str, lease: i64) -> Result<bool> {
     Ok(run_batch(c, worker, lease, 1).await? > 0)
 }
 
-/// Claims up to `limit` jobs and runs them; the ones that succeed are marked
-/// done together. Returns how many were claimed.
+/// Claims up to `limit` jobs and runs them, in order. Returns how many were claimed.
+///
+/// Jobs whose handlers write through the queue's transaction run as a group
+/// commit: one transaction first marks them done — only those `worker` still
+/// holds, which also locks their rows (the single writer on SQLite) so no other
+/// worker can take them meanwhile — then runs each handler inside a savepoint.
+/// A handler that fails is rolled back to its savepoint and its job recorded as
+/// failed in the same transaction. So a job's effect and its completion commit
+/// together, exactly once, and a batch costs two commits (claim, run) instead
+/// of one per job. Other jobs run alone, as they come, between groups.
 pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Result<usize> {
     let jobs = claim_batch(&c.db, worker, lease, limit).await?;
-    let mut done = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
-        let _g = span.enter();
-        match run(c, job).await {
-            Ok(()) => done.push(job.id),
-            Err(e) => {
-                tracing::warn!(error = %e, "job failed");
-                fail(&c.db, job, worker, &e.to_string()).await?;
+    run_claimed(c, worker, &jobs).await?;
+    Ok(jobs.len())
+}
+
+/// Runs jobs `worker` claimed (see [`run_batch`]); returns how many were done.
+pub async fn run_claimed(c: &Carnet, worker: &str, jobs: &[Job]) -> Result<usize> {
+    let mut done = 0;
+    for group in jobs.chunk_by(|a, b| runs_in_queue_tx(&a.kind) == runs_in_queue_tx(&b.kind)) {
+        if runs_in_queue_tx(&group[0].kind) {
+            done += run_group(&c.db, worker, group).await?;
+            continue;
+        }
+        for job in group {
+            match run_alone(c, job).instrument(span(job)).await {
+                Ok(()) if complete(&c.db, job.id, worker).await? => done += 1,
+                Ok(()) => tracing::warn!("lease lost before completion; the job will run again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "job failed");
+                    fail(&c.db, job, worker, &e.to_string()).await?;
+                }
             }
         }
     }
-    let marked = complete_many(&c.db, &done, worker).await?;
-    if marked < done.len() as u64 {
+    Ok(done)
+}
+
+fn span(job: &Job) -> tracing::Span {
+    tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts)
+}
+
+/// One group commit (see [`run_batch`]); returns how many jobs succeeded.
+async fn run_group(db: &Db, worker: &str, group: &[Job]) -> Result<usize> {
+    let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
+    let mut tx = db.begin().await?;
+    let mut query = q("UPDATE jobs SET status = 'done', finished_at = ");
+    query
+        .push_bind(now())
+        .push(", locked_by = NULL, locked_until = NULL, last_error = NULL WHERE status = 'running' AND locked_by = ")
+        .push_bind(worker)
+        .push(" AND id IN ");
+    crate::db::push_in_list(&mut query, &ids);
+    query.push(" RETURNING id");
+    let held: std::collections::HashSet<i64> = query.fetch_all::<(i64,)>(&mut tx).await?.into_iter().map(|(id,)| id).collect();
+    if held.len() < group.len() {
         tracing::warn!(
-            lost = done.len() as u64 - marked,
-            "leases lost before completion; those jobs will run again"
+            lost = group.len() - held.len(),
+            "leases lost before the jobs ran; their new holders run them"
         );
     }
-    Ok(jobs.len())
+    let mut done = 0;
+    for job in group.iter().filter(|j| held.contains(&j.id)) {
+        q("SAVEPOINT job").execute(&mut tx).await?;
+        match run_in(&mut tx, job).instrument(span(job)).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "job failed");
+                q("ROLLBACK TO SAVEPOINT job").execute(&mut tx).await?;
+                record_failure(&mut tx, job, None, &e.to_string()).await?;
+            }
+        }
+        q("RELEASE SAVEPOINT job").execute(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// The work done once a day: one job per day for all nodes (its idempotency

@@ -240,22 +240,29 @@ async fn an_expired_lease_runs_the_job_again_with_one_effect() {
     app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
         .await;
     // The first worker claims the job with a one-second lease and "dies" after
-    // producing the effect but before marking the job done.
+    // producing the effect but before marking the job done (as a handler that
+    // commits on its own could).
     let job = jobs::claim(&app.carnet.db, "doomed", 1).await.unwrap().expect("a due job");
+    let mut tx = app.carnet.db.begin().await.unwrap();
     carnet_app::agenda::rules::on_event(
-        &app.carnet,
+        &mut tx,
         serde_json::from_str::<serde_json::Value>(&job.payload).unwrap()["event_id"]
             .as_i64()
             .unwrap(),
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
     assert!(
         jobs::claim(&app.carnet.db, "other", 60).await.unwrap().is_none(),
         "held while the lease lasts"
     );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert!(jobs::run_once(&app.carnet, "survivor", 60).await.unwrap());
+    let again = jobs::claim(&app.carnet.db, "survivor", 60).await.unwrap().expect("the expired job");
+    assert_eq!(again.id, job.id);
+    // The first worker wakes up: its lease is gone, so it runs nothing.
+    assert_eq!(jobs::run_claimed(&app.carnet, "doomed", &[job.clone()]).await.unwrap(), 0);
+    assert_eq!(jobs::run_claimed(&app.carnet, "survivor", &[again]).await.unwrap(), 1);
     assert!(
         !jobs::complete(&app.carnet.db, job.id, "doomed").await.unwrap(),
         "the dead worker's lease is gone"
@@ -272,6 +279,115 @@ async fn an_expired_lease_runs_the_job_again_with_one_effect() {
             .count(),
         1
     );
+}
+
+/// A batch of jobs commits together, but a job that fails halfway is rolled
+/// back alone (its savepoint): the others' effects and completions stay, and the
+/// failed one is retried later with its error.
+#[tokio::test]
+async fn a_failing_job_in_a_batch_loses_only_its_own_writes() {
+    let app = spawn_app().await;
+    let (_, doomed) = app.post("/api/v1/accounts", json!({"name": "Doomed Co", "tags": ["Gold"]})).await;
+    let (_, fine) = app.post("/api/v1/accounts", json!({"name": "Fine Co"})).await;
+    for (segment, subject) in [(None, "Call back"), (Some("Gold"), "Explode")] {
+        let (s, body) = app
+            .post(
+                "/api/v1/followup-rules",
+                json!({"when_type": "Phone call", "segment": segment, "then_type": "Task", "subject": subject, "due_days": 1}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+    }
+    for a in [&doomed, &fine] {
+        let (_, act) = app
+            .post(
+                "/api/v1/actions",
+                json!({"type": "Phone call", "subject": "Call", "account": a["id"]}),
+            )
+            .await;
+        app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
+            .await;
+    }
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    jobs::enqueue(
+        &mut tx,
+        jobs::NewJob {
+            kind: "touch",
+            payload: json!({}),
+            run_at: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    // The second follow-up of the doomed account's job fails in the database,
+    // after its first follow-up was written.
+    let trigger: &[&str] = match app.carnet.db.dialect() {
+        carnet_app::db::Dialect::Sqlite => &[
+            "CREATE TRIGGER boom BEFORE INSERT ON actions WHEN NEW.subject = 'Explode' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        ],
+        carnet_app::db::Dialect::Postgres => &[
+            "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'Explode' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER boom BEFORE INSERT ON actions FOR EACH ROW EXECUTE FUNCTION boom()",
+        ],
+    };
+    for sql in trigger {
+        carnet_app::db::q(*sql).execute(&mut tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let jobs_before: Vec<(i64, String)> = carnet_app::db::q("SELECT id, kind FROM jobs ORDER BY id")
+        .fetch_all(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs_before.iter().map(|j| j.1.as_str()).collect::<Vec<_>>(),
+        ["event", "event", "touch"]
+    );
+    assert_eq!(jobs::run_batch(&app.carnet, "w", 60, 32).await.unwrap(), 3, "one batch");
+    let subjects = |a: &serde_json::Value| {
+        let path = format!("/api/v1/actions?account={}", a["id"]);
+        let app = &app;
+        async move {
+            let (_, list) = app.get(&path).await;
+            let mut s: Vec<String> = list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["subject"].as_str().unwrap().to_string())
+                .collect();
+            s.sort();
+            s
+        }
+    };
+    assert_eq!(subjects(&fine).await, ["Call", "Call back"]);
+    assert_eq!(
+        subjects(&doomed).await,
+        ["Call"],
+        "the failed job's first follow-up was rolled back"
+    );
+    let failed = jobs::get(&app.carnet.db, jobs_before[0].0).await.unwrap();
+    assert_eq!((failed.status.as_str(), failed.attempts), ("queued", 1));
+    assert!(failed.last_error.as_deref().unwrap_or_default().contains("boom"), "{failed:?}");
+    assert_eq!(failed.locked_by, None);
+    for (id, _) in &jobs_before[1..] {
+        assert_eq!(jobs::get(&app.carnet.db, *id).await.unwrap().status, "done");
+    }
+    assert_eq!(app.count("job_effects").await, 2, "the touch job's row and one follow-up key");
+    // Mended, the job runs again and does all of its work once.
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    let drop = match app.carnet.db.dialect() {
+        carnet_app::db::Dialect::Sqlite => "DROP TRIGGER boom",
+        carnet_app::db::Dialect::Postgres => "DROP TRIGGER boom ON actions",
+    };
+    carnet_app::db::q(drop).execute(&mut tx).await.unwrap();
+    carnet_app::db::q("UPDATE jobs SET run_at = 0 WHERE status = 'queued'")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(subjects(&doomed).await, ["Call", "Call back", "Explode"]);
+    assert_eq!(jobs::get(&app.carnet.db, jobs_before[0].0).await.unwrap().status, "done");
 }
 
 #[tokio::test]
