@@ -1,13 +1,16 @@
 //! The durable job queue (SPEC W2, STYLE lesson 6). A job is a row: kind,
 //! payload, run-at time, attempts, a lease and an idempotency key. A worker
-//! claims one due job (or one whose lease expired) by taking a lease, runs it,
-//! and marks it done — only if it still holds the lease. Failures retry with
-//! exponential backoff, then stay visible as `failed` with their error.
+//! claims a batch of due jobs (or jobs whose lease expired) by taking a lease,
+//! runs them, and marks them done — only those it still holds. Failures retry
+//! with exponential backoff, then stay visible as `failed` with their error.
 //!
 //! Exactly once: claiming is atomic (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite's
 //! single writer), so two workers never hold the same job; a worker that dies
-//! leaves its lease to expire and the job runs again, so handlers record their
-//! effect under an effect key (`job_effects`) in the effect's own transaction.
+//! leaves its lease to expire and the job runs again. Most handlers (events,
+//! follow-up rules) write through the queue's own transaction, which marks
+//! their jobs done in the same commit — a group commit per batch, see
+//! [`run_batch`]; the others (recurring plans, snapshots) are idempotent or
+//! record their effect under an effect key (`job_effects`).
 
 use crate::db::{now, q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
@@ -96,15 +99,14 @@ fn tx_dialect(tx: &mut Tx) -> crate::db::Dialect {
 
 /// Marks a job done, if `worker` still holds it.
 pub async fn complete(db: &Db, id: i64, worker: &str) -> Result<bool> {
-    Ok(complete_many(db, &[id], worker).await? == 1)
+    let mut tx = db.begin().await?;
+    let n = mark_done(&[id], worker).execute(&mut tx).await?;
+    tx.commit().await?;
+    Ok(n == 1)
 }
 
-/// Marks jobs done in one statement, those `worker` still holds; returns how many.
-pub async fn complete_many(db: &Db, ids: &[i64], worker: &str) -> Result<u64> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = db.begin().await?;
+/// The statement that marks jobs done, those `worker` still holds.
+fn mark_done(ids: &[i64], worker: &str) -> crate::db::Q {
     let mut query = q("UPDATE jobs SET status = 'done', finished_at = ");
     query
         .push_bind(now())
@@ -112,9 +114,7 @@ pub async fn complete_many(db: &Db, ids: &[i64], worker: &str) -> Result<u64> {
         .push_bind(worker)
         .push(" AND id IN ");
     crate::db::push_in_list(&mut query, ids);
-    let n = query.execute(&mut tx).await?;
-    tx.commit().await?;
-    Ok(n)
+    query
 }
 
 /// Seconds before attempt `n + 1`: 5 s, 10 s, 20 s… up to an hour.
@@ -295,13 +295,7 @@ fn span(job: &Job) -> tracing::Span {
 async fn run_group(db: &Db, worker: &str, group: &[Job]) -> Result<usize> {
     let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
     let mut tx = db.begin().await?;
-    let mut query = q("UPDATE jobs SET status = 'done', finished_at = ");
-    query
-        .push_bind(now())
-        .push(", locked_by = NULL, locked_until = NULL, last_error = NULL WHERE status = 'running' AND locked_by = ")
-        .push_bind(worker)
-        .push(" AND id IN ");
-    crate::db::push_in_list(&mut query, &ids);
+    let mut query = mark_done(&ids, worker);
     query.push(" RETURNING id");
     let held: std::collections::HashSet<i64> = query.fetch_all::<(i64,)>(&mut tx).await?.into_iter().map(|(id,)| id).collect();
     if held.len() < group.len() {

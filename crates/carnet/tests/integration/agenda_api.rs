@@ -261,7 +261,10 @@ async fn an_expired_lease_runs_the_job_again_with_one_effect() {
     let again = jobs::claim(&app.carnet.db, "survivor", 60).await.unwrap().expect("the expired job");
     assert_eq!(again.id, job.id);
     // The first worker wakes up: its lease is gone, so it runs nothing.
-    assert_eq!(jobs::run_claimed(&app.carnet, "doomed", &[job.clone()]).await.unwrap(), 0);
+    assert_eq!(
+        jobs::run_claimed(&app.carnet, "doomed", std::slice::from_ref(&job)).await.unwrap(),
+        0
+    );
     assert_eq!(jobs::run_claimed(&app.carnet, "survivor", &[again]).await.unwrap(), 1);
     assert!(
         !jobs::complete(&app.carnet.db, job.id, "doomed").await.unwrap(),
