@@ -254,9 +254,9 @@ pub async fn run_once(c: &Carnet, worker: &str, lease: i64) -> Result<bool> {
 /// Jobs whose handlers write through the queue's transaction run as a group
 /// commit: one transaction first marks them done — only those `worker` still
 /// holds, which also locks their rows (the single writer on SQLite) so no other
-/// worker can take them meanwhile — then runs each handler inside a savepoint.
-/// A handler that fails is rolled back to its savepoint and its job recorded as
-/// failed in the same transaction. So a job's effect and its completion commit
+/// worker can take them meanwhile — then runs each handler. If one fails, the
+/// batch runs again with each handler inside a savepoint: the failing one is
+/// rolled back to it and its job recorded as failed in the same transaction. So a job's effect and its completion commit
 /// together, exactly once, and a batch costs two commits (claim, run) instead
 /// of one per job. Other jobs run alone, as they come, between groups.
 pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Result<usize> {
@@ -292,7 +292,19 @@ fn span(job: &Job) -> tracing::Span {
 }
 
 /// One group commit (see [`run_batch`]); returns how many jobs succeeded.
+/// Failures are rare, so the batch first runs without savepoints (each costs a
+/// statement per job); if a handler fails, that transaction is rolled back whole
+/// and the batch runs again with a savepoint per job.
 async fn run_group(db: &Db, worker: &str, group: &[Job]) -> Result<usize> {
+    match try_group(db, worker, group, false).await? {
+        Some(done) => Ok(done),
+        None => Ok(try_group(db, worker, group, true).await?.unwrap_or_default()),
+    }
+}
+
+/// Runs a group in one transaction; `None` when a handler failed without
+/// savepoints (then nothing was committed).
+async fn try_group(db: &Db, worker: &str, group: &[Job], savepoints: bool) -> Result<Option<usize>> {
     let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
     let mut tx = db.begin().await?;
     let mut query = mark_done(&ids, worker);
@@ -306,19 +318,27 @@ async fn run_group(db: &Db, worker: &str, group: &[Job]) -> Result<usize> {
     }
     let mut done = 0;
     for job in group.iter().filter(|j| held.contains(&j.id)) {
-        q("SAVEPOINT job").execute(&mut tx).await?;
+        if savepoints {
+            q("SAVEPOINT job").execute(&mut tx).await?;
+        }
         match run_in(&mut tx, job).instrument(span(job)).await {
             Ok(()) => done += 1,
+            Err(e) if !savepoints => {
+                tracing::debug!(job = job.id, error = %e, "a job of the batch failed; running it again job by job");
+                return Ok(None);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "job failed");
                 q("ROLLBACK TO SAVEPOINT job").execute(&mut tx).await?;
                 record_failure(&mut tx, job, None, &e.to_string()).await?;
             }
         }
-        q("RELEASE SAVEPOINT job").execute(&mut tx).await?;
+        if savepoints {
+            q("RELEASE SAVEPOINT job").execute(&mut tx).await?;
+        }
     }
     tx.commit().await?;
-    Ok(done)
+    Ok(Some(done))
 }
 
 /// The work done once a day: one job per day for all nodes (its idempotency
