@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "analytics", include_str!("../../migrations/0011_analytics.sql")),
     (12, "open_stage", include_str!("../../migrations/0012_open_stage.sql")),
     (13, "covering", include_str!("../../migrations/0013_covering.sql")),
+    (14, "job_claim", include_str!("../../migrations/0014_job_claim.sql")),
 ];
 
 impl Dialect {

@@ -71,23 +71,37 @@ pub async fn claim(db: &Db, worker: &str, lease: i64) -> Result<Option<Job>> {
     Ok(claim_batch(db, worker, lease, 1).await?.into_iter().next())
 }
 
-/// Claims up to `limit` due jobs (or jobs whose lease expired) in one statement.
+/// Claims up to `limit` jobs: first those whose lease expired (their worker
+/// died), then due ones in (run_at, id) order. Each part is one statement that
+/// reads an index and stops early; an `OR` of both made PostgreSQL scan and sort
+/// every queued job on each claim.
 pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Result<Vec<Job>> {
     let t = now();
+    let limit = limit.max(1);
     let mut tx = db.begin().await?;
     let lock = crate::db::dialect::claim_lock_clause(tx_dialect(&mut tx));
-    let mut jobs: Vec<Job> = q(format!(
-        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
-                      ORDER BY run_at, id LIMIT $4{lock}) \
-         RETURNING {COLS}"
-    ))
-    .bind(worker)
-    .bind(t + lease)
-    .bind(t)
-    .bind(limit.max(1))
-    .fetch_all(&mut tx)
-    .await?;
+    let mut jobs = Vec::new();
+    for due in [
+        "status = 'running' AND locked_until < $3 ORDER BY locked_until, id",
+        "status = 'queued' AND run_at <= $3 ORDER BY run_at, id",
+    ] {
+        let left = limit - jobs.len() as i64;
+        if left == 0 {
+            break;
+        }
+        jobs.extend(
+            q(format!(
+                "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM jobs WHERE {due} LIMIT $4{lock}) RETURNING {COLS}"
+            ))
+            .bind(worker)
+            .bind(t + lease)
+            .bind(t)
+            .bind(left)
+            .fetch_all::<Job>(&mut tx)
+            .await?,
+        );
+    }
     tx.commit().await?;
     jobs.sort_by_key(|j| (j.run_at, j.id));
     Ok(jobs)
