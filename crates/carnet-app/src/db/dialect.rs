@@ -214,12 +214,18 @@ pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// After a table was refilled in bulk (the analysis facts): fresh statistics,
-/// and on PostgreSQL the rows marked all-visible so that index-only scans skip
-/// the heap.
+/// After a table was refilled in bulk (the analysis facts) or churned (the job
+/// queue): fresh statistics, and on PostgreSQL dead row versions reclaimed and
+/// the rows marked all-visible so that index-only scans skip the heap.
 pub async fn after_refill(db: &Db, tables: &[&str]) -> Result<(), sqlx::Error> {
     match db.dialect() {
-        Dialect::Postgres => exec_raw(&mut db.conn().await?, &format!("VACUUM ANALYZE {}", tables.join(", "))).await,
+        Dialect::Postgres => {
+            // A prepared statement, not `raw_sql`: its future is `Send` in a spawned worker.
+            crate::db::q(format!("VACUUM ANALYZE {}", tables.join(", ")))
+                .execute(&mut db.conn().await?)
+                .await?;
+            Ok(())
+        }
         Dialect::Sqlite => refresh_statistics(db).await,
     }
 }

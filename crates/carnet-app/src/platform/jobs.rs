@@ -218,9 +218,12 @@ fn runs_in_queue_tx(kind: &str) -> bool {
     matches!(kind, "event" | "noop" | "touch")
 }
 
+fn payload(job: &Job) -> Result<serde_json::Value> {
+    serde_json::from_str(&job.payload).map_err(AppError::internal)
+}
+
 fn payload_id(job: &Job, key: &str) -> Result<i64> {
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
-    payload[key]
+    payload(job)?[key]
         .as_i64()
         .ok_or_else(|| AppError::internal(format!("{} job without {key}", job.kind)))
 }
@@ -242,13 +245,9 @@ async fn run_alone(c: &Carnet, job: &Job) -> Result<()> {
     match job.kind.as_str() {
         "recurring_rule" => crate::agenda::recurring::sync_rule(c, payload_id(job, "rule_id")?).await,
         "recurring_account" => crate::agenda::recurring::sync_account(c, payload_id(job, "account_id")?).await,
-        "daily" => {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
-            daily(c, payload["day"].as_str().unwrap_or_default()).await
-        }
+        "daily" => daily(c, payload(job)?["day"].as_str().unwrap_or_default()).await,
         "snapshot" => {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(AppError::internal)?;
-            let day = payload["day"]
+            let day = payload(job)?["day"]
                 .as_str()
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .ok_or_else(|| AppError::internal("snapshot job without day"))?;
@@ -270,9 +269,10 @@ pub async fn run_once(c: &Carnet, worker: &str, lease: i64) -> Result<bool> {
 /// holds, which also locks their rows (the single writer on SQLite) so no other
 /// worker can take them meanwhile — then runs each handler. If one fails, the
 /// batch runs again with each handler inside a savepoint: the failing one is
-/// rolled back to it and its job recorded as failed in the same transaction. So a job's effect and its completion commit
-/// together, exactly once, and a batch costs two commits (claim, run) instead
-/// of one per job. Other jobs run alone, as they come, between groups.
+/// rolled back to it and its job recorded as failed in the same transaction.
+/// So a job's effect and its completion commit together, exactly once, and a
+/// batch costs two commits (claim, run) instead of one per job. Other jobs run
+/// alone, as they come, between groups.
 pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Result<usize> {
     let jobs = claim_batch(&c.db, worker, lease, limit).await?;
     run_claimed(c, worker, &jobs).await?;
@@ -358,7 +358,10 @@ async fn try_group(db: &Db, worker: &str, group: &[Job], savepoints: bool) -> Re
 /// The work done once a day: one job per day for all nodes (its idempotency
 /// key), which queues the day's tasks as jobs of their own.
 async fn daily(c: &Carnet, day: &str) -> Result<()> {
-    crate::db::dialect::refresh_statistics(&c.db).await?;
+    prune(&c.db, now() - KEEP_DONE_DAYS * 86_400).await?;
+    // The queue's table churns (each job leaves row versions behind): compact it
+    // on PostgreSQL even where autovacuum is off or lags; fresh statistics.
+    crate::db::dialect::after_refill(&c.db, &["jobs"]).await?;
     let mut tx = c.db.begin().await?;
     // The pipeline and segments as the previous day ended.
     if let Ok(d) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
@@ -388,6 +391,20 @@ async fn daily(c: &Carnet, day: &str) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Done jobs are kept this long (to see what ran), then deleted by the daily job.
+pub const KEEP_DONE_DAYS: i64 = 30;
+
+/// Deletes the jobs done before `before`; failed and pending ones stay.
+pub async fn prune(db: &Db, before: i64) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = q("DELETE FROM jobs WHERE status = 'done' AND finished_at < $1")
+        .bind(before)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Queues today's daily job unless it is already queued (by this or another node).

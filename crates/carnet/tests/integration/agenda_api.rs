@@ -393,6 +393,46 @@ async fn a_failing_job_in_a_batch_loses_only_its_own_writes() {
     assert_eq!(jobs::get(&app.carnet.db, jobs_before[0].0).await.unwrap().status, "done");
 }
 
+/// The daily job deletes jobs done more than a month ago; failed and pending
+/// ones, and recent ones, stay.
+#[tokio::test]
+async fn the_daily_job_prunes_old_done_jobs() {
+    let app = spawn_app().await;
+    let day = 86_400;
+    let t = carnet_app::db::now();
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    for (kind, status, finished) in [
+        ("old", "done", Some(t - 31 * day)),
+        ("recent", "done", Some(t - 29 * day)),
+        ("lost", "failed", Some(t - 90 * day)),
+        ("later", "queued", None),
+    ] {
+        carnet_app::db::q(
+            "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, finished_at) \
+             VALUES ($1, '{}', $2, $3, 1, 8, 0, $4)",
+        )
+        .bind(kind)
+        .bind(status)
+        .bind(t + day)
+        .bind(finished)
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    jobs::schedule_daily(&app.carnet.db, chrono::Utc::now().date_naive()).await.unwrap();
+    drain(&app).await;
+    let mut kinds: Vec<(String, String)> = carnet_app::db::q("SELECT kind, status FROM jobs ORDER BY kind")
+        .fetch_all(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    kinds.retain(|(k, _)| ["old", "recent", "lost", "later", "daily"].contains(&k.as_str()));
+    assert_eq!(
+        kinds,
+        [("daily", "done"), ("later", "queued"), ("lost", "failed"), ("recent", "done")].map(|(k, s)| (k.to_string(), s.to_string()))
+    );
+}
+
 #[tokio::test]
 async fn failed_jobs_are_visible_and_can_be_retried() {
     let app = spawn_app().await;
