@@ -102,6 +102,54 @@ pub fn free_slots(tz: Tz, hours: &[WorkInterval], busy: &[(i64, i64)], from: i64
     out
 }
 
+/// Where to put an appointment of `duration_min` on `day` (a recurring
+/// occurrence): at `preferred_min` (local minutes) when that is inside working
+/// hours and free; else where it is now (`current`), if on that day and still
+/// free; else the first free quarter-hour after the preferred time, else before
+/// it. `None` when the day has no room.
+pub fn place_on_day(
+    tz: Tz,
+    hours: &[WorkInterval],
+    busy: &[(i64, i64)],
+    day: NaiveDate,
+    preferred_min: u32,
+    duration_min: i64,
+    current: Option<i64>,
+) -> Option<i64> {
+    let dur = duration_min * 60;
+    let wd = day.weekday().num_days_from_monday();
+    let fits = |s: i64| {
+        hours
+            .iter()
+            .filter(|w| w.weekday == wd && w.end_min > w.start_min)
+            .any(|w| s >= local(tz, day, w.start_min) && s + dur <= local(tz, day, w.end_min))
+            && !busy.iter().any(|(a, b)| *a < s + dur && *b > s)
+    };
+    let preferred = local(tz, day, preferred_min.min(1439));
+    if fits(preferred) {
+        return Some(preferred);
+    }
+    if let Some(c) = current.filter(|c| tz.timestamp_opt(*c, 0).unwrap().date_naive() == day && fits(*c)) {
+        return Some(c);
+    }
+    let (from, to) = (local(tz, day, 0), local(tz, day + Duration::days(1), 0));
+    let rules = SlotRules {
+        duration_min,
+        buffer_before_min: 0,
+        buffer_after_min: 0,
+        min_notice_min: 0,
+        horizon_days: 2,
+        step_min: 15,
+    };
+    let slots = free_slots(tz, hours, busy, from, to, &rules, from);
+    slots
+        .iter()
+        .find(|s| **s >= preferred)
+        .or(slots.first())
+        .copied()
+        .filter(|s| tz.timestamp_opt(*s, 0).unwrap().date_naive() == day)
+}
+
 /// Parses "09:00-12:00, 14:00-18:00" into minutes.
 pub fn parse_intervals(raw: &str) -> Result<Vec<(u32, u32)>, String> {
     let mut out = Vec::new();
@@ -162,6 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn an_occurrence_goes_to_its_time_or_the_next_free_one() {
+        let tz = chrono_tz::Europe::Paris;
+        let day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(); // a Monday
+        let at = |h: u32, m: u32| tz.with_ymd_and_hms(2026, 6, 1, h, m, 0).unwrap().timestamp();
+        let hours = default_hours();
+        assert_eq!(place_on_day(tz, &hours, &[], day, 600, 60, None), Some(at(10, 0)));
+        // 10:00–11:30 busy: the first free hour after 10:00 is 11:30.
+        let busy = [(at(10, 0), at(11, 30))];
+        assert_eq!(
+            place_on_day(tz, &hours, &busy, day, 600, 60, None),
+            Some(at(14, 0)),
+            "11:30 + 1 h passes noon"
+        );
+        assert_eq!(place_on_day(tz, &hours, &busy, day, 600, 30, None), Some(at(11, 30)));
+        // Where it already is, while the preferred time stays busy.
+        assert_eq!(place_on_day(tz, &hours, &busy, day, 600, 60, Some(at(16, 0))), Some(at(16, 0)));
+        // Outside working hours, or a full afternoon: earlier in the day.
+        let afternoon = [(at(14, 0), at(18, 0))];
+        assert_eq!(place_on_day(tz, &hours, &afternoon, day, 900, 60, None), Some(at(9, 0)));
+        assert_eq!(place_on_day(tz, &hours, &[], day, 1200, 60, None), Some(at(9, 0)));
+        let full = [(at(9, 0), at(18, 0))];
+        assert_eq!(place_on_day(tz, &hours, &full, day, 600, 60, None), None);
+        let sunday = NaiveDate::from_ymd_opt(2026, 6, 7).unwrap();
+        assert_eq!(place_on_day(tz, &hours, &[], sunday, 600, 60, None), None);
+    }
+
+    #[test]
     fn intervals_parse() {
         assert_eq!(parse_intervals("09:00-12:00, 14:00-18:30").unwrap(), vec![(540, 720), (840, 1110)]);
         assert!(parse_intervals("12:00-09:00").is_err());
@@ -191,6 +266,21 @@ mod tests {
                 let mins = |t: chrono::DateTime<Tz>| chrono::Timelike::hour(&t) * 60 + chrono::Timelike::minute(&t);
                 let (a, b) = (mins(start), if end.date_naive() == start.date_naive() { mins(end) } else { 1440 });
                 prop_assert!((540..=720).contains(&a) && b <= 720 || (840..=1080).contains(&a) && b <= 1080, "{} – {} outside hours", a, b);
+            }
+        }
+
+        /// A placed occurrence is inside working hours, on its day, and clear of the diary.
+        #[test]
+        fn placed_occurrences_are_free(zone in 0usize..chrono_tz::TZ_VARIANTS.len(), day in 0i64..400, preferred in 0u32..1440, duration in 15i64..240, busy_starts in proptest::collection::vec((0i64..24 * 60, 15i64..180), 0..8)) {
+            let tz = chrono_tz::TZ_VARIANTS[zone];
+            let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(day);
+            let midnight = local(tz, day, 0);
+            let busy: Vec<(i64, i64)> = busy_starts.iter().map(|(m, d)| (midnight + m * 60, midnight + (m + d) * 60)).collect();
+            if let Some(s) = place_on_day(tz, &default_hours(), &busy, day, preferred, duration, None) {
+                prop_assert!(!busy.iter().any(|(a, b)| *a < s + duration * 60 && *b > s));
+                prop_assert_eq!(tz.timestamp_opt(s, 0).unwrap().date_naive(), day);
+                let free = free_slots(tz, &default_hours(), &busy, s, s + 1, &SlotRules { duration_min: duration, buffer_before_min: 0, buffer_after_min: 0, min_notice_min: 0, horizon_days: 2, step_min: 1 }, s);
+                prop_assert_eq!(free, vec![s], "inside working hours");
             }
         }
     }

@@ -202,18 +202,28 @@ async fn busy(h: &mut impl Handle, user_id: i64, from: i64, to: i64) -> Result<V
 
 /// The same, leaving out one appointment (the one being rescheduled).
 async fn busy_except(h: &mut impl Handle, user_id: i64, from: i64, to: i64, except: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(appointments(h, user_id, from, to)
+        .await?
+        .into_iter()
+        .filter(|(id, ..)| *id != except)
+        .map(|(_, s, e)| (s, e))
+        .collect())
+}
+
+/// The appointments that occupy a user's diary in [from, to): (id, start, end),
+/// all but the cancelled and rescheduled ones.
+pub(crate) async fn appointments(h: &mut impl Handle, user_id: i64, from: i64, to: i64) -> Result<Vec<(i64, i64, i64)>> {
     Ok(q(
-        "SELECT starts_at, starts_at + duration_min * 60 FROM actions WHERE assignee_id = $1 AND starts_at IS NOT NULL \
-          AND (outcome IS NULL OR outcome NOT IN ('cancelled', 'rescheduled')) AND planned_at < $2 AND planned_at > $3 AND id <> $4",
+        "SELECT id, starts_at, starts_at + duration_min * 60 FROM actions WHERE assignee_id = $1 AND starts_at IS NOT NULL \
+          AND (outcome IS NULL OR outcome NOT IN ('cancelled', 'rescheduled')) AND planned_at < $2 AND planned_at > $3",
     )
     .bind(user_id)
     .bind(to)
     .bind(from - carnet_domain::agenda::MAX_DURATION_MIN * 60)
-    .bind(except)
-    .fetch_all::<(i64, i64)>(h)
+    .fetch_all::<(i64, i64, i64)>(h)
     .await?
     .into_iter()
-    .filter(|(s, e)| *s < to && *e > from)
+    .filter(|(_, s, e)| *s < to && *e > from)
     .collect())
 }
 

@@ -307,6 +307,16 @@ async fn sync_accounts(c: &Carnet, rule: &RecurringRule, ids: &[i64], member: bo
     let mut query = q("SELECT a.id, a.owner_id, u.time_zone FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id IN ");
     push_in_list(&mut query, ids);
     let owners: Vec<(i64, Option<i64>, Option<String>)> = query.fetch_all(&mut tx).await?;
+    // Appointments go to free times of their owner's diary, read once per owner.
+    let mut diaries: std::collections::HashMap<i64, Diary> = std::collections::HashMap::new();
+    if appointment && member && rule.active {
+        let horizon = plus_months(today, rule.horizon_months);
+        for owner in owners.iter().filter_map(|o| o.1) {
+            if let std::collections::hash_map::Entry::Vacant(e) = diaries.entry(owner) {
+                e.insert(Diary::load(&mut tx, owner, today, horizon).await?);
+            }
+        }
+    }
     for id in ids {
         let found = owners.iter().find(|o| o.0 == *id);
         let target = match found {
@@ -323,7 +333,8 @@ async fn sync_accounts(c: &Carnet, rule: &RecurringRule, ids: &[i64], member: bo
             }
             _ => None,
         };
-        sync_one(&mut tx, rule, *id, target, today).await?;
+        let diary = found.and_then(|o| o.1).and_then(|owner| diaries.get_mut(&owner));
+        sync_one(&mut tx, rule, *id, target, diary, today).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -362,6 +373,96 @@ fn slot(rule: &RecurringRule, t: &Target, day: NaiveDate) -> (i64, Option<i64>, 
     }
 }
 
+/// An owner's diary while occurrences are placed: working hours and the
+/// appointments (start, end, id) from yesterday to past the horizon, by start.
+struct Diary {
+    hours: Vec<carnet_domain::slots::WorkInterval>,
+    busy: Vec<(i64, i64, i64)>,
+}
+
+impl Diary {
+    async fn load(tx: &mut Tx, owner: i64, today: NaiveDate, horizon: NaiveDate) -> Result<Diary> {
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+        let (from, to) = (
+            midnight(today - chrono::Duration::days(1)),
+            midnight(horizon + chrono::Duration::days(2 * SLIP_DAYS as i64 + 2)),
+        );
+        let mut busy: Vec<(i64, i64, i64)> = super::booking::appointments(tx, owner, from, to)
+            .await?
+            .into_iter()
+            .map(|(id, s, e)| (s, e, id))
+            .collect();
+        busy.sort_unstable();
+        Ok(Diary {
+            hours: super::booking::hours(tx, owner).await?,
+            busy,
+        })
+    }
+
+    /// The busy intervals overlapping [from, to), but for the appointment `except`.
+    fn around(&self, from: i64, to: i64, except: Option<i64>) -> Vec<(i64, i64)> {
+        let lo = self
+            .busy
+            .partition_point(|b| b.0 < from - carnet_domain::agenda::MAX_DURATION_MIN * 60);
+        let hi = self.busy.partition_point(|b| b.0 < to);
+        self.busy[lo..hi]
+            .iter()
+            .filter(|b| b.1 > from && Some(b.2) != except)
+            .map(|b| (b.0, b.1))
+            .collect()
+    }
+
+    /// Records an appointment's new place (`id` 0 for one being created).
+    fn book(&mut self, id: i64, start: i64, end: i64) {
+        if id != 0 {
+            self.busy.retain(|b| b.2 != id);
+        }
+        let at = self.busy.partition_point(|b| b.0 < start);
+        self.busy.insert(at, (start, end, id));
+    }
+}
+
+/// How many working days after its day an appointment may slip when its day is full.
+const SLIP_DAYS: usize = 5;
+
+/// An occurrence's place on a day (see [`slot`]); an appointment goes to a free
+/// time of the owner's diary: the rule's time when free, else where it already
+/// is (`current`: id and start) when still free, else the first free time that
+/// day — or on one of the next working days when that day is full. When no day
+/// has room, the rule's time on its day.
+fn place(
+    rule: &RecurringRule,
+    t: &Target,
+    diary: Option<&mut Diary>,
+    day: NaiveDate,
+    current: Option<(i64, i64)>,
+) -> (i64, Option<i64>, Option<String>) {
+    let Some(diary) = diary.filter(|_| t.appointment) else {
+        return slot(rule, t, day);
+    };
+    let mut d = working_day(day);
+    for _ in 0..=SLIP_DAYS {
+        // A local day lies within a UTC day and its neighbours.
+        let midnight = d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+        let busy = diary.around(midnight - 86_400, midnight + 2 * 86_400, current.map(|c| c.0));
+        let at = carnet_domain::slots::place_on_day(
+            t.tz,
+            &diary.hours,
+            &busy,
+            d,
+            rule.start_min as u32,
+            rule.duration_min,
+            current.map(|c| c.1),
+        );
+        if let Some(at) = at {
+            diary.book(current.map_or(0, |c| c.0), at, at + rule.duration_min * 60);
+            return (at, Some(at), None);
+        }
+        d = working_day(d.succ_opt().unwrap_or(d));
+    }
+    slot(rule, t, day)
+}
+
 fn day_of(t: &Target, ts: i64, appointment: bool) -> NaiveDate {
     let utc = DateTime::from_timestamp(ts, 0).unwrap_or_default();
     if appointment {
@@ -377,7 +478,14 @@ fn plus_months(d: NaiveDate, n: i64) -> NaiveDate {
 
 type Occurrence = (i64, i64, Option<i64>, Option<i64>, i64);
 
-async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Option<Target>, today: NaiveDate) -> Result<()> {
+async fn sync_one(
+    tx: &mut Tx,
+    rule: &RecurringRule,
+    account: i64,
+    target: Option<Target>,
+    mut diary: Option<&mut Diary>,
+    today: NaiveDate,
+) -> Result<()> {
     let Some(t) = target else {
         q("DELETE FROM actions WHERE recurring_rule_id = $1 AND account_id = $2 AND outcome IS NULL")
             .bind(rule.id)
@@ -433,7 +541,11 @@ async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Optio
             q("DELETE FROM actions WHERE id = $1").bind(id).execute(tx).await?;
             continue;
         }
-        let (p, starts, due) = slot(rule, &t, day);
+        let (p, starts, due) = if moved {
+            (planned_at, None, None)
+        } else {
+            place(rule, &t, diary.as_deref_mut(), day, Some((id, planned_at)))
+        };
         if !moved && p != planned_at {
             q(
                 "UPDATE actions SET planned_at = $1, rule_planned_at = $1, starts_at = $2, duration_min = $3, due_date = $4, \
@@ -460,7 +572,7 @@ async fn sync_one(tx: &mut Tx, rule: &RecurringRule, account: i64, target: Optio
     }
     let mut next = expected.map(|e| e.max(today)).unwrap_or(today);
     while working_day(next) <= horizon {
-        let (p, starts, due) = slot(rule, &t, next);
+        let (p, starts, due) = place(rule, &t, diary.as_deref_mut(), next, None);
         q("INSERT INTO actions (type_id, subject, account_id, assignee_id, starts_at, duration_min, due_date, planned_at, rule_planned_at, \
            recurring_rule_id, sequence, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, 0, $10, $10)")
         .bind(rule.type_id)

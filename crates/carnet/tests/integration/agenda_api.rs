@@ -1072,6 +1072,107 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     );
 }
 
+/// Recurring appointments go to free times of the owner's diary: the rule's
+/// time when free, else the next free time that day; they never overlap the
+/// diary or each other, and return to the rule's time once it frees up.
+#[tokio::test]
+async fn recurring_appointments_find_free_times_in_the_diary() {
+    let app = spawn_app().await;
+    let day = working(chrono::Utc::now().date_naive());
+    let (s, blocker) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Demo", "subject": "Blocker", "starts_at": format!("{day}T10:00"), "duration": 60}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{blocker}");
+    assert_eq!(blocker["assignee_id"], app.admin.id);
+    let mut accounts = Vec::new();
+    for name in ["P1", "P2", "P3"] {
+        let (_, a) = app
+            .post(
+                "/api/v1/accounts",
+                json!({"name": name, "tags": ["Gold"], "owner": app.admin.id}),
+            )
+            .await;
+        accounts.push(a);
+    }
+    let (s, rule) = app
+        .post(
+            "/api/v1/recurring-rules",
+            json!({"name": "Platinum visit", "type": "Customer visit", "segment": "Gold", "every_months": 6, "horizon_months": 1, "start_time": "10:00", "duration": 60}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rule}");
+    let rule_id = rule["data"]["id"].as_i64().unwrap();
+    drain(&app).await;
+    let hm = |o: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(o["starts_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%H:%M")
+            .to_string()
+    };
+    let mut placed = Vec::new();
+    for a in &accounts {
+        let occ = occurrences(&app, &a["id"], rule_id).await;
+        assert_eq!(occ.len(), 1, "{occ:?}");
+        assert_eq!(local_day(&occ[0]), day);
+        placed.push(occ[0].clone());
+    }
+    let mut times: Vec<String> = placed.iter().map(hm).collect();
+    times.sort();
+    assert_eq!(
+        times,
+        ["11:00", "14:00", "15:00"],
+        "after the blocker, within working hours, one after the other"
+    );
+
+    // The blocker is cancelled: at the next planning, one visit takes the rule's
+    // time again and the others stay where they are.
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/actions/{}/finish", blocker["id"]),
+            json!({"outcome": "cancelled"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let replan = || async {
+        let mut tx = app.carnet.db.begin().await.unwrap();
+        jobs::enqueue(
+            &mut tx,
+            jobs::NewJob {
+                kind: "recurring_rule",
+                payload: json!({"rule_id": rule_id}),
+                run_at: None,
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        drain(&app).await;
+    };
+    replan().await;
+    let mut after = Vec::new();
+    for a in &accounts {
+        after.push(occurrences(&app, &a["id"], rule_id).await.remove(0));
+    }
+    let changed: Vec<(&serde_json::Value, &serde_json::Value)> = placed
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b["starts_at"] != a["starts_at"])
+        .collect();
+    assert_eq!(changed.len(), 1, "{after:?}");
+    let (before, now) = changed[0];
+    assert_eq!((now["id"].clone(), hm(now)), (before["id"].clone(), "10:00".to_string()));
+    assert_eq!(now["sequence"], before["sequence"].as_i64().unwrap() + 1, "calendars see the move");
+    replan().await;
+    for (a, o) in accounts.iter().zip(&after) {
+        assert_eq!(&occurrences(&app, &a["id"], rule_id).await[0], o, "planning again changes nothing");
+    }
+}
+
 /// Day and month views; moving an appointment by the drag-and-drop form (to a
 /// colleague's diary, a new time and length) and by the keyboard path (the edit
 /// form); reminders in the app; the agenda settings section.
