@@ -6,16 +6,20 @@ use std::path::PathBuf;
 
 use carnet_app::platform::jobs;
 
-/// Workers per node, and how long a claimed job is held before another node may
-/// take it over (a crashed worker's jobs run again after this).
+/// Workers per node.
 const WORKERS: usize = 2;
-const JOB_LEASE_SECS: i64 = 120;
+
+/// The default of [`Config::job_lease_secs`].
+pub const DEFAULT_JOB_LEASE_SECS: i64 = 120;
 
 pub struct Config {
     pub database_url: String,
     pub files_dir: PathBuf,
     pub listen: String,
     pub secure_cookies: bool,
+    /// How long a claimed job is held before another worker may take it over
+    /// (a crashed node's jobs run again after this).
+    pub job_lease_secs: i64,
 }
 
 pub fn init_logging() {
@@ -62,7 +66,14 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
     // Background workers run the durable job queue beside the web server.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers: Vec<_> = (0..WORKERS)
-        .map(|i| tokio::spawn(jobs::worker(carnet.clone(), jobs::worker_name(i), JOB_LEASE_SECS, stopped.clone())))
+        .map(|i| {
+            tokio::spawn(jobs::worker(
+                carnet.clone(),
+                jobs::worker_name(i),
+                cfg.job_lease_secs,
+                stopped.clone(),
+            ))
+        })
         .collect();
     let state = carnet_web::AppState::new(carnet, cfg.secure_cookies);
     carnet_web::serve(state, listener, shutdown_signal())

@@ -29,6 +29,10 @@ struct ServeArgs {
     /// Mark session cookies `Secure` (set when Carnet is reached over HTTPS).
     #[arg(long, env = "CARNET_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Seconds a background job is held by its worker; a crashed node's jobs run
+    /// again on another node after this. Longer than the slowest job.
+    #[arg(long, env = "CARNET_JOB_LEASE_SECS", default_value_t = carnet::DEFAULT_JOB_LEASE_SECS, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    job_lease_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +142,7 @@ fn config(db: &DbArgs, serve: Option<&ServeArgs>) -> Config {
         files_dir: db.files_dir.clone().into(),
         listen: serve.map(|s| s.listen.clone()).unwrap_or_default(),
         secure_cookies: serve.is_some_and(|s| s.secure_cookies),
+        job_lease_secs: serve.map_or(carnet::DEFAULT_JOB_LEASE_SECS, |s| s.job_lease_secs),
     }
 }
 

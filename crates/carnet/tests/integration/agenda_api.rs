@@ -223,6 +223,117 @@ async fn two_workers_never_run_the_same_job() {
     assert_eq!(followups, 30);
 }
 
+/// A `carnet serve` process, killed when dropped.
+struct Node(std::process::Child);
+
+impl Node {
+    fn start(app: &TestApp, name: &str) -> Node {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_carnet"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--job-lease-secs", "2"])
+            .env("CARNET_DATABASE_URL", &app.url)
+            .env("CARNET_FILES_DIR", app.dir.join(name))
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("carnet serve starts");
+        Node(child)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two real `carnet serve` processes drain one queue, and one is killed
+/// (SIGKILL) while it holds jobs: those run again on the other once their lease
+/// expires, and every event's follow-up exists exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_one_killed_run_every_job_once() {
+    use carnet_app::db::q;
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/followup-rules",
+        json!({"when_type": "Phone call", "then_type": "Task", "subject": "Ring back", "due_days": 1, "business_days": false}),
+    )
+    .await;
+    let n = 3000i64;
+    let db = &app.carnet.db;
+    let call: i64 = q("SELECT id FROM action_types WHERE name = 'Phone call'")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let t = carnet_app::db::now();
+    for i in 0..n {
+        let id = q(
+            "INSERT INTO actions (type_id, subject, assignee_id, planned_at, done_at, outcome, sequence, created_at, updated_at) \
+                    VALUES ($1, $2, $3, $4, $4, 'done', 0, $4, $4) RETURNING id",
+        )
+        .bind(call)
+        .bind(format!("Call {i}"))
+        .bind(app.admin.id)
+        .bind(t)
+        .insert_id(&mut tx)
+        .await
+        .unwrap();
+        carnet_app::platform::events::record(&mut tx, "action_done", "action", id, json!({}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let count = |sql: &'static str| async move { q(sql).scalar::<i64>(&mut db.conn().await.unwrap()).await.unwrap() };
+
+    let doomed = Node::start(&app, "files-a");
+    let _survivor = Node::start(&app, "files-b");
+    let pid = doomed.0.id();
+    let held_by_doomed = format!("SELECT id FROM jobs WHERE status = 'running' AND locked_by LIKE '{pid}-%'");
+    let mut held: Vec<(i64,)> = Vec::new();
+    for _ in 0..3000 {
+        held = q(held_by_doomed.clone()).fetch_all(&mut db.conn().await.unwrap()).await.unwrap();
+        if !held.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!held.is_empty(), "the first node never took a job");
+    drop(doomed);
+    // What the dead node held when it died (its last transaction is rolled back).
+    let held: Vec<(i64,)> = q(held_by_doomed).fetch_all(&mut db.conn().await.unwrap()).await.unwrap();
+    for _ in 0..600 {
+        if count("SELECT COUNT(*) FROM jobs WHERE kind = 'event' AND status <> 'done'").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM jobs WHERE kind = 'event' AND status = 'done'").await,
+        n,
+        "every job done"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM actions WHERE subject = 'Ring back'").await,
+        n,
+        "one follow-up per call"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM job_effects WHERE effect_key LIKE 'followup:%'").await,
+        n
+    );
+    // Jobs ran once, but those the dead node held: claimed again after its lease.
+    let rerun: Vec<(i64,)> = q("SELECT id FROM jobs WHERE kind = 'event' AND attempts > 1 ORDER BY id")
+        .fetch_all(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let mut held = held;
+    held.sort();
+    assert_eq!(rerun, held, "exactly the dead node's jobs ran again");
+    assert!(rerun.len() as i64 <= 2 * jobs::BATCH);
+}
+
 /// A worker that dies holding a job: its lease expires, another worker runs the
 /// job again, and the effect still happens once.
 #[tokio::test]
@@ -1090,10 +1201,7 @@ async fn recurring_appointments_find_free_times_in_the_diary() {
     let mut accounts = Vec::new();
     for name in ["P1", "P2", "P3"] {
         let (_, a) = app
-            .post(
-                "/api/v1/accounts",
-                json!({"name": name, "tags": ["Gold"], "owner": app.admin.id}),
-            )
+            .post("/api/v1/accounts", json!({"name": name, "tags": ["Gold"], "owner": app.admin.id}))
             .await;
         accounts.push(a);
     }
