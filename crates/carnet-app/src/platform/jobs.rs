@@ -79,7 +79,7 @@ pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Resul
     let t = now();
     let limit = limit.max(1);
     let mut tx = db.begin().await?;
-    let lock = crate::db::dialect::claim_lock_clause(tx_dialect(&mut tx));
+    let lock = crate::db::dialect::claim_lock_clause(tx.dialect());
     let mut jobs = Vec::new();
     for due in [
         "status = 'running' AND locked_until < $3 ORDER BY locked_until, id",
@@ -105,10 +105,6 @@ pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Resul
     tx.commit().await?;
     jobs.sort_by_key(|j| (j.run_at, j.id));
     Ok(jobs)
-}
-
-fn tx_dialect(tx: &mut Tx) -> crate::db::Dialect {
-    crate::db::Handle::dialect(tx)
 }
 
 /// Marks a job done, if `worker` still holds it.
