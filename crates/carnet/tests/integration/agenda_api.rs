@@ -5,6 +5,23 @@ use carnet_app::platform::jobs;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// Queues a job, as the application would, in a transaction of its own.
+async fn queue(app: &TestApp, kind: &str, payload: serde_json::Value) {
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    jobs::enqueue(
+        &mut tx,
+        jobs::NewJob {
+            kind,
+            payload,
+            run_at: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn drain(app: &TestApp) -> usize {
     let mut n = 0;
     while jobs::run_once(&app.carnet, "test-worker", 60).await.unwrap() {
@@ -427,18 +444,8 @@ async fn a_failing_job_in_a_batch_loses_only_its_own_writes() {
         app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
             .await;
     }
+    queue(&app, "touch", json!({})).await;
     let mut tx = app.carnet.db.begin().await.unwrap();
-    jobs::enqueue(
-        &mut tx,
-        jobs::NewJob {
-            kind: "touch",
-            payload: json!({}),
-            run_at: None,
-            idempotency_key: None,
-        },
-    )
-    .await
-    .unwrap();
     // The second follow-up of the doomed account's job fails in the database,
     // after its first follow-up was written.
     let trigger: &[&str] = match app.carnet.db.dialect() {
@@ -1118,19 +1125,7 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     assert_eq!(occurrences(&app, &b["id"], rule_id).await.len(), 3);
     assert!(occurrences(&app, &c["id"], rule_id).await.is_empty(), "not in the segment");
     // Planning again changes nothing.
-    let mut tx = app.carnet.db.begin().await.unwrap();
-    carnet_app::platform::jobs::enqueue(
-        &mut tx,
-        carnet_app::platform::jobs::NewJob {
-            kind: "recurring_rule",
-            payload: json!({"rule_id": rule_id}),
-            run_at: None,
-            idempotency_key: None,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    queue(&app, "recurring_rule", json!({"rule_id": rule_id})).await;
     drain(&app).await;
     assert_eq!(occurrences(&app, &a["id"], rule_id).await, occ_a, "idempotent");
 
@@ -1251,19 +1246,7 @@ async fn recurring_appointments_find_free_times_in_the_diary() {
         .await;
     assert_eq!(s, StatusCode::OK);
     let replan = || async {
-        let mut tx = app.carnet.db.begin().await.unwrap();
-        jobs::enqueue(
-            &mut tx,
-            jobs::NewJob {
-                kind: "recurring_rule",
-                payload: json!({"rule_id": rule_id}),
-                run_at: None,
-                idempotency_key: None,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        queue(&app, "recurring_rule", json!({"rule_id": rule_id})).await;
         drain(&app).await;
     };
     replan().await;
