@@ -425,8 +425,8 @@ impl Diary {
 /// How many working days after its day an appointment may slip when its day is full.
 const SLIP_DAYS: usize = 5;
 
-/// An occurrence's place on a day (see [`slot`]); an appointment goes to a free
-/// time of the owner's diary: the rule's time when free, else where it already
+/// An occurrence's place on a day (see [`slot`]); an appointment (the diary is
+/// only read for appointment rules) goes to a free time of the owner's diary: the rule's time when free, else where it already
 /// is (`current`: id and start) when still free, else the first free time that
 /// day — or on one of the next working days when that day is full. When no day
 /// has room, the rule's time on its day.
@@ -437,7 +437,7 @@ fn place(
     day: NaiveDate,
     current: Option<(i64, i64)>,
 ) -> (i64, Option<i64>, Option<String>) {
-    let Some(diary) = diary.filter(|_| t.appointment) else {
+    let Some(diary) = diary else {
         return slot(rule, t, day);
     };
     let mut d = working_day(day);
