@@ -4,7 +4,7 @@
 
 use crate::access::users::{self, NewUser};
 use crate::db::dialect::bulk_insert;
-use crate::db::{now, q, Value};
+use crate::db::{q, Value};
 use crate::error::{AppError, Result};
 use crate::records::{accounts, contacts, timeline};
 use crate::{settings, Carnet};
@@ -282,7 +282,7 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
         tags_of("Company size"),
         tags_of("Interests"),
     );
-    let t0 = now();
+    let t0 = c.db.now();
     let year = 365 * 86_400;
     for i in 0..60 {
         let name = format!("{} {}", rng.pick(COMPANY_A), rng.pick(COMPANY_B));
@@ -417,11 +417,13 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
     let mut tx = db.begin().await?;
     // What an hour of each rep costs (opportunity cost): 40 to 55 €.
     q("UPDATE users SET hourly_cost = 4000 + (id % 4) * 500").execute(&mut tx).await?;
-    // The history was back-dated in place: the analysis facts are recomputed.
+    // The history was back-dated in place: the analysis facts are recomputed
+    // (and the users, written in bulk, read again by the catalogue).
     crate::analytics::facts::rebuild(&mut tx).await?;
+    crate::platform::events::settings_changed(&mut tx, "users", false).await?;
     tx.commit().await?;
     // A year of pipeline history from the stage moves.
-    let today = chrono::Utc::now().date_naive();
+    let today = db.clock().today_utc();
     crate::analytics::snapshots::backfill(db, today - chrono::Duration::days(365), today - chrono::Duration::days(1)).await?;
     let mut tx = db.begin().await?;
     q("INSERT INTO app_settings (key, value) VALUES ('demo', $1)")
@@ -489,7 +491,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
     let accounts: Vec<(i64, String, Option<i64>)> = q("SELECT a.id, a.name, a.owner_id FROM accounts a ORDER BY a.id")
         .fetch_all(&mut db.conn().await?)
         .await?;
-    let t_end = now();
+    let t_end = c.db.now();
     let year = 365 * 86_400;
     let mut order_no = 1000;
     for (account_id, account_name, owner) in accounts {
@@ -563,7 +565,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
             let before: i64 = q("SELECT COALESCE(MAX(id), 0) FROM timeline").scalar(&mut db.conn().await?).await?;
             let id = opportunities::create(c, &cat, &cat.sales, &actor, &d).await?;
             for s in open_stages.iter().take(steps).skip(1) {
-                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), "").await?;
+                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), "", None).await?;
             }
             let closing = pipeline.stages.iter().find(|s| s.outcome == outcome && outcome != Outcome::Open);
             if let Some(s) = closing {
@@ -572,7 +574,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
                 } else {
                     String::new()
                 };
-                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), &reason).await?;
+                opportunities::move_to(c, &cat, &cat.sales, &actor, id, &s.id.to_string(), &reason, None).await?;
             }
             // Spread the story over time: each move some days after the last.
             let moves: Vec<(i64,)> = q("SELECT id FROM stage_history WHERE opportunity_id = $1 ORDER BY id")
@@ -648,6 +650,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
                     &cat,
                     &types,
                     chrono_tz::Europe::Paris,
+                    db.now(),
                     &[],
                 )
                 .map_err(AppError::Invalid)?;
@@ -662,7 +665,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
                 tx.commit().await?;
             }
             if outcome == Outcome::Open {
-                let due = chrono::Utc::now().date_naive() + chrono::Duration::days(rng.below(20) as i64 - 5);
+                let due = c.db.clock().today_utc() + chrono::Duration::days(rng.below(20) as i64 - 5);
                 let d = carnet_domain::agenda::ActionDraft::parse(
                     &raw(&[
                         ("type", ty(["Email", "Phone call", "Task"][rng.below(3) as usize])),
@@ -684,6 +687,7 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
                     &cat,
                     &types,
                     chrono_tz::Europe::Paris,
+                    db.now(),
                     &[],
                 )
                 .map_err(AppError::Invalid)?;
@@ -769,7 +773,7 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
     drop(conn);
     let n_accounts = (contacts * 3 / 10).max(1);
     let mut rng = Rng::new(seed);
-    let t0 = now() - 2 * 365 * 86_400;
+    let t0 = c.db.now() - 2 * 365 * 86_400;
     const BATCH: u64 = 20_000;
     let owner_of = |rng: &mut Rng| -> Value {
         if owners.is_empty() {
@@ -946,7 +950,9 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
     generate_opportunities(c, contacts, base_account, n_accounts, &mut rng, &progress).await?;
     generate_actions(c, contacts * ACTIONS_PER_CONTACT, seed, &progress).await?;
     let mut tx = db.begin().await?;
-    crate::sales::totals::segments_changed(&mut tx).await?;
+    // Loaded in bulk: every deal's segment, the open-pipeline totals and the
+    // facts are recomputed by the subscribers of a change of segments.
+    crate::platform::events::settings_changed(&mut tx, "demo", true).await?;
     tx.commit().await?;
     crate::db::dialect::after_bulk_load(db).await?;
     Ok(())
@@ -959,7 +965,7 @@ async fn ensure_reps(db: &crate::Db, n: i64) -> Result<()> {
         return Ok(());
     }
     let hash = users::hash_password(DEMO_PASSWORD.to_string()).await?;
-    let t = now();
+    let t = db.now();
     let rows: Vec<Vec<Value>> = (have..n)
         .map(|i| {
             vec![
@@ -1025,7 +1031,7 @@ pub async fn generate_actions(c: &Carnet, n: u64, seed: u64, progress: &impl Fn(
         return Ok(());
     }
     let mut rng = Rng::new(seed ^ 0xAC71_0115);
-    let t_end = now();
+    let t_end = c.db.now();
     let t_start = t_end - 5 * 365 * 86_400;
     let horizon = t_end + 90 * 86_400;
     let appointment: Vec<i64> = types.iter().filter(|t| t.kind == "appointment").map(|t| t.id).collect();
@@ -1204,7 +1210,7 @@ async fn generate_opportunities(
     let base: i64 = q("SELECT COALESCE(MAX(id), 0) FROM opportunities")
         .scalar(&mut db.conn().await?)
         .await?;
-    let t_end = now();
+    let t_end = c.db.now();
     const BATCH: u64 = 20_000;
     let mut done = 0;
     while done < n {

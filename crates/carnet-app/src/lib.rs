@@ -28,10 +28,28 @@ pub struct Carnet {
     pub max_upload_bytes: usize,
 }
 
+/// Every capability's job kinds, event subscribers and watchers: the one place
+/// where the platform meets the features. Watchers of one entity settle in
+/// this order: sales (open-pipeline totals, an opportunity's segment) before
+/// analytics (facts, which read the segment sales keeps).
+pub fn registry() -> platform::registry::Registry {
+    let r = platform::jobs::platform_registry();
+    let r = sales::register(r);
+    let r = analytics::register(r);
+    let r = settings::register(r);
+    agenda::register(r)
+}
+
 impl Carnet {
     /// Connects, applies migrations and seeds the default settings.
     pub async fn open(database_url: &str, files_dir: PathBuf) -> Result<Carnet, AppError> {
+        Carnet::open_with(database_url, files_dir, registry()).await
+    }
+
+    /// Like [`Carnet::open`], with another registry (tests add kinds of their own).
+    pub async fn open_with(database_url: &str, files_dir: PathBuf, registry: platform::registry::Registry) -> Result<Carnet, AppError> {
         let db = Db::connect(database_url).await?;
+        db.install(std::sync::Arc::new(registry));
         db::dialect::migrate(&db).await?;
         db::dialect::refresh_statistics(&db).await?;
         settings::seed_defaults(&db).await?;

@@ -35,8 +35,11 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Manager => matches!(p, ReadRecords | WriteAccounts | WriteContacts | DeleteRecords | Comment),
-            Role::Sales => matches!(p, ReadRecords | WriteAccounts | WriteContacts | Comment),
+            Role::Manager => matches!(
+                p,
+                ReadRecords | WriteAccounts | WriteContacts | WriteOpportunities | DeleteRecords | Comment
+            ),
+            Role::Sales => matches!(p, ReadRecords | WriteAccounts | WriteContacts | WriteOpportunities | Comment),
             Role::Marketing => matches!(p, ReadRecords | WriteContacts | Comment),
         }
     }
@@ -50,6 +53,8 @@ pub enum Permission {
     ReadRecords,
     WriteAccounts,
     WriteContacts,
+    /// Opportunities, their stage moves and orders.
+    WriteOpportunities,
     DeleteRecords,
     Comment,
 }
@@ -65,6 +70,8 @@ mod tests {
         assert!(!Role::Sales.can(Permission::DeleteRecords));
         assert!(!Role::Marketing.can(Permission::WriteAccounts));
         assert!(Role::Marketing.can(Permission::WriteContacts));
+        assert!(!Role::Marketing.can(Permission::WriteOpportunities));
+        assert!(Role::Sales.can(Permission::WriteOpportunities));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Ok(r));
             assert!(r.can(Permission::ReadRecords));

@@ -5,7 +5,7 @@
 use crate::error::FieldErrors;
 use crate::records::{Catalog, RawInput};
 use crate::values::{optional_text, required_name, MAX_LONG_TEXT};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -104,15 +104,7 @@ pub fn add_days(d: NaiveDate, n: i64, business: bool) -> NaiveDate {
     if !business {
         return d + Duration::days(n);
     }
-    let mut out = d;
-    let mut left = n;
-    while left > 0 {
-        out += Duration::days(1);
-        if !matches!(out.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    out
+    crate::time::add_business_days(d, n)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +157,15 @@ fn record_ref(e: &mut FieldErrors, input: &RawInput, k: &str) -> Option<i64> {
 
 impl ActionDraft {
     /// `tz` is the zone local times are typed in (the user's, unless `time_zone` is given).
-    pub fn parse(input: &RawInput, cat: &Catalog, types: &[ActionTypeDef], tz: Tz, ignored: &[&str]) -> Result<Self, FieldErrors> {
+    /// `now` (unix seconds) gives a task without a due date today's date in `tz`.
+    pub fn parse(
+        input: &RawInput,
+        cat: &Catalog,
+        types: &[ActionTypeDef],
+        tz: Tz,
+        now: i64,
+        ignored: &[&str],
+    ) -> Result<Self, FieldErrors> {
         const KEYS: &[&str] = &[
             "type",
             "subject",
@@ -241,7 +241,7 @@ impl ActionDraft {
             Some(_) => {
                 let due = input.one("due_date").trim();
                 if due.is_empty() {
-                    Some(When::Due(Utc::now().with_timezone(&tz).date_naive()))
+                    Some(When::Due(crate::time::local_date(tz, now)))
                 } else {
                     e.check(
                         "due_date",
@@ -446,6 +446,7 @@ impl RecurringDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{Datelike, Utc, Weekday};
     use proptest::prelude::*;
 
     fn types() -> Vec<ActionTypeDef> {
@@ -484,6 +485,7 @@ mod tests {
             &Catalog::default(),
             &types(),
             paris,
+            1_780_000_000,
             &[],
         )
         .unwrap();
@@ -538,7 +540,7 @@ mod tests {
             (vec![("type", "Golf"), ("subject", "S")], "type"),
             (vec![("type", "Task"), ("subject", "S"), ("due_date", "tomorrow")], "due_date"),
         ] {
-            let e = ActionDraft::parse(&input(&pairs), &Catalog::default(), &types(), paris, &[]).unwrap_err();
+            let e = ActionDraft::parse(&input(&pairs), &Catalog::default(), &types(), paris, 1_780_000_000, &[]).unwrap_err();
             assert!(e.get(field).is_some(), "{pairs:?} → {e:?}");
         }
     }

@@ -357,6 +357,11 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
         "Veuillez corriger les champs signalés.",
     ),
     (
+        "form.conflict",
+        "Someone else saved this record after you opened the form: what you typed is kept below. Check the record, then save again to replace their change.",
+        "Quelqu'un d'autre a enregistré cette fiche après l'ouverture du formulaire : votre saisie est conservée ci-dessous. Vérifiez la fiche, puis enregistrez de nouveau pour remplacer sa modification.",
+    ),
+    (
         "error.not_found",
         "This page does not exist or was deleted.",
         "Cette page n'existe pas ou a été supprimée.",

@@ -12,6 +12,7 @@ pub mod records;
 pub mod sales;
 pub mod search;
 pub mod slots;
+pub mod time;
 pub mod values;
 
 pub use error::FieldErrors;

@@ -376,6 +376,33 @@ impl OpportunityDraft {
         Ok(draft)
     }
 
+    /// The same opportunity moved to a stage of its pipeline (an id or a name),
+    /// with a lost reason (an id or a name) when the stage is a lost one; the
+    /// mandatory rules of the target stage are checked on the fields it has.
+    pub fn moved(mut self, cat: &Catalog, sales: &SalesCatalog, stage: &str, lost_reason: &str) -> Result<Self, FieldErrors> {
+        let mut e = FieldErrors::new();
+        let Some(pipeline) = sales.pipeline(self.pipeline_id) else {
+            return Err(FieldErrors::single("pipeline", "is not a known pipeline"));
+        };
+        let target = e.check("stage", sales.resolve_stage(pipeline, stage));
+        let reason = match lost_reason.trim() {
+            "" => None,
+            r => e.check("lost_reason", sales.resolve_lost_reason(r).map(|r| r.id)),
+        };
+        if let Some(t) = target {
+            if t.outcome == Outcome::Lost && reason.is_none() && !e.0.contains_key("lost_reason") {
+                e.add("lost_reason", "is required to close an opportunity as lost");
+            }
+        }
+        e.into_result()?;
+        let target = target.expect("checked");
+        self.stage_id = target.id;
+        self.outcome = target.outcome;
+        self.lost_reason_id = if target.outcome == Outcome::Lost { reason } else { None };
+        self.check_rules(cat, sales, pipeline, target)?;
+        Ok(self)
+    }
+
     /// Mandatory rules that apply from a stage on: stages of the same pipeline at
     /// or after the rule's stage (won and lost included).
     fn check_rules(&self, cat: &Catalog, sales: &SalesCatalog, pipeline: &PipelineDef, stage: &StageDef) -> Result<(), FieldErrors> {

@@ -46,13 +46,47 @@ pub trait Kind: Send + Sync + 'static {
         d: &Self::Draft,
         raw: &RawInput,
     ) -> impl Future<Output = Result<i64, AppError>> + Send;
-    fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Self::Draft) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// Changes a record. `expected` is the version its writer read (`If-Match`,
+    /// or the form's hidden `version`), for kinds that keep one.
+    fn update(
+        c: &Carnet,
+        cat: &Catalog,
+        actor: &User,
+        id: i64,
+        d: &Self::Draft,
+        expected: Option<i64>,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
     fn card(db: &Db, cat: &Catalog, id: i64) -> impl Future<Output = Result<Self::Card, AppError>> + Send;
-    fn delete(c: &Carnet, id: i64) -> impl Future<Output = Result<(), AppError>> + Send;
+    fn delete(c: &Carnet, actor: &User, id: i64) -> impl Future<Output = Result<(), AppError>> + Send;
     fn to_raw(card: &Self::Card, cat: &Catalog) -> RawInput;
     fn card_name(card: &Self::Card) -> String;
-    fn row_json(row: &Self::Row, extras: &Extras, cat: &Catalog) -> Value;
-    fn card_json(card: &Self::Card, cat: &Catalog) -> Value;
+    /// The version of a record whose writes can be conditional (optimistic
+    /// concurrency), or `None` for kinds that keep none.
+    fn version(_card: &Self::Card) -> Option<i64> {
+        None
+    }
+    fn row_json(row: &Self::Row, extras: &Extras, cat: &Catalog, now: i64) -> Value;
+    fn card_json(card: &Self::Card, cat: &Catalog, now: i64) -> Value;
+}
+
+/// The version a writer read, from `If-Match` (`"7"`, `W/"7"` or `7`) or a
+/// `version` field; both must agree when both are given.
+pub fn expected_version(if_match: Option<&str>, field: Option<&str>) -> Result<Option<i64>, AppError> {
+    let parse = |raw: &str, name: &str| -> Result<i64, AppError> {
+        raw.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| AppError::field(name, "must be the version read from the record (a whole number, its ETag)"))
+    };
+    let header = if_match.filter(|h| h.trim() != "*").map(|h| parse(h, "If-Match")).transpose()?;
+    let field = field.filter(|f| !f.trim().is_empty()).map(|f| parse(f, "version")).transpose()?;
+    match (header, field) {
+        (Some(h), Some(f)) if h != f => Err(AppError::field("version", "differs from the If-Match header")),
+        (h, f) => Ok(h.or(f)),
+    }
 }
 
 pub struct Accounts;
@@ -106,6 +140,17 @@ fn link_from_raw(raw: &RawInput, cat: &Catalog) -> Result<Option<(i64, Option<i6
     Ok(Some((id, role)))
 }
 
+/// Kinds without versions refuse a conditional write rather than ignore it.
+fn refuse_version(expected: Option<i64>, what: &str) -> Result<(), AppError> {
+    match expected {
+        Some(_) => Err(AppError::field(
+            "If-Match",
+            format!("is not supported on {what}: they keep no version"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A record reference typed by a person or a picker: `12`, or `#12 Acme`.
 pub fn parse_ref(raw: &str) -> Option<i64> {
     let t = raw.trim().trim_start_matches('#');
@@ -133,14 +178,15 @@ impl Kind for Accounts {
     async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft, _raw: &RawInput) -> Result<i64, AppError> {
         accounts::create(c, cat, actor, d).await
     }
-    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<(), AppError> {
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft, expected: Option<i64>) -> Result<(), AppError> {
+        refuse_version(expected, "accounts")?;
         accounts::update(c, cat, actor, id, d).await
     }
     async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<AccountCard, AppError> {
         accounts::get(db, cat, id).await
     }
-    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
-        accounts::delete(c, id).await
+    async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<(), AppError> {
+        accounts::delete(c, actor, id).await
     }
     fn to_raw(card: &AccountCard, cat: &Catalog) -> RawInput {
         accounts::to_raw(card, cat)
@@ -148,7 +194,7 @@ impl Kind for Accounts {
     fn card_name(card: &AccountCard) -> String {
         card.account.name.clone()
     }
-    fn row_json(a: &Account, ex: &Extras, cat: &Catalog) -> Value {
+    fn row_json(a: &Account, ex: &Extras, cat: &Catalog, _now: i64) -> Value {
         json!({
             "id": a.id,
             "name": a.name,
@@ -162,8 +208,8 @@ impl Kind for Accounts {
             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
         })
     }
-    fn card_json(card: &AccountCard, cat: &Catalog) -> Value {
-        let mut v = Self::row_json(&card.account, &card.extras, cat);
+    fn card_json(card: &AccountCard, cat: &Catalog, now: i64) -> Value {
+        let mut v = Self::row_json(&card.account, &card.extras, cat, now);
         v["contacts"] = Value::Array(
             card.contacts
                 .iter()
@@ -196,14 +242,15 @@ impl Kind for Contacts {
         let link = link_from_raw(raw, cat)?;
         contacts::create(c, cat, actor, d, link).await
     }
-    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft) -> Result<(), AppError> {
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft, expected: Option<i64>) -> Result<(), AppError> {
+        refuse_version(expected, "contacts")?;
         contacts::update(c, cat, actor, id, d).await
     }
     async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard, AppError> {
         contacts::get(db, cat, id).await
     }
-    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
-        contacts::delete(c, id).await
+    async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<(), AppError> {
+        contacts::delete(c, actor, id).await
     }
     fn to_raw(card: &ContactCard, cat: &Catalog) -> RawInput {
         contacts::to_raw(card, cat)
@@ -211,7 +258,7 @@ impl Kind for Contacts {
     fn card_name(card: &ContactCard) -> String {
         card.contact.name()
     }
-    fn row_json(c: &Contact, ex: &Extras, cat: &Catalog) -> Value {
+    fn row_json(c: &Contact, ex: &Extras, cat: &Catalog, _now: i64) -> Value {
         json!({
             "id": c.id,
             "first_name": c.first_name, "last_name": c.last_name, "name": c.name(),
@@ -224,8 +271,8 @@ impl Kind for Contacts {
             "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
         })
     }
-    fn card_json(card: &ContactCard, cat: &Catalog) -> Value {
-        let mut v = Self::row_json(&card.contact, &card.extras, cat);
+    fn card_json(card: &ContactCard, cat: &Catalog, now: i64) -> Value {
+        let mut v = Self::row_json(&card.contact, &card.extras, cat, now);
         v["accounts"] = Value::Array(
             card.accounts
                 .iter()
@@ -241,10 +288,9 @@ pub fn money(c: i64) -> String {
 }
 
 /// An opportunity as JSON, the same for lists, cards and the sales API.
-pub fn opportunity_json(o: &Opportunity, ex: &Extras, cat: &Catalog) -> Value {
+pub fn opportunity_json(o: &Opportunity, ex: &Extras, cat: &Catalog, now: i64) -> Value {
     let sales = &cat.sales;
     let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (p.name.clone(), s.clone())).unzip();
-    let now = carnet_app::db::now();
     json!({
         "id": o.id, "name": o.name,
         "account": {"id": o.account_id, "name": o.account_name},
@@ -263,13 +309,14 @@ pub fn opportunity_json(o: &Opportunity, ex: &Extras, cat: &Catalog) -> Value {
         "closed_at": o.closed_at.map(iso),
         "custom": custom_json(cat, Entity::Opportunity, ex),
         "created_at": iso(o.created_at), "updated_at": iso(o.updated_at),
+        "version": o.version,
     })
 }
 
 impl Kind for Opportunities {
     const ENTITY: Entity = Entity::Opportunity;
     const PATH: &'static str = "opportunities";
-    const WRITE: Permission = Permission::WriteAccounts;
+    const WRITE: Permission = Permission::WriteOpportunities;
     const COLS: &'static str = opportunities::COLS;
     type Draft = OpportunityDraft;
     type Card = OpportunityCard;
@@ -291,14 +338,17 @@ impl Kind for Opportunities {
     async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &OpportunityDraft, _raw: &RawInput) -> Result<i64, AppError> {
         opportunities::create(c, cat, &cat.sales, actor, d).await
     }
-    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &OpportunityDraft) -> Result<(), AppError> {
-        opportunities::update(c, cat, &cat.sales, actor, id, d).await
+    async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &OpportunityDraft, expected: Option<i64>) -> Result<(), AppError> {
+        opportunities::update(c, cat, &cat.sales, actor, id, d, expected).await
     }
     async fn card(db: &Db, cat: &Catalog, id: i64) -> Result<OpportunityCard, AppError> {
         opportunities::get(db, cat, id).await
     }
-    async fn delete(c: &Carnet, id: i64) -> Result<(), AppError> {
-        opportunities::delete(c, id).await
+    async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<(), AppError> {
+        opportunities::delete(c, actor, id).await
+    }
+    fn version(card: &OpportunityCard) -> Option<i64> {
+        Some(card.opportunity.version)
     }
     fn to_raw(card: &OpportunityCard, cat: &Catalog) -> RawInput {
         opportunities::to_raw(card, cat)
@@ -306,11 +356,11 @@ impl Kind for Opportunities {
     fn card_name(card: &OpportunityCard) -> String {
         card.opportunity.name.clone()
     }
-    fn row_json(o: &Opportunity, ex: &Extras, cat: &Catalog) -> Value {
-        opportunity_json(o, ex, cat)
+    fn row_json(o: &Opportunity, ex: &Extras, cat: &Catalog, now: i64) -> Value {
+        opportunity_json(o, ex, cat, now)
     }
-    fn card_json(card: &OpportunityCard, cat: &Catalog) -> Value {
-        let mut v = opportunity_json(&card.opportunity, &card.extras, cat);
+    fn card_json(card: &OpportunityCard, cat: &Catalog, now: i64) -> Value {
+        let mut v = opportunity_json(&card.opportunity, &card.extras, cat, now);
         v["contacts"] = Value::Array(card.contacts.iter().map(|(id, name)| json!({"id": id, "name": name})).collect());
         v
     }

@@ -422,7 +422,7 @@ async fn sales_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key:
     out.push(row(kind, "stage move (history row, totals, timelines, rules)", &h, &s, 10.0));
     eprintln!("{}", out.last().unwrap());
 
-    let (from, to) = carnet_app::sales::forecast::month_range(chrono::Utc::now().date_naive(), 6);
+    let (from, to) = carnet_app::sales::forecast::month_range(carnet.db.clock().today_utc(), 6);
     let plain = q("SELECT SUBSTR(o.expected_close, 1, 7), o.owner_id, COUNT(*), SUM(o.amount), SUM(o.amount * s.probability) FROM opportunities o \
                    JOIN stages s ON s.id = o.stage_id WHERE o.status = 'open' AND o.expected_close >= $1 AND o.expected_close < $2 GROUP BY 1, 2")
         .bind(from.to_string())
@@ -451,7 +451,7 @@ async fn agenda_suite(kind: &str, carnet: &Carnet, client: &reqwest::Client, key
         .await
         .unwrap();
     drop(c);
-    let now = carnet_app::db::now();
+    let now = db.now();
     if have == 0 {
         // A busy month: eight one-hour appointments a working day, some cancelled.
         let types = carnet_app::agenda::types(db).await.unwrap();
@@ -583,11 +583,17 @@ fn median(v: &mut [f64]) -> f64 {
 async fn drain_jobs(carnet: &Carnet, job_kind: &str, count: i64, now: i64) -> f64 {
     let db = &carnet.db;
     let mut tx = db.begin().await.unwrap();
+    // A touch job writes one row under its own key.
     let rows: Vec<Vec<carnet_app::db::Value>> = (0..count)
-        .map(|_| {
+        .map(|i| {
+            let payload = if job_kind == "touch" {
+                format!("{{\"key\":\"{i}\"}}")
+            } else {
+                "{}".into()
+            };
             vec![
                 job_kind.into(),
-                "{}".into(),
+                payload.into(),
                 "queued".into(),
                 0i64.into(),
                 0i64.into(),
@@ -719,7 +725,7 @@ async fn analysis_suite(kind: &str, carnet: &Carnet, base: &str, n: usize) -> Ve
     let size = format!("{} opportunities, {} actions", totals.0, totals.1);
 
     // The plain SQL: this month, the previous month and the same month last year.
-    let today = chrono::Utc::now().date_naive();
+    let today = db.clock().today_utc();
     let ts = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
     let m0 = chrono::Datelike::with_day(&today, 1).unwrap();
     let periods = [

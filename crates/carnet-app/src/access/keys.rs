@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <key>`. A key acts with its user's role.
 
 use super::{random_token, token_hash, User};
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::values::required_name;
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub async fn create(db: &Db, user_id: i64, name: &str) -> Result<(ApiKey, String
         .bind(name)
         .bind(token_hash(&key))
         .bind(prefix)
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await?;
     tx.commit().await?;
@@ -53,7 +53,7 @@ pub async fn list_for(db: &Db, user_id: i64) -> Result<Vec<ApiKey>> {
 pub async fn revoke(db: &Db, user_id: i64, key_id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     let n = q("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now())
+        .bind(tx.now())
         .bind(key_id)
         .bind(user_id)
         .execute(&mut tx)
@@ -75,7 +75,7 @@ pub async fn authenticate(db: &Db, key: &str) -> Result<Option<User>> {
     .fetch_optional(&mut db.conn().await?)
     .await?;
     let Some((key_id, user_id, last)) = row else { return Ok(None) };
-    let t = now();
+    let t = db.now();
     // Recording use at most once a minute keeps API reads from becoming writes.
     if last.is_none_or(|l| t - l > 60) {
         let mut tx = db.begin().await?;

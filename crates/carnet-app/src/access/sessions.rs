@@ -2,7 +2,7 @@
 //! database with the session's CSRF token and expiry.
 
 use super::{random_token, token_hash, User};
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::Result;
 
 pub const SESSION_DAYS: i64 = 14;
@@ -15,7 +15,7 @@ pub struct NewSession {
 pub async fn create(db: &Db, user_id: i64) -> Result<NewSession> {
     let token = random_token();
     let csrf = random_token();
-    let t = now();
+    let t = db.now();
     let mut tx = db.begin().await?;
     // Expired sessions are swept as new ones are made.
     q("DELETE FROM sessions WHERE expires_at < $1").bind(t).execute(&mut tx).await?;
@@ -36,7 +36,7 @@ pub async fn lookup(db: &Db, token: &str) -> Result<Option<(User, String)>> {
     let row: Option<(i64, String)> = q("SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
                                         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = TRUE")
     .bind(token_hash(token))
-    .bind(now())
+    .bind(db.now())
     .fetch_optional(&mut db.conn().await?)
     .await?;
     match row {

@@ -1,8 +1,9 @@
 //! Users, passwords and the one-time first-run setup.
 
 use super::{random_token, token_hash};
-use crate::db::{now, q, Db, Handle};
+use crate::db::{q, Db, Handle};
 use crate::error::{AppError, Result};
+use crate::platform::events;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use carnet_domain::access::Role;
@@ -150,6 +151,7 @@ pub async fn create(db: &Db, u: NewUser) -> Result<User> {
     let hash = hash_password(u.password).await?;
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, &u.email, &u.name, u.role, &hash, u.locale, u.tz).await?;
+    events::settings_changed(&mut tx, "users", false).await?;
     tx.commit().await?;
     get(db, id).await
 }
@@ -165,7 +167,7 @@ async fn insert(h: &mut impl Handle, email: &EmailAddress, name: &str, role: Rol
     .bind(hash)
     .bind(locale.as_str())
     .bind(tz.name())
-    .bind(now())
+    .bind(h.now())
     .insert_id(h)
     .await;
     match r {
@@ -246,6 +248,7 @@ pub async fn set_hourly_cost(db: &Db, id: i64, raw: &str) -> Result<i64> {
     {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "users", false).await?;
     tx.commit().await?;
     Ok(cents)
 }
@@ -292,6 +295,7 @@ pub async fn update(db: &Db, id: i64, u: UserUpdate) -> Result<User> {
     if !new_active {
         q("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut tx).await?;
     }
+    events::settings_changed(&mut tx, "users", false).await?;
     tx.commit().await?;
     get(db, id).await
 }
@@ -353,6 +357,7 @@ pub async fn complete_setup(db: &Db, token: &str, u: NewUser) -> Result<User> {
         return Err(AppError::Forbidden);
     }
     let id = insert(&mut tx, &u.email, &u.name, Role::Admin, &hash, u.locale, u.tz).await?;
+    events::settings_changed(&mut tx, "users", false).await?;
     tx.commit().await?;
     get(db, id).await
 }

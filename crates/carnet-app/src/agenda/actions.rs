@@ -3,9 +3,9 @@
 //! event recorded in the same transaction, for the rules to react to.
 
 use crate::access::User;
-use crate::db::{dialect, now, push_in_list, q, Db, Tx};
+use crate::db::{dialect, push_in_list, q, Db, Tx};
 use crate::error::{AppError, Result};
-use crate::platform::events;
+use crate::platform::events::{self, EventKind, NewEvent, Scope};
 use crate::records::timeline::{self, NewEntry};
 use carnet_domain::agenda::{ActionDraft, Outcome, When};
 use carnet_domain::fields::Entity;
@@ -96,7 +96,7 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
     let mut tx = db.begin().await?;
     check_links(&mut tx, d).await?;
     let (starts, dur, due) = when_cols(&d.when);
-    let t = now();
+    let t = tx.now();
     let id = q("INSERT INTO actions (type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
                 due_date, planned_at, remind_min, remind_at, sequence, created_at, updated_at) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, 0, $13, $13) RETURNING id")
@@ -126,8 +126,21 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
         serde_json::json!({"planned_at": d.when.planned_at()}),
     )
     .await?;
+    events::record(
+        &mut tx,
+        NewEvent::new(EventKind::ActionPlanned, "action", id, Some(actor.id), event_data(d)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// What an action's events carry: its type, people, records and time.
+fn event_data(d: &ActionDraft) -> serde_json::Value {
+    serde_json::json!({
+        "type_id": d.type_id, "assignee_id": d.assignee_id, "account_id": d.account_id,
+        "contact_id": d.contact_id, "opportunity_id": d.opportunity_id, "planned_at": d.when.planned_at(),
+    })
 }
 
 pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<()> {
@@ -138,6 +151,8 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
         .fetch_optional(&mut tx)
         .await?;
     let (starts, dur, due) = when_cols(&d.when);
+    // A done action counts in the facts by its type, assignee and account.
+    let watch = events::watch(&mut tx, Scope::one("action", id)).await?;
     // SEQUENCE goes up on every change, for calendar clients (RFC 5545).
     let n = q("UPDATE actions SET type_id = $1, subject = $2, notes = $3, account_id = $4, contact_id = $5, opportunity_id = $6, assignee_id = $7, \
                starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, remind_min = $14, remind_at = $15, sequence = sequence + 1, \
@@ -153,7 +168,7 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
         .bind(dur)
         .bind(due)
         .bind(d.when.planned_at())
-        .bind(now())
+        .bind(tx.now())
         .bind(id)
         .bind(d.remind.map(|r| r.0))
         .bind(d.remind.map(|r| r.1))
@@ -162,6 +177,12 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    watch.settle(&mut tx).await?;
+    events::record(
+        &mut tx,
+        NewEvent::new(EventKind::RecordUpdated, "action", id, Some(actor.id), event_data(d)),
+    )
+    .await?;
     // A moved occurrence of a recurring rule: the following ones follow it.
     if let Some((Some(_), Some(account))) = occurrence_of {
         super::recurring::queue_account(&mut tx, account).await?;
@@ -181,7 +202,8 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
         return Err(AppError::field("outcome", "this action is already closed"));
     }
     let mut tx = db.begin().await?;
-    let t = now();
+    let t = tx.now();
+    let watch = events::watch(&mut tx, Scope::one("action", id)).await?;
     let n = q(
         "UPDATE actions SET outcome = $1, done_at = $2, spent_min = $3, remind_at = NULL, sequence = sequence + 1, updated_at = $2 \
                WHERE id = $4 AND outcome IS NULL",
@@ -195,9 +217,7 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
     if n == 0 {
         return Err(AppError::field("outcome", "this action is already closed"));
     }
-    if let Some(done) = crate::analytics::facts::action_state(&mut tx, id).await? {
-        crate::analytics::facts::apply_actions(&mut tx, &[], &[done]).await?;
-    }
+    watch.settle(&mut tx).await?;
     let d = ActionDraft {
         type_id: a.type_id,
         subject: a.subject.clone(),
@@ -218,15 +238,16 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
         serde_json::json!({"outcome": outcome.as_str()}),
     )
     .await?;
-    match outcome {
-        Outcome::Done => {
-            events::record(&mut tx, "action_done", "action", id, serde_json::json!({"action_id": id})).await?;
-        }
-        Outcome::NoShow => {
-            events::record(&mut tx, "no_show", "action", id, serde_json::json!({"action_id": id})).await?;
-        }
-        _ => {}
-    }
+    let mut data = event_data(&d);
+    data["planned_at"] = a.planned_at.into();
+    data["outcome"] = outcome.as_str().into();
+    let kind = match outcome {
+        Outcome::Done => EventKind::ActionDone,
+        Outcome::NoShow => EventKind::NoShow,
+        // Cancelled or rescheduled: the action changed, nobody met.
+        Outcome::Cancelled | Outcome::Rescheduled => EventKind::RecordUpdated,
+    };
+    events::record(&mut tx, NewEvent::new(kind, "action", id, Some(actor.id), data)).await?;
     // Recurring occurrences follow the work really done, and a closed occurrence.
     if let Some(account) = a.account_id {
         if a.recurring_rule_id.is_some() || outcome == Outcome::Done {
@@ -250,14 +271,26 @@ pub async fn read(h: &mut impl crate::db::Handle, id: i64) -> Result<Action> {
         .ok_or(AppError::NotFound)
 }
 
-pub async fn delete(db: &Db, id: i64) -> Result<()> {
+pub async fn delete(db: &Db, actor: &User, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
-    if let Some(done) = crate::analytics::facts::action_state(&mut tx, id).await? {
-        crate::analytics::facts::apply_actions(&mut tx, &[done], &[]).await?;
-    }
-    if q("DELETE FROM actions WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
+    let subject: String = q("SELECT subject FROM actions WHERE id = $1")
+        .bind(id)
+        .scalar_opt(&mut tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    events::record(
+        &mut tx,
+        NewEvent::new(
+            EventKind::RecordDeleted,
+            "action",
+            id,
+            Some(actor.id),
+            serde_json::json!({ "name": subject }),
+        ),
+    )
+    .await?;
+    events::watch(&mut tx, Scope::one("action", id)).await?.settle_gone(&mut tx).await?;
+    q("DELETE FROM actions WHERE id = $1").bind(id).execute(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

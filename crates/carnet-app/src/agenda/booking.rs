@@ -5,7 +5,7 @@
 //! cannot both get it.
 
 use crate::access::{random_token, token_hash};
-use crate::db::{now, q, Db, Handle, Tx};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
 use crate::records::timeline::{self, NewEntry};
 use carnet_domain::fields::Entity;
@@ -251,12 +251,12 @@ pub async fn free(db: &Db, user_id: i64, from: i64, to: i64, duration: Option<i6
     let tz = zone(&mut c, user_id).await?;
     let hours = hours(&mut c, user_id).await?;
     let busy = busy(&mut c, user_id, from - 86_400, to + 86_400).await?;
-    Ok(free_slots(tz, &hours, &busy, from, to, &rules, now()))
+    Ok(free_slots(tz, &hours, &busy, from, to, &rules, db.now()))
 }
 
 /// The next `n` free slots of a user from now (proposed after a no-show).
 pub async fn propose(db: &Db, user_id: i64, n: usize) -> Result<Vec<i64>> {
-    let t = now();
+    let t = db.now();
     let mut slots = free(db, user_id, t, t + 30 * 86_400, None).await?;
     slots.truncate(n);
     Ok(slots)
@@ -303,7 +303,7 @@ async fn find_or_create_contact(tx: &mut Tx, b: &Booker, owner: i64) -> Result<i
         Some((f, l)) => (Some(f.to_string()), l.to_string()),
         None => (None, b.name.clone()),
     };
-    let t = now();
+    let t = tx.now();
     let id = q("INSERT INTO contacts (first_name, last_name, name_key, email, email_key, phone, phone_key, job_title, owner_id, source, description, created_at, updated_at) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 'Booking page', $9, $10, $10) RETURNING id")
         .bind(first.clone())
@@ -359,7 +359,7 @@ async fn slot_is_free(tx: &mut Tx, user_id: i64, slot: i64, rules: &SlotRules, e
     let hours = hours(tx, user_id).await?;
     let dur = rules.duration_min * 60;
     let busy = busy_except(tx, user_id, slot - 86_400, slot + dur + 86_400, except).await?;
-    Ok(free_slots(tz, &hours, &busy, slot, slot + 1, rules, now()).contains(&slot))
+    Ok(free_slots(tz, &hours, &busy, slot, slot + 1, rules, tx.now()).contains(&slot))
 }
 
 fn taken() -> AppError {
@@ -395,7 +395,7 @@ async fn insert_booking(
     team_id: Option<i64>,
 ) -> Result<(i64, String)> {
     let contact = find_or_create_contact(tx, b, user_id).await?;
-    let t = now();
+    let t = tx.now();
     let subject = match &b.company {
         Some(c) => format!("{} ({c})", b.name),
         None => b.name.clone(),
@@ -450,7 +450,7 @@ pub async fn cancel(db: &Db, token: &str) -> Result<()> {
     let a = by_token(db, token).await?;
     let mut tx = db.begin().await?;
     let n = q("UPDATE actions SET outcome = 'cancelled', done_at = $1, sequence = sequence + 1, updated_at = $1 WHERE id = $2 AND outcome IS NULL")
-        .bind(now())
+        .bind(tx.now())
         .bind(a.id)
         .execute(&mut tx)
         .await?;
@@ -623,7 +623,7 @@ async fn free_with(db: &Db, user_id: i64, rules: &SlotRules, from: i64, to: i64,
     let tz = zone(&mut c, user_id).await?;
     let hours = hours(&mut c, user_id).await?;
     let busy = busy_except(&mut c, user_id, from - 86_400, to + 86_400, except).await?;
-    Ok(free_slots(tz, &hours, &busy, from, to, rules, now()))
+    Ok(free_slots(tz, &hours, &busy, from, to, rules, db.now()))
 }
 
 /// A team's free slots: when at least one member is free.
@@ -724,7 +724,7 @@ pub async fn reschedule_slots(db: &Db, token: &str) -> Result<Vec<i64>> {
     let a = by_token(db, token).await?;
     let rules = rules_of_booking(db, token, &a).await?;
     let user = a.assignee_id.ok_or(AppError::NotFound)?;
-    let t = now();
+    let t = db.now();
     free_with(db, user, &rules, t, t + rules.horizon_days * 86_400, a.id).await
 }
 
@@ -742,7 +742,7 @@ pub async fn reschedule(db: &Db, token: &str, slot: i64) -> Result<()> {
     if !slot_is_free(&mut tx, user, slot, &rules, a.id).await? {
         return Err(taken());
     }
-    let t = now();
+    let t = tx.now();
     q("UPDATE actions SET starts_at = $1, planned_at = $1, sequence = sequence + 1, updated_at = $2 WHERE id = $3 AND outcome IS NULL")
         .bind(slot)
         .bind(t)

@@ -7,7 +7,7 @@
 
 use super::actions::{self, Action};
 use crate::access::{random_token, token_hash};
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::agenda::ActionTypeDef;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -42,14 +42,14 @@ pub async fn new_token(db: &Db, user_id: i64) -> Result<String> {
     let token = random_token();
     let mut tx = db.begin().await?;
     q("UPDATE calendar_feeds SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now())
+        .bind(tx.now())
         .bind(user_id)
         .execute(&mut tx)
         .await?;
     q("INSERT INTO calendar_feeds (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(token_hash(&token))
         .bind(user_id)
-        .bind(now())
+        .bind(tx.now())
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
@@ -59,7 +59,7 @@ pub async fn new_token(db: &Db, user_id: i64) -> Result<String> {
 pub async fn revoke(db: &Db, user_id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     q("UPDATE calendar_feeds SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now())
+        .bind(tx.now())
         .bind(user_id)
         .execute(&mut tx)
         .await?;
@@ -171,7 +171,7 @@ pub fn render(name: &str, list: &[Action], types: &[ActionTypeDef], host: &str) 
 
 /// The user's actions from 90 days back to a year ahead.
 pub async fn feed(db: &Db, user_id: i64, name: &str, host: &str) -> Result<String> {
-    let t = now();
+    let t = db.now();
     let f = actions::ActionFilter {
         assignee: Some(user_id),
         from: Some(t - 90 * 86_400),

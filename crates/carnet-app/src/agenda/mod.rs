@@ -7,7 +7,12 @@ pub mod calendar;
 pub mod recurring;
 pub mod rules;
 
-use crate::db::{now, q, Db};
+/// The agenda's job kinds and subscribers (see `crate::registry`).
+pub fn register(r: crate::platform::registry::Registry) -> crate::platform::registry::Registry {
+    rules::register(recurring::register(r))
+}
+
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::agenda::ActionTypeDef;
 use carnet_domain::values::required_name;
@@ -60,7 +65,7 @@ pub async fn seed_defaults(db: &Db) -> Result<()> {
             .await?;
     }
     q("INSERT INTO app_settings (key, value) VALUES ('seeded_agenda', $1)")
-        .bind(now().to_string())
+        .bind(tx.now().to_string())
         .execute(&mut tx)
         .await?;
     tx.commit().await?;

@@ -20,14 +20,17 @@
 //! owner change, when an action of the account is done or an occurrence moved,
 //! and once a day for every rule (the horizon rolls forward).
 
-use crate::db::{now, push_in_list, q, Db, Tx};
+use crate::db::{push_in_list, q, Db, Tx};
 use crate::error::{AppError, Result};
-use crate::platform::jobs::{self, NewJob};
+use crate::platform::events::{Event, EventKind};
+use crate::platform::jobs::{self, When};
+use crate::platform::registry::{BoxFut, Delivery, JobKind, Mode, Registry, Subscriber};
 use crate::records::{accounts, lists};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
-use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Weekday};
 use chrono_tz::Tz;
+use serde::Deserialize;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -69,16 +72,7 @@ async fn check(tx: &mut Tx, r: &RecurringDraft) -> Result<()> {
 }
 
 async fn queue_rule(tx: &mut Tx, id: i64) -> Result<()> {
-    jobs::enqueue(
-        tx,
-        NewJob {
-            kind: "recurring_rule",
-            payload: serde_json::json!({ "rule_id": id }),
-            run_at: None,
-            idempotency_key: None,
-        },
-    )
-    .await
+    jobs::enqueue::<PlanRule>(tx, &RulePayload { rule_id: id }, When::Now, None).await
 }
 
 /// Queues the re-planning of an account's occurrences, in the caller's
@@ -88,16 +82,77 @@ pub async fn queue_account(tx: &mut Tx, account_id: i64) -> Result<()> {
     if rules == 0 {
         return Ok(());
     }
-    jobs::enqueue(
-        tx,
-        NewJob {
-            kind: "recurring_account",
-            payload: serde_json::json!({ "account_id": account_id }),
-            run_at: None,
-            idempotency_key: None,
-        },
-    )
-    .await
+    jobs::enqueue::<PlanAccount>(tx, &AccountPayload { account_id }, When::Now, None).await
+}
+
+/// Re-plans every account of a rule (when it is saved, and daily).
+pub struct PlanRule;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RulePayload {
+    pub rule_id: i64,
+}
+
+impl JobKind for PlanRule {
+    const NAME: &'static str = "recurring_rule";
+    const MODE: Mode = Mode::Alone;
+    type Payload = RulePayload;
+
+    fn run_alone(c: &Carnet, p: RulePayload) -> BoxFut<'_, Result<()>> {
+        Box::pin(sync_rule(c, p.rule_id))
+    }
+}
+
+/// Re-plans one account under every rule.
+pub struct PlanAccount;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccountPayload {
+    pub account_id: i64,
+}
+
+impl JobKind for PlanAccount {
+    const NAME: &'static str = "recurring_account";
+    const MODE: Mode = Mode::Alone;
+    type Payload = AccountPayload;
+
+    fn run_alone(c: &Carnet, p: AccountPayload) -> BoxFut<'_, Result<()>> {
+        Box::pin(sync_account(c, p.account_id))
+    }
+}
+
+/// An account created or changed (tags, owner, any field a saved view may
+/// select on): its occurrences follow.
+fn on_account<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        if e.entity == "account" {
+            queue_account(tx, e.record_id).await?;
+        }
+        Ok(())
+    })
+}
+
+/// The daily job's part: every rule re-planned (the horizon rolls forward).
+fn daily<'a>(tx: &'a mut Tx, day: NaiveDate) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        let rules: Vec<(i64,)> = q("SELECT id FROM recurring_rules ORDER BY id").fetch_all(&mut *tx).await?;
+        for (id,) in rules {
+            jobs::enqueue::<PlanRule>(tx, &RulePayload { rule_id: id }, When::Now, Some(format!("recurring:{id}:{day}"))).await?;
+        }
+        Ok(())
+    })
+}
+
+pub fn register(r: Registry) -> Registry {
+    r.job::<PlanRule>()
+        .job::<PlanAccount>()
+        .subscribe(Subscriber {
+            name: "recurring actions follow their account",
+            kinds: &[EventKind::RecordCreated, EventKind::RecordUpdated],
+            delivery: Delivery::InWriterTx,
+            run: on_account,
+        })
+        .daily(daily)
 }
 
 pub async fn create(db: &Db, r: &RecurringDraft) -> Result<i64> {
@@ -116,7 +171,7 @@ pub async fn create(db: &Db, r: &RecurringDraft) -> Result<i64> {
     .bind(r.start_min)
     .bind(r.duration_min)
     .bind(r.active)
-    .bind(now())
+    .bind(tx.now())
     .insert_id(&mut tx)
     .await?;
     queue_rule(&mut tx, id).await?;
@@ -259,7 +314,7 @@ pub async fn sync_rule(c: &Carnet, rule_id: i64) -> Result<()> {
             .await?;
     let inside: std::collections::HashSet<i64> = accounts.iter().copied().collect();
     let leaving: Vec<i64> = planned.into_iter().map(|(a,)| a).filter(|a| !inside.contains(a)).collect();
-    let today = Utc::now().date_naive();
+    let today = c.db.clock().today_utc();
     for chunk in accounts.chunks(500) {
         sync_accounts(c, &rule, chunk, true, today).await?;
     }
@@ -271,7 +326,7 @@ pub async fn sync_rule(c: &Carnet, rule_id: i64) -> Result<()> {
 
 /// Re-plans one account under every rule.
 pub async fn sync_account(c: &Carnet, account_id: i64) -> Result<()> {
-    let today = Utc::now().date_naive();
+    let today = c.db.clock().today_utc();
     for rule in list(&c.db).await? {
         let member = rule.active && !members(c, &rule, Some(&[account_id])).await?.is_empty();
         sync_accounts(c, &rule, &[account_id], member, today).await?;
@@ -525,7 +580,7 @@ async fn sync_one(
     .max();
     let mut expected: Option<NaiveDate> = anchor.map(|d| plus_months(d, rule.every_months));
     let horizon = plus_months(today, rule.horizon_months);
-    let stamp = now();
+    let stamp = tx.now();
     for (id, planned_at, rule_planned_at, assignee, created_at) in open {
         let moved = rule_planned_at != Some(planned_at);
         let created = day_of(&t, created_at, true);

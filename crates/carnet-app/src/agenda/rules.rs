@@ -5,9 +5,11 @@
 //! not create it twice.
 
 use super::actions;
-use crate::db::{now, q, Db, Tx};
+use crate::db::{q, Db, Tx};
 use crate::error::{AppError, Result};
-use crate::platform::{events, jobs};
+use crate::platform::events::{Event, EventKind};
+use crate::platform::jobs;
+use crate::platform::registry::{BoxFut, Delivery, Registry, Subscriber};
 use carnet_domain::agenda::add_days;
 use serde::Serialize;
 
@@ -47,7 +49,7 @@ pub async fn create(db: &Db, r: &FollowupDraft) -> Result<i64> {
     .bind(r.subject.clone())
     .bind(r.due_days)
     .bind(r.business_days)
-    .bind(now())
+    .bind(tx.now())
     .insert_id(&mut tx)
     .await?;
     tx.commit().await?;
@@ -70,12 +72,8 @@ pub async fn delete(db: &Db, id: i64) -> Result<()> {
 /// queue's transaction for a batch of jobs: the follow-ups and the job's
 /// completion are committed together. Each follow-up is also recorded under an
 /// effect key, so an event handled twice (a job re-queued by hand) creates it once.
-pub async fn on_event(tx: &mut Tx, event_id: i64) -> Result<()> {
-    let Some(ev) = events::get(tx, event_id).await? else {
-        return Ok(());
-    };
-    if ev.kind != "action_done" {
-        // Other events (no-show, ...) have no rule yet; scenarios will consume them.
+pub async fn on_event(tx: &mut Tx, ev: &Event) -> Result<()> {
+    if ev.kind != EventKind::ActionDone {
         return Ok(());
     }
     let done = actions::read(tx, ev.record_id).await?;
@@ -104,7 +102,7 @@ pub async fn on_event(tx: &mut Tx, event_id: i64) -> Result<()> {
         if !jobs::first_time(tx, &format!("followup:{}:{}", r.id, done.id)).await? {
             continue;
         }
-        let t = now();
+        let t = tx.now();
         q("INSERT INTO actions (type_id, subject, account_id, contact_id, opportunity_id, assignee_id, created_by, due_date, planned_at, sequence, created_at, updated_at) \
            VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, 0, $9, $9)")
             .bind(r.then_type_id)
@@ -120,4 +118,17 @@ pub async fn on_event(tx: &mut Tx, event_id: i64) -> Result<()> {
             .await?;
     }
     Ok(())
+}
+
+fn deliver<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
+    Box::pin(on_event(tx, e))
+}
+
+pub fn register(r: Registry) -> Registry {
+    r.subscribe(Subscriber {
+        name: "follow-up rules",
+        kinds: &[EventKind::ActionDone],
+        delivery: Delivery::Queued,
+        run: deliver,
+    })
 }

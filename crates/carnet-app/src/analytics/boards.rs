@@ -2,7 +2,7 @@
 //! dashboards (K2: named, shared or not, arranged widgets), with the default
 //! "sales model review" dashboard built from the articles' indicators.
 
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::metrics;
 use carnet_domain::values::required_name;
@@ -133,7 +133,7 @@ pub async fn create(db: &Db, user_id: i64, name: &str, shared: bool) -> Result<i
         .bind(name)
         .bind(user_id)
         .bind(shared)
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await?;
     tx.commit().await?;
@@ -310,7 +310,7 @@ pub async fn ensure_default(db: &Db) -> Result<()> {
     }
     let mut tx = db.begin().await?;
     let id = q("INSERT INTO dashboards (name, owner_id, shared, created_at) VALUES ('Sales model review', NULL, TRUE, $1) RETURNING id")
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await?;
     for (i, (title, chart, metric, query)) in DEFAULT_WIDGETS.iter().enumerate() {

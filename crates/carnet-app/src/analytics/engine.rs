@@ -5,7 +5,7 @@
 //! ([`Source::Records`]). Both paths end in the same formula.
 
 use super::facts;
-use crate::db::{now, push_in_list, q, Db, Handle, Q};
+use crate::db::{push_in_list, q, Db, Handle, Q};
 use crate::error::{AppError, Result};
 use carnet_domain::fields::Entity;
 use carnet_domain::metrics::{week_key, Breakdown, Family, Metric, Period};
@@ -956,7 +956,7 @@ async fn effort_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: P
 /// the snapshot of a past day.
 async fn pipeline(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period, source: Source) -> Result<(Parts, &'static str)> {
     let f = &r.filters;
-    let today = facts::day(tz, now());
+    let today = facts::day(tz, db.now());
     let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0) as f64 / 100.0;
     let mut out = Parts::new();
     let mut put = |dims: Dims, n: i64, amount: i64, weighted: f64| {

@@ -10,6 +10,9 @@ pub mod facts;
 pub mod raw;
 pub mod request;
 pub mod snapshots;
+pub mod watch;
+
+pub use watch::register;
 
 use crate::access::User;
 use crate::db::q;
@@ -43,7 +46,7 @@ impl Context {
         let type_colors = all_types.iter().map(|t| (t.id, t.color.clone())).collect();
         let types = all_types.into_iter().map(|t| (t.id, t.name)).collect();
         Ok(Context {
-            today: facts::day(tz, crate::db::now()),
+            today: facts::day(tz, db.now()),
             currency,
             users: cat.users.iter().map(|u| (u.id, u.name.clone())).collect(),
             statuses: cat.statuses.iter().map(|s| (s.id, s.name.clone())).collect(),

@@ -7,7 +7,7 @@
 
 use super::engine::{add, instants, Parts, Request};
 use super::facts;
-use crate::db::{now, push_in_list, q, Db, Q};
+use crate::db::{push_in_list, q, Db, Q};
 use crate::error::Result;
 use carnet_domain::metrics::{week_key, Breakdown, Period};
 use carnet_domain::sales::SalesCatalog;
@@ -61,7 +61,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                 "SELECT COALESCE(o.owner_id, 0), o.pipeline_id, o.stage_id FROM opportunities o JOIN stages s ON s.id = o.stage_id \
                                WHERE o.status = 'open' AND s.stall_days IS NOT NULL AND s.stall_days > 0 AND o.stage_entered_at < ",
             );
-            query.push_bind(now()).push(" - s.stall_days * 86400");
+            query.push_bind(db.now()).push(" - s.stall_days * 86400");
             filter(&mut query, "o.owner_id", &f.owners);
             filter(&mut query, "o.pipeline_id", &f.pipelines);
             filter(&mut query, "o.stage_id", &f.stages);
@@ -209,7 +209,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             }
         }
         "segment_size" => {
-            let today = facts::day(tz, now());
+            let today = facts::day(tz, db.now());
             let rows: Vec<(i64, i64)> = if p.to < today {
                 q("SELECT tag_id, accounts FROM segment_snapshots WHERE day = $1")
                     .bind(p.to.to_string())

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "open_stage", include_str!("../../migrations/0012_open_stage.sql")),
     (13, "covering", include_str!("../../migrations/0013_covering.sql")),
     (14, "job_claim", include_str!("../../migrations/0014_job_claim.sql")),
+    (15, "events", include_str!("../../migrations/0015_events.sql")),
 ];
 
 impl Dialect {
@@ -47,6 +48,16 @@ pub fn claim_lock_clause(d: Dialect) -> &'static str {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     }
+}
+
+/// Serialises transactions on a named lock until they end: a PostgreSQL
+/// transaction-level advisory lock on the key's hash; nothing on SQLite, whose
+/// write transaction is exclusive already.
+pub async fn lock_key(tx: &mut super::Tx, key: &str) -> Result<(), sqlx::Error> {
+    if tx.dialect() == Dialect::Postgres {
+        super::q("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(tx).await?;
+    }
+    Ok(())
 }
 
 /// How a transaction locks one row it is about to depend on: PostgreSQL locks
@@ -111,7 +122,7 @@ pub async fn migrate(db: &Db) -> Result<(), sqlx::Error> {
         super::q("INSERT INTO carnet_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)
             .bind(*name)
-            .bind(super::now())
+            .bind(tx.now())
             .execute(&mut tx)
             .await?;
         tx.commit().await?;

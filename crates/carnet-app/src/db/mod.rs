@@ -16,14 +16,45 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{FromRow, PgPool, Postgres, Sqlite, SqlitePool};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use crate::platform::registry::Registry;
+pub use carnet_domain::time::Clock;
 
 pub use dialect::Dialect;
 
+/// The database, and what every writer shares with it: the application's
+/// clock and the registry of event subscribers and job kinds (installed at
+/// start by [`crate::Carnet::open`]).
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    pools: Pools,
+    shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+enum Pools {
     Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),
+}
+
+/// What a database handle carries besides its connections.
+#[derive(Default)]
+pub struct Shared {
+    pub clock: Clock,
+    registry: OnceLock<Arc<Registry>>,
+    /// The settings catalogue and the version it was read at (see `settings::catalog`).
+    pub catalog: std::sync::Mutex<Option<(i64, Arc<carnet_domain::records::Catalog>)>>,
+}
+
+impl Shared {
+    /// The registry installed at start, or an empty one (a database opened
+    /// without the application, e.g. to create a test database).
+    pub fn registry(&self) -> Arc<Registry> {
+        static EMPTY: OnceLock<Arc<Registry>> = OnceLock::new();
+        self.registry.get().unwrap_or_else(|| EMPTY.get_or_init(Default::default)).clone()
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -33,8 +64,9 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens a database by URL: `postgres://…`, `sqlite:path`, or a plain file path.
+    /// Opens a database by URL: `postgres://…`, `sqlite:path[?options]`, or a plain file path.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let shared = Arc::new(Shared::default());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -42,7 +74,10 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            return Ok(Db::Postgres(pool));
+            return Ok(Db {
+                pools: Pools::Postgres(pool),
+                shared,
+            });
         }
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         let opts = SqliteConnectOptions::new()
@@ -59,58 +94,119 @@ impl Db {
             .max_connections(8)
             .connect_with(opts.read_only(false))
             .await?;
-        Ok(Db::Sqlite { read, write })
+        Ok(Db {
+            pools: Pools::Sqlite { read, write },
+            shared,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Db::Sqlite { .. } => Dialect::Sqlite,
-            Db::Postgres(_) => Dialect::Postgres,
+        match self.pools {
+            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
         }
+    }
+
+    /// The application's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Now, in seconds, by the application's clock.
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.shared.registry()
+    }
+
+    /// What this database handle shares with its connections and transactions.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Installs the event subscribers and job kinds (once; later calls keep the first).
+    pub fn install(&self, registry: Arc<Registry>) {
+        let _ = self.shared.registry.set(registry);
     }
 
     /// A pooled connection for reads.
     pub async fn conn(&self) -> Result<Conn, sqlx::Error> {
-        Ok(match self {
-            Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
-            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        let raw = match &self.pools {
+            Pools::Sqlite { read, .. } => ConnInner::Sqlite(read.acquire().await?),
+            Pools::Postgres(p) => ConnInner::Postgres(p.acquire().await?),
+        };
+        Ok(Conn {
+            raw,
+            shared: self.shared.clone(),
         })
     }
 
     /// A write transaction. Commit it, or it rolls back when dropped.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let raw = match &self.pools {
+            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin().await?),
+            Pools::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            raw,
+            shared: self.shared.clone(),
         })
     }
 
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite { read, write } => {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(p) => p.close().await,
+            Pools::Postgres(p) => p.close().await,
         }
     }
 }
 
-pub enum Conn {
+pub struct Conn {
+    raw: ConnInner,
+    shared: Arc<Shared>,
+}
+
+impl Conn {
+    /// Now, in seconds, by the application's clock.
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+}
+
+enum ConnInner {
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),
 }
 
-pub enum Tx {
+pub struct Tx {
+    raw: TxInner,
+    shared: Arc<Shared>,
+}
+
+enum TxInner {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
+    /// Now, in seconds, by the application's clock.
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+        match self.raw {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
         }
     }
 }
@@ -124,6 +220,12 @@ pub enum Raw<'c> {
 /// Anything a query can run on: a pooled connection or a transaction.
 pub trait Handle: Send {
     fn raw(&mut self) -> Raw<'_>;
+    /// The clock and registry of the database this handle belongs to.
+    fn shared(&self) -> &Shared;
+    /// Now, in seconds, by the application's clock.
+    fn now(&self) -> i64 {
+        self.shared().clock.now()
+    }
     fn dialect(&mut self) -> Dialect {
         match self.raw() {
             Raw::Sqlite(_) => Dialect::Sqlite,
@@ -134,19 +236,25 @@ pub trait Handle: Send {
 
 impl Handle for Conn {
     fn raw(&mut self) -> Raw<'_> {
-        match self {
-            Conn::Sqlite(c) => Raw::Sqlite(&mut *c),
-            Conn::Postgres(c) => Raw::Postgres(&mut *c),
+        match &mut self.raw {
+            ConnInner::Sqlite(c) => Raw::Sqlite(&mut *c),
+            ConnInner::Postgres(c) => Raw::Postgres(&mut *c),
         }
+    }
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 }
 
 impl Handle for Tx {
     fn raw(&mut self) -> Raw<'_> {
-        match self {
-            Tx::Sqlite(t) => Raw::Sqlite(&mut *t),
-            Tx::Postgres(t) => Raw::Postgres(&mut *t),
+        match &mut self.raw {
+            TxInner::Sqlite(t) => Raw::Sqlite(&mut *t),
+            TxInner::Postgres(t) => Raw::Postgres(&mut *t),
         }
+    }
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 }
 
@@ -333,22 +441,6 @@ pub async fn delete_by_id(db: &Db, table: &'static str, id: i64) -> Result<(), c
     }
     tx.commit().await?;
     Ok(())
-}
-
-thread_local! {
-    static PINNED: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
-}
-
-/// Now, in seconds. A test may pin the clock of its own thread ([`pin_clock`])
-/// to write records at chosen instants through the real code paths (the
-/// analysis tests do, to spread records over time-zone edge days).
-pub fn now() -> i64 {
-    PINNED.with(|c| c.get()).unwrap_or_else(|| chrono::Utc::now().timestamp())
-}
-
-/// Pins (or with `None` releases) [`now`] for the current thread.
-pub fn pin_clock(t: Option<i64>) {
-    PINNED.with(|c| c.set(t));
 }
 
 /// Whether an error is a unique-constraint violation (both databases).

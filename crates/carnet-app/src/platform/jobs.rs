@@ -12,35 +12,37 @@
 //! [`run_batch`]; the others (recurring plans, snapshots) are idempotent or
 //! record their effect under an effect key (`job_effects`).
 
-use crate::db::{now, q, Db, Handle, Tx};
+use super::registry::{BoxFut, JobKind, Mode, Outcome, Registry, Retry};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
 use crate::Carnet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tracing::Instrument;
 
-pub struct NewJob<'a> {
-    pub kind: &'a str,
-    pub payload: serde_json::Value,
-    pub run_at: Option<i64>,
-    /// A second job with the same key is not queued.
-    pub idempotency_key: Option<String>,
+/// When a queued job is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Now,
+    At(i64),
 }
 
-pub const MAX_ATTEMPTS: i64 = 8;
-
-/// Queues a job in the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, j: NewJob<'_>) -> Result<()> {
-    let t = now();
+/// Queues a job of kind `K` in the caller's transaction. A second job with the
+/// same idempotency key is not queued.
+pub async fn enqueue<K: JobKind>(tx: &mut Tx, payload: &K::Payload, when: When, idempotency_key: Option<String>) -> Result<()> {
+    let t = tx.now();
     q(
         "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at) \
        VALUES ($1, $2, 'queued', $3, 0, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
     )
-    .bind(j.kind)
-    .bind(j.payload.to_string())
-    .bind(j.run_at.unwrap_or(t))
-    .bind(MAX_ATTEMPTS)
-    .bind(j.idempotency_key)
+    .bind(K::NAME)
+    .bind(super::registry::encode::<K>(payload)?)
+    .bind(match when {
+        When::Now => t,
+        When::At(at) => at,
+    })
+    .bind(K::RETRY.max_attempts)
+    .bind(idempotency_key)
     .bind(t)
     .execute(tx)
     .await?;
@@ -75,15 +77,26 @@ pub async fn claim(db: &Db, worker: &str, lease: i64) -> Result<Option<Job>> {
 /// died), then due ones in (run_at, id) order. Each part is one statement that
 /// reads an index and stops early; an `OR` of both made PostgreSQL scan and sort
 /// every queued job on each claim.
+///
+/// Kinds with a concurrency limit are claimed apart: under a lock per kind
+/// (PostgreSQL advisory lock; SQLite's single writer), the jobs of the kind
+/// still running under a live lease are counted and at most the rest claimed,
+/// so the limit holds across workers and nodes.
 pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Result<Vec<Job>> {
-    let t = now();
+    let t = db.now();
     let limit = limit.max(1);
+    let limited = db.registry().limited();
     let mut tx = db.begin().await?;
     let lock = crate::db::dialect::claim_lock_clause(tx.dialect());
+    let mut not_limited = String::new();
+    for (name, _) in &limited {
+        // Kind names are code constants ([a-z_]), not input.
+        not_limited.push_str(&format!(" AND kind <> '{name}'"));
+    }
     let mut jobs = Vec::new();
     for due in [
-        "status = 'running' AND locked_until < $3 ORDER BY locked_until, id",
-        "status = 'queued' AND run_at <= $3 ORDER BY run_at, id",
+        format!("status = 'running' AND locked_until < $3{not_limited} ORDER BY locked_until, id"),
+        format!("status = 'queued' AND run_at <= $3{not_limited} ORDER BY run_at, id"),
     ] {
         let left = limit - jobs.len() as i64;
         if left == 0 {
@@ -102,6 +115,36 @@ pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Resul
             .await?,
         );
     }
+    for (name, max) in limited {
+        let left = limit - jobs.len() as i64;
+        if left == 0 {
+            break;
+        }
+        crate::db::dialect::lock_key(&mut tx, &format!("job-kind:{name}")).await?;
+        let running: i64 = q("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status = 'running' AND locked_until >= $2")
+            .bind(name)
+            .bind(t)
+            .scalar(&mut tx)
+            .await?;
+        let room = (max - running).min(left);
+        if room <= 0 {
+            continue;
+        }
+        jobs.extend(
+            q(format!(
+                "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM jobs WHERE kind = $5 AND ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
+                 ORDER BY run_at, id LIMIT $4{lock}) RETURNING {COLS}"
+            ))
+            .bind(worker)
+            .bind(t + lease)
+            .bind(t)
+            .bind(room)
+            .bind(name)
+            .fetch_all::<Job>(&mut tx)
+            .await?,
+        );
+    }
     tx.commit().await?;
     jobs.sort_by_key(|j| (j.run_at, j.id));
     Ok(jobs)
@@ -110,16 +153,16 @@ pub async fn claim_batch(db: &Db, worker: &str, lease: i64, limit: i64) -> Resul
 /// Marks a job done, if `worker` still holds it.
 pub async fn complete(db: &Db, id: i64, worker: &str) -> Result<bool> {
     let mut tx = db.begin().await?;
-    let n = mark_done(&[id], worker).execute(&mut tx).await?;
+    let n = mark_done(&[id], worker, tx.now()).execute(&mut tx).await?;
     tx.commit().await?;
     Ok(n == 1)
 }
 
 /// The statement that marks jobs done, those `worker` still holds.
-fn mark_done(ids: &[i64], worker: &str) -> crate::db::Q {
+fn mark_done(ids: &[i64], worker: &str, at: i64) -> crate::db::Q {
     let mut query = q("UPDATE jobs SET status = 'done', finished_at = ");
     query
-        .push_bind(now())
+        .push_bind(at)
         .push(", locked_by = NULL, locked_until = NULL, last_error = NULL WHERE status = 'running' AND locked_by = ")
         .push_bind(worker)
         .push(" AND id IN ");
@@ -127,30 +170,36 @@ fn mark_done(ids: &[i64], worker: &str) -> crate::db::Q {
     query
 }
 
-/// Seconds before attempt `n + 1`: 5 s, 10 s, 20 s… up to an hour.
-pub fn backoff(attempts: i64) -> i64 {
-    (5i64 << attempts.clamp(0, 20)).min(3600)
+/// How a job went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Retried by its kind's policy.
+    Transient,
+    /// Cannot succeed (unknown kind, unreadable payload): failed at once, visibly.
+    Permanent,
 }
 
 /// Records a failure: retried later, or failed for good after the last attempt.
-pub async fn fail(db: &Db, job: &Job, worker: &str, error: &str) -> Result<()> {
+pub async fn fail(db: &Db, job: &Job, worker: &str, error: &str, how: Failure) -> Result<()> {
     let mut tx = db.begin().await?;
-    record_failure(&mut tx, job, Some(worker), error).await?;
+    record_failure(&mut tx, job, Some(worker), error, how).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Records a failure in `tx`: only while `worker` holds the job, or
 /// unconditionally (`None`) when the caller already holds its row.
-async fn record_failure(tx: &mut Tx, job: &Job, worker: Option<&str>, error: &str) -> Result<()> {
+async fn record_failure(tx: &mut Tx, job: &Job, worker: Option<&str>, error: &str, how: Failure) -> Result<()> {
     let error: String = error.chars().take(2000).collect();
-    let mut query = if job.attempts >= job.max_attempts {
+    let t = tx.now();
+    let retry = tx.shared().registry().kind(&job.kind).map(|k| k.retry).unwrap_or(Retry::DEFAULT);
+    let mut query = if how == Failure::Permanent || job.attempts >= job.max_attempts {
         let mut query = q("UPDATE jobs SET status = 'failed', finished_at = ");
-        query.push_bind(now());
+        query.push_bind(t);
         query
     } else {
         let mut query = q("UPDATE jobs SET status = 'queued', finished_at = NULL, run_at = ");
-        query.push_bind(now() + backoff(job.attempts));
+        query.push_bind(t + retry.delay(job.attempts));
         query
     };
     query
@@ -187,7 +236,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Job> {
 pub async fn retry(db: &Db, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;
     let n = q("UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, finished_at = NULL WHERE id = $2 AND status = 'failed'")
-        .bind(now())
+        .bind(tx.now())
         .bind(id)
         .execute(&mut tx)
         .await?;
@@ -200,57 +249,13 @@ pub async fn retry(db: &Db, id: i64) -> Result<()> {
 
 /// Records an effect under its key; false if it was already produced (a re-run).
 pub async fn first_time(h: &mut impl Handle, effect_key: &str) -> Result<bool> {
+    let t = h.now();
     let n = q("INSERT INTO job_effects (effect_key, created_at) VALUES ($1, $2) ON CONFLICT (effect_key) DO NOTHING")
         .bind(effect_key)
-        .bind(now())
+        .bind(t)
         .execute(h)
         .await?;
     Ok(n == 1)
-}
-
-/// Whether a kind's handler writes only through the queue's transaction (see
-/// [`run_batch`]); the others open transactions of their own.
-fn runs_in_queue_tx(kind: &str) -> bool {
-    matches!(kind, "event" | "noop" | "touch")
-}
-
-fn payload(job: &Job) -> Result<serde_json::Value> {
-    serde_json::from_str(&job.payload).map_err(AppError::internal)
-}
-
-fn payload_id(job: &Job, key: &str) -> Result<i64> {
-    payload(job)?[key]
-        .as_i64()
-        .ok_or_else(|| AppError::internal(format!("{} job without {key}", job.kind)))
-}
-
-/// Runs the handler of a job whose kind [`runs_in_queue_tx`], in `tx`.
-async fn run_in(tx: &mut Tx, job: &Job) -> Result<()> {
-    match job.kind.as_str() {
-        "event" => crate::agenda::rules::on_event(tx, payload_id(job, "event_id")?).await,
-        // Measure the queue itself (benchmark, health checks): nothing, or one row.
-        "noop" => Ok(()),
-        "touch" => first_time(tx, &format!("touch:{}", job.id)).await.map(|_| ()),
-        other => Err(AppError::internal(format!("{other} jobs do not run in the queue's transaction"))),
-    }
-}
-
-/// Runs the handler of any other job; it commits its own effects, recorded
-/// under effect keys or idempotent, so a re-run after a crash changes nothing more.
-async fn run_alone(c: &Carnet, job: &Job) -> Result<()> {
-    match job.kind.as_str() {
-        "recurring_rule" => crate::agenda::recurring::sync_rule(c, payload_id(job, "rule_id")?).await,
-        "recurring_account" => crate::agenda::recurring::sync_account(c, payload_id(job, "account_id")?).await,
-        "daily" => daily(c, payload(job)?["day"].as_str().unwrap_or_default()).await,
-        "snapshot" => {
-            let day = payload(job)?["day"]
-                .as_str()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .ok_or_else(|| AppError::internal("snapshot job without day"))?;
-            crate::analytics::snapshots::take(&c.db, day).await
-        }
-        other => Err(AppError::internal(format!("no handler for job kind {other}"))),
-    }
 }
 
 /// Claims and runs one job; returns whether there was one.
@@ -277,24 +282,40 @@ pub async fn run_batch(c: &Carnet, worker: &str, lease: i64, limit: i64) -> Resu
 
 /// Runs jobs `worker` claimed (see [`run_batch`]); returns how many were done.
 pub async fn run_claimed(c: &Carnet, worker: &str, jobs: &[Job]) -> Result<usize> {
+    let registry = c.db.registry();
+    let in_tx = |j: &Job| registry.runs_in_queue_tx(&j.kind);
     let mut done = 0;
-    for group in jobs.chunk_by(|a, b| runs_in_queue_tx(&a.kind) == runs_in_queue_tx(&b.kind)) {
-        if runs_in_queue_tx(&group[0].kind) {
-            done += run_group(&c.db, worker, group).await?;
+    for group in jobs.chunk_by(|a, b| in_tx(a) == in_tx(b)) {
+        if in_tx(&group[0]) {
+            done += run_group(&c.db, &registry, worker, group).await?;
             continue;
         }
         for job in group {
-            match run_alone(c, job).instrument(span(job)).await {
+            match registry.run_alone(c, &job.kind, &job.payload).instrument(span(job)).await {
                 Ok(()) if complete(&c.db, job.id, worker).await? => done += 1,
                 Ok(()) => tracing::warn!("lease lost before completion; the job will run again"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "job failed");
-                    fail(&c.db, job, worker, &e.to_string()).await?;
+                Err(outcome) => {
+                    let (error, how) = failure(outcome);
+                    fail(&c.db, job, worker, &error, how).await?;
                 }
             }
         }
     }
     Ok(done)
+}
+
+/// A failed job's error and whether to retry it; logged.
+fn failure(outcome: Outcome) -> (String, Failure) {
+    match outcome {
+        Outcome::Failed(e) => {
+            tracing::warn!(error = %e, "job failed");
+            (e.to_string(), Failure::Transient)
+        }
+        Outcome::Unrunnable(why) => {
+            tracing::error!(error = %why, "job cannot run; failed without retry");
+            (why.to_string(), Failure::Permanent)
+        }
+    }
 }
 
 fn span(job: &Job) -> tracing::Span {
@@ -305,19 +326,19 @@ fn span(job: &Job) -> tracing::Span {
 /// Failures are rare, so the batch first runs without savepoints (each costs a
 /// statement per job); if a handler fails, that transaction is rolled back whole
 /// and the batch runs again with a savepoint per job.
-async fn run_group(db: &Db, worker: &str, group: &[Job]) -> Result<usize> {
-    match try_group(db, worker, group, false).await? {
+async fn run_group(db: &Db, registry: &Registry, worker: &str, group: &[Job]) -> Result<usize> {
+    match try_group(db, registry, worker, group, false).await? {
         Some(done) => Ok(done),
-        None => Ok(try_group(db, worker, group, true).await?.unwrap_or_default()),
+        None => Ok(try_group(db, registry, worker, group, true).await?.unwrap_or_default()),
     }
 }
 
 /// Runs a group in one transaction; `None` when a handler failed without
 /// savepoints (then nothing was committed).
-async fn try_group(db: &Db, worker: &str, group: &[Job], savepoints: bool) -> Result<Option<usize>> {
+async fn try_group(db: &Db, registry: &Registry, worker: &str, group: &[Job], savepoints: bool) -> Result<Option<usize>> {
     let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
     let mut tx = db.begin().await?;
-    let mut query = mark_done(&ids, worker);
+    let mut query = mark_done(&ids, worker, tx.now());
     query.push(" RETURNING id");
     let held: std::collections::HashSet<i64> = query.fetch_all::<(i64,)>(&mut tx).await?.into_iter().map(|(id,)| id).collect();
     if held.len() < group.len() {
@@ -331,16 +352,16 @@ async fn try_group(db: &Db, worker: &str, group: &[Job], savepoints: bool) -> Re
         if savepoints {
             q("SAVEPOINT job").execute(&mut tx).await?;
         }
-        match run_in(&mut tx, job).instrument(span(job)).await {
+        match registry.run_in(&mut tx, &job.kind, &job.payload).instrument(span(job)).await {
             Ok(()) => done += 1,
-            Err(e) if !savepoints => {
-                tracing::debug!(job = job.id, error = %e, "a job of the batch failed; running it again job by job");
+            Err(_) if !savepoints => {
+                tracing::debug!(job = job.id, "a job of the batch failed; running it again job by job");
                 return Ok(None);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "job failed");
+            Err(outcome) => {
                 q("ROLLBACK TO SAVEPOINT job").execute(&mut tx).await?;
-                record_failure(&mut tx, job, None, &e.to_string()).await?;
+                let (error, how) = failure(outcome);
+                record_failure(&mut tx, job, None, &error, how).await?;
             }
         }
         if savepoints {
@@ -352,41 +373,78 @@ async fn try_group(db: &Db, worker: &str, group: &[Job], savepoints: bool) -> Re
 }
 
 /// The work done once a day: one job per day for all nodes (its idempotency
-/// key), which queues the day's tasks as jobs of their own.
-async fn daily(c: &Carnet, day: &str) -> Result<()> {
-    prune(&c.db, now() - KEEP_DONE_DAYS * 86_400).await?;
-    // The queue's table churns (each job leaves row versions behind): compact it
-    // on PostgreSQL even where autovacuum is off or lags; fresh statistics.
-    crate::db::dialect::after_refill(&c.db, &["jobs"]).await?;
-    let mut tx = c.db.begin().await?;
-    // The pipeline and segments as the previous day ended.
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
-        let yesterday = (d - chrono::Duration::days(1)).to_string();
-        enqueue(
-            &mut tx,
-            NewJob {
-                kind: "snapshot",
-                payload: serde_json::json!({ "day": yesterday }),
-                run_at: None,
-                idempotency_key: Some(format!("snapshot:{yesterday}")),
-            },
-        )
-        .await?;
+/// key). It prunes and compacts the queue, then lets each capability queue its
+/// day's work as jobs of their own ([`Registry::daily`]), in one transaction.
+pub struct Daily;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DailyPayload {
+    pub day: chrono::NaiveDate,
+}
+
+impl JobKind for Daily {
+    const NAME: &'static str = "daily";
+    const MODE: Mode = Mode::Alone;
+    type Payload = DailyPayload;
+
+    fn run_alone(c: &Carnet, p: DailyPayload) -> BoxFut<'_, Result<()>> {
+        Box::pin(async move {
+            prune(&c.db, c.db.now() - KEEP_DONE_DAYS * 86_400).await?;
+            // The queue's table churns (each job leaves row versions behind): compact it
+            // on PostgreSQL even where autovacuum is off or lags; fresh statistics.
+            crate::db::dialect::after_refill(&c.db, &["jobs"]).await?;
+            let registry = c.db.registry();
+            let mut tx = c.db.begin().await?;
+            for task in registry.daily_tasks() {
+                task(&mut tx, p.day).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
-    for rule in crate::agenda::recurring::list(&c.db).await? {
-        enqueue(
-            &mut tx,
-            NewJob {
-                kind: "recurring_rule",
-                payload: serde_json::json!({ "rule_id": rule.id }),
-                run_at: None,
-                idempotency_key: Some(format!("recurring:{}:{day}", rule.id)),
-            },
-        )
-        .await?;
+}
+
+/// Measures the queue itself (benchmark, health checks): does nothing.
+pub struct Noop;
+
+/// Measures the queue with a job that writes one row.
+pub struct Touch;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+impl JobKind for Noop {
+    const NAME: &'static str = "noop";
+    const MODE: Mode = Mode::InQueueTx;
+    type Payload = Empty;
+
+    fn run_in(_tx: &mut Tx, _p: Empty) -> BoxFut<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
     }
-    tx.commit().await?;
-    Ok(())
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TouchPayload {
+    pub key: String,
+}
+
+impl JobKind for Touch {
+    const NAME: &'static str = "touch";
+    const MODE: Mode = Mode::InQueueTx;
+    type Payload = TouchPayload;
+
+    fn run_in(tx: &mut Tx, p: TouchPayload) -> BoxFut<'_, Result<()>> {
+        Box::pin(async move { first_time(tx, &format!("touch:{}", p.key)).await.map(|_| ()) })
+    }
+}
+
+/// The platform's own job kinds and subscribers, which every registry starts with.
+pub fn platform_registry() -> Registry {
+    Registry::default()
+        .job::<super::events::Deliver>()
+        .job::<Daily>()
+        .job::<Noop>()
+        .job::<Touch>()
 }
 
 /// Done jobs are kept this long (to see what ran), then deleted by the daily job.
@@ -406,16 +464,7 @@ pub async fn prune(db: &Db, before: i64) -> Result<u64> {
 /// Queues today's daily job unless it is already queued (by this or another node).
 pub async fn schedule_daily(db: &Db, day: chrono::NaiveDate) -> Result<()> {
     let mut tx = db.begin().await?;
-    enqueue(
-        &mut tx,
-        NewJob {
-            kind: "daily",
-            payload: serde_json::json!({ "day": day.to_string() }),
-            run_at: None,
-            idempotency_key: Some(format!("daily:{day}")),
-        },
-    )
-    .await?;
+    enqueue::<Daily>(&mut tx, &DailyPayload { day }, When::Now, Some(format!("daily:{day}"))).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -430,7 +479,7 @@ pub async fn worker(c: Carnet, name: String, lease: i64, mut stop: tokio::sync::
         if *stop.borrow() {
             return;
         }
-        let today = chrono::Utc::now().date_naive();
+        let today = c.db.clock().today_utc();
         if scheduled != Some(today) {
             match schedule_daily(&c.db, today).await {
                 Ok(()) => scheduled = Some(today),

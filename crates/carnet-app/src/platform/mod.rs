@@ -1,4 +1,7 @@
-//! Platform services: the durable job queue and the event log it consumes.
+//! Platform services: the durable job queue, the event log, and the registry
+//! through which capabilities plug their job kinds, event subscribers and
+//! watchers in at start. The platform imports no feature module.
 
 pub mod events;
 pub mod jobs;
+pub mod registry;

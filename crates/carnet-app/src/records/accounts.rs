@@ -5,8 +5,9 @@
 use super::timeline::{self, NewEntry};
 use super::{load_extras, save_extras, search, Extras};
 use crate::access::User;
-use crate::db::{now, q, Db, Handle};
+use crate::db::{q, Db, Handle};
 use crate::error::{AppError, Result};
+use crate::platform::events::{self, Scope};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
 use carnet_domain::records::{AccountDraft, Catalog, RawInput};
@@ -92,7 +93,7 @@ fn tokens(d: &AccountDraft, cat: &Catalog) -> Vec<String> {
 }
 
 async fn write_row(h: &mut impl Handle, d: &AccountDraft, id: Option<i64>, actor: i64) -> Result<i64> {
-    let t = now();
+    let t = h.now();
     let mut query = match id {
         None => q("INSERT INTO accounts (name, name_key, company_key, status_id, owner_id, email, phone, phone_key, website, domain, \
                    address, postal_code, city, country, company_id, company_id_key, vat_number, source, description, \
@@ -139,8 +140,8 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -
     let mut tx = c.db.begin().await?;
     let id = write_row(&mut tx, d, None, actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
-    crate::agenda::recurring::queue_account(&mut tx, id).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
+    super::record_created(&mut tx, Entity::Account, id, Some(actor.id), &d.name, &d.tag_ids).await?;
     timeline::add(
         &mut tx,
         NewEntry {
@@ -161,15 +162,11 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -
 pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
-    // Done actions count in their account's segment: read them before the tags change.
-    let actions_before = crate::analytics::facts::account_actions(&mut tx, id).await?;
+    // Its tags decide its deals' and actions' segment: the watchers read them before.
+    let watch = events::watch(&mut tx, Scope::one("account", id)).await?;
     write_row(&mut tx, d, Some(id), actor.id).await?;
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
-    crate::sales::totals::account_tags_changed(&mut tx, id).await?;
-    let actions_after = crate::analytics::facts::account_actions(&mut tx, id).await?;
-    crate::analytics::facts::apply_actions(&mut tx, &actions_before, &actions_after).await?;
-    // Entering or leaving a segment, or a new owner: recurring actions follow.
-    crate::agenda::recurring::queue_account(&mut tx, id).await?;
+    watch.settle(&mut tx).await?;
     search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
     let a = &old.account;
     if a.status_id != d.status_id {
@@ -190,11 +187,8 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     }
     let mut changed = super::Changes::default();
     changed.field("name", Some(&a.name), Some(&d.name));
-    changed.field(
-        "owner",
-        a.owner_id.map(|o| o.to_string()).as_deref(),
-        d.owner_id.map(|o| o.to_string()).as_deref(),
-    );
+    changed.status(a.status_id, d.status_id);
+    changed.owner(a.owner_id, d.owner_id);
     changed.field("email", a.email.as_deref(), d.email.as_ref().map(|e| e.normalized()).as_deref());
     changed.field("phone", a.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
     changed.field("website", a.website.as_deref(), d.website.as_ref().map(|w| w.url.as_str()));
@@ -242,16 +236,24 @@ pub async fn exists(db: &Db, id: i64) -> Result<bool> {
         .is_some())
 }
 
-pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
+pub async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
+    let name: String = q("SELECT name FROM accounts WHERE id = $1")
+        .bind(id)
+        .scalar_opt(&mut tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let opportunities: Vec<(i64,)> = q("SELECT id FROM opportunities WHERE account_id = $1")
         .bind(id)
         .fetch_all(&mut tx)
         .await?;
-    crate::sales::totals::subtract_account(&mut tx, id).await?;
-    if q("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
+    // While its rows exist: the event, and what its deals and actions brought to the sums.
+    super::record_deleted(&mut tx, Entity::Account, id, Some(actor.id), &name).await?;
+    events::watch(&mut tx, Scope::one("account", id))
+        .await?
+        .settle_gone(&mut tx)
+        .await?;
+    q("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut tx).await?;
     let mut files = super::delete_attached(&mut tx, Entity::Account, id).await?;
     for (o,) in opportunities {
         files.extend(super::delete_attached(&mut tx, Entity::Opportunity, o).await?);

@@ -2,7 +2,7 @@
 //! database keeps the original name and type for a safe download.
 
 use super::timeline::{self, NewEntry};
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
@@ -71,7 +71,7 @@ pub async fn save(c: &Carnet, entity: Entity, record_id: i64, record_name: &str,
         .bind(bytes.len() as i64)
         .bind(key.clone())
         .bind(actor)
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await?;
         timeline::add(

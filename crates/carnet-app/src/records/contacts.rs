@@ -3,7 +3,7 @@
 use super::timeline::{self, NewEntry};
 use super::{load_extras, save_extras, search, Extras};
 use crate::access::User;
-use crate::db::{now, q, Db, Handle};
+use crate::db::{q, Db, Handle};
 use crate::error::{AppError, Result};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
@@ -123,7 +123,8 @@ async fn write_row(h: &mut impl Handle, d: &ContactDraft, id: Option<i64>, actor
         None => query.bind(Some(actor)),
         Some(id) => query.bind(id),
     };
-    Ok(query.bind(now()).insert_id(h).await?)
+    let t = h.now();
+    Ok(query.bind(t).insert_id(h).await?)
 }
 
 /// Creates a contact, optionally linked to an account with a role.
@@ -133,6 +134,7 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, l
     save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
     search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
     let name = d.full_name();
+    super::record_created(&mut tx, Entity::Contact, id, Some(actor.id), &name, &d.tag_ids).await?;
     timeline::add(
         &mut tx,
         NewEntry {
@@ -167,11 +169,7 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Contac
     changed.field("phone", o.phone.as_deref(), d.phone.as_ref().map(|p| p.display.as_str()));
     changed.field("mobile", o.mobile.as_deref(), d.mobile.as_ref().map(|p| p.display.as_str()));
     changed.field("job_title", o.job_title.as_deref(), d.job_title.as_deref());
-    changed.field(
-        "owner",
-        o.owner_id.map(|v| v.to_string()).as_deref(),
-        d.owner_id.map(|v| v.to_string()).as_deref(),
-    );
+    changed.owner(o.owner_id, d.owner_id);
     changed.field("source", o.source.as_deref(), d.source.as_deref());
     changed.field("address", o.address.as_deref(), d.address.as_deref());
     changed.field("postal_code", o.postal_code.as_deref(), d.postal_code.as_deref());
@@ -206,11 +204,22 @@ pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard> {
     Ok(ContactCard { contact, extras, accounts })
 }
 
-pub async fn delete(c: &Carnet, id: i64) -> Result<()> {
+pub async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<()> {
     let mut tx = c.db.begin().await?;
-    if q("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
-        return Err(AppError::NotFound);
-    }
+    let name: (Option<String>, String) = q("SELECT first_name, last_name FROM contacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    super::record_deleted(
+        &mut tx,
+        Entity::Contact,
+        id,
+        Some(actor.id),
+        &display_name(name.0.as_deref(), &name.1),
+    )
+    .await?;
+    q("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut tx).await?;
     let files = super::delete_attached(&mut tx, Entity::Contact, id).await?;
     tx.commit().await?;
     super::attachments::remove_files(c, &files).await;
@@ -240,7 +249,7 @@ async fn link_in(
     .bind(account_id)
     .bind(contact_id)
     .bind(role_id)
-    .bind(now())
+    .bind(h.now())
     .execute(h)
     .await?;
     let role = role_id.and_then(|r| cat.role(r)).map(|r| r.name.clone());

@@ -12,6 +12,7 @@ pub mod views;
 
 use crate::db::{dialect::bulk_insert, push_in_list, q, Handle, Tx, Value};
 use crate::error::Result;
+use crate::platform::events::{self, EventKind, NewEvent};
 use carnet_domain::fields::{Entity, FieldValue, StoredValue};
 use carnet_domain::records::Catalog;
 use std::collections::HashMap;
@@ -133,22 +134,51 @@ pub fn tag_names<'a>(cat: &'a Catalog, tag_ids: &'a [i64]) -> impl Iterator<Item
     tag_ids.iter().filter_map(|id| cat.tag(*id).map(|(_, t)| t.name.as_str()))
 }
 
-/// Field labels that differ between two versions of custom values.
-fn changed_custom(cat: &Catalog, entity: Entity, old: &[(i64, FieldValue)], new: &[(i64, FieldValue)]) -> Vec<String> {
+/// Custom fields whose values differ between two versions: (key, label).
+fn changed_custom(cat: &Catalog, entity: Entity, old: &[(i64, FieldValue)], new: &[(i64, FieldValue)]) -> Vec<(String, String)> {
     cat.fields_for(entity)
         .filter(|f| old.iter().find(|(i, _)| *i == f.id).map(|x| &x.1) != new.iter().find(|(i, _)| *i == f.id).map(|x| &x.1))
-        .map(|f| f.label.clone())
+        .map(|f| (format!("cf.{}", f.key), f.label.clone()))
         .collect()
 }
 
-/// The fields an update changed, recorded as one `updated` timeline entry.
+/// What an update changed: one `updated` timeline entry with the fields'
+/// labels, and the events (`record_updated` with the fields' keys, each tag
+/// added or removed, a new status, a new owner).
 #[derive(Default)]
-pub struct Changes(Vec<String>);
+pub struct Changes {
+    labels: Vec<String>,
+    keys: Vec<String>,
+    tags: (Vec<i64>, Vec<i64>),
+    status: Option<(i64, i64)>,
+    owner: Option<(Option<i64>, Option<i64>)>,
+}
 
 impl Changes {
     pub fn field(&mut self, name: &str, before: Option<&str>, after: Option<&str>) {
         if before.unwrap_or("") != after.unwrap_or("") {
-            self.0.push(name.to_string());
+            self.labels.push(name.to_string());
+            self.keys.push(name.to_string());
+        }
+    }
+
+    /// The owner (also a field of the update).
+    pub fn owner(&mut self, before: Option<i64>, after: Option<i64>) {
+        if before != after {
+            self.owner = Some((before, after));
+        }
+        self.field(
+            "owner",
+            before.map(|v| v.to_string()).as_deref(),
+            after.map(|v| v.to_string()).as_deref(),
+        );
+    }
+
+    /// The status (its own timeline entry, written by the caller).
+    pub fn status(&mut self, before: i64, after: i64) {
+        if before != after {
+            self.status = Some((before, after));
+            self.keys.push("status".into());
         }
     }
 
@@ -156,30 +186,86 @@ impl Changes {
     pub fn extras(&mut self, cat: &Catalog, entity: Entity, old: &Extras, tag_ids: &[i64], custom: &[(i64, FieldValue)]) {
         let before: std::collections::BTreeSet<_> = old.tag_ids.iter().collect();
         if before != tag_ids.iter().collect() {
-            self.0.push("tags".into());
+            self.labels.push("tags".into());
+            self.keys.push("tags".into());
+            self.tags = (old.tag_ids.clone(), tag_ids.to_vec());
         }
-        self.0.extend(changed_custom(cat, entity, &old.custom, custom));
+        for (key, label) in changed_custom(cat, entity, &old.custom, custom) {
+            self.keys.push(key);
+            self.labels.push(label);
+        }
     }
 
     pub async fn record(self, tx: &mut Tx, entity: Entity, id: i64, actor: i64, title: &str) -> Result<()> {
-        if self.0.is_empty() {
+        if self.keys.is_empty() {
             return Ok(());
         }
-        timeline::add(
-            tx,
-            timeline::NewEntry {
-                entity,
-                record_id: id,
-                kind: "updated",
-                actor_id: Some(actor),
-                title,
-                body: None,
-                data: Some(serde_json::json!({ "fields": self.0 })),
-            },
-        )
-        .await?;
-        Ok(())
+        if !self.labels.is_empty() {
+            timeline::add(
+                tx,
+                timeline::NewEntry {
+                    entity,
+                    record_id: id,
+                    kind: "updated",
+                    actor_id: Some(actor),
+                    title,
+                    body: None,
+                    data: Some(serde_json::json!({ "fields": self.labels })),
+                },
+            )
+            .await?;
+        }
+        let ev = |kind, data| NewEvent::new(kind, entity.as_str(), id, Some(actor), data);
+        let mut events = vec![ev(
+            EventKind::RecordUpdated,
+            serde_json::json!({ "name": title, "fields": self.keys }),
+        )];
+        events.extend(tag_events(entity, id, Some(actor), &self.tags.0, &self.tags.1));
+        if let Some((from, to)) = self.status {
+            events.push(ev(EventKind::StatusChanged, serde_json::json!({ "from": from, "to": to })));
+        }
+        if let Some((from, to)) = self.owner {
+            events.push(ev(EventKind::OwnerChanged, serde_json::json!({ "from": from, "to": to })));
+        }
+        events::record_all(tx, events).await
     }
+}
+
+/// `tag_added` / `tag_removed` for each tag that differs.
+fn tag_events(entity: Entity, id: i64, actor: Option<i64>, before: &[i64], after: &[i64]) -> Vec<NewEvent> {
+    let ev = |kind, tag: &i64| NewEvent::new(kind, entity.as_str(), id, actor, serde_json::json!({ "tag_id": tag }));
+    let added = after.iter().filter(|t| !before.contains(t)).map(|t| ev(EventKind::TagAdded, t));
+    let removed = before.iter().filter(|t| !after.contains(t)).map(|t| ev(EventKind::TagRemoved, t));
+    added.chain(removed).collect()
+}
+
+/// The events of a record created: `record_created`, and each of its tags added.
+pub async fn record_created(tx: &mut Tx, entity: Entity, id: i64, actor: Option<i64>, name: &str, tag_ids: &[i64]) -> Result<()> {
+    let mut events = vec![NewEvent::new(
+        EventKind::RecordCreated,
+        entity.as_str(),
+        id,
+        actor,
+        serde_json::json!({ "name": name }),
+    )];
+    events.extend(tag_events(entity, id, actor, &[], tag_ids));
+    events::record_all(tx, events).await
+}
+
+/// The event of a record about to be deleted (recorded while its rows exist).
+pub async fn record_deleted(tx: &mut Tx, entity: Entity, id: i64, actor: Option<i64>, name: &str) -> Result<()> {
+    events::record(
+        tx,
+        NewEvent::new(
+            EventKind::RecordDeleted,
+            entity.as_str(),
+            id,
+            actor,
+            serde_json::json!({ "name": name }),
+        ),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Tags and custom values as raw input: what an edit form shows.

@@ -1,7 +1,7 @@
 //! The timeline of each record (R7) and the company news feed built from it (R9).
 //! Entries store a kind and structured data; pages phrase them per language.
 
-use crate::db::{now, q, Db, Handle};
+use crate::db::{q, Db, Handle};
 use crate::error::Result;
 use carnet_domain::fields::Entity;
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub async fn add(h: &mut impl Handle, e: NewEntry<'_>) -> Result<i64> {
     .bind(e.title)
     .bind(e.body)
     .bind(e.data.map(|d| d.to_string()))
-    .bind(now())
+    .bind(h.now())
     .insert_id(h)
     .await?)
 }

@@ -1,6 +1,6 @@
 //! Saved list views (R10): a name and the list's filters, private or shared.
 
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::fields::Entity;
 use carnet_domain::values::required_name;
@@ -30,7 +30,7 @@ pub async fn create(db: &Db, user_id: i64, entity: Entity, name: &str, query: &s
         .bind(name)
         .bind(query)
         .bind(shared)
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await?;
     tx.commit().await?;

@@ -3,7 +3,7 @@
 //! number of cards per column, sorted to show what to work on first.
 
 use super::opportunities::{Opportunity, COLS};
-use crate::db::{now, push_in_list, q, Db, Q};
+use crate::db::{push_in_list, q, Db, Q};
 use crate::error::{AppError, Result};
 use carnet_domain::records::Catalog;
 use carnet_domain::sales::{Outcome, SalesCatalog, StageDef};
@@ -94,7 +94,7 @@ pub async fn board(db: &Db, cat: &Catalog, sales: &SalesCatalog, pipeline_id: i6
         "age" => "r.stage_entered_at, r.id",
         _ => "r.amount DESC, r.id",
     };
-    let t = now();
+    let t = db.now();
     let mut columns = Vec::new();
     for s in open {
         let mut cards_q = q(format!("SELECT {COLS} FROM opportunities r WHERE r.stage_id = "));

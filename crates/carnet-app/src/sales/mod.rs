@@ -8,8 +8,11 @@ pub mod opportunities;
 pub mod orders;
 pub mod totals;
 
-use crate::db::{now, q, Db, Handle, Tx};
+pub use totals::register;
+
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
+use crate::platform::events;
 use carnet_domain::sales::{currency, NamedDef, OfferDef, Outcome, PipelineDef, Probability, SalesCatalog, SourceDef, StageDef, StageRule};
 use carnet_domain::values::required_name;
 use carnet_domain::FieldErrors;
@@ -99,9 +102,7 @@ pub async fn catalog(db: &Db) -> Result<SalesCatalog> {
 
 /// The settings catalogue with its sales part, for opportunity pages and parsers.
 pub async fn full_catalog(db: &Db) -> Result<carnet_domain::records::Catalog> {
-    let mut cat = crate::settings::catalog(db).await?;
-    cat.sales = catalog(db).await?;
-    Ok(cat)
+    crate::settings::catalog(db).await
 }
 
 /// Default stages of a new B2B pipeline: (name, probability, stalled after N days, outcome).
@@ -153,7 +154,7 @@ pub async fn seed_defaults(db: &Db) -> Result<()> {
             .await?;
     }
     q("INSERT INTO app_settings (key, value) VALUES ('seeded_sales', $1)")
-        .bind(now().to_string())
+        .bind(tx.now().to_string())
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
@@ -209,6 +210,7 @@ pub async fn create_pipeline(db: &Db, p: PipelineInput<'_>) -> Result<i64> {
     let mut tx = db.begin().await?;
     let id = insert_pipeline(&mut tx, &name.unwrap(), &cur.unwrap()).await?;
     set_targets(&mut tx, id, &p).await?;
+    events::settings_changed(&mut tx, "pipelines", false).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -285,6 +287,7 @@ pub async fn update_pipeline(db: &Db, id: i64, p: PipelineInput<'_>) -> Result<(
         .await
         .map_err(|e| unique(e, "name", "a pipeline with this name"))?;
     set_targets(&mut tx, id, &p).await?;
+    events::settings_changed(&mut tx, "pipelines", false).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -346,6 +349,7 @@ pub async fn create_stage(db: &Db, pipeline_id: i64, s: StageInput<'_>) -> Resul
         .bind(outcome.as_str())
         .insert_id(&mut tx)
         .await?;
+    events::settings_changed(&mut tx, "stages", false).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -365,6 +369,7 @@ pub async fn update_stage(db: &Db, id: i64, s: StageInput<'_>) -> Result<()> {
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "stages", false).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -394,6 +399,7 @@ pub async fn move_stage_position(db: &Db, id: i64, delta: i64) -> Result<()> {
             .execute(&mut tx)
             .await?;
     }
+    events::settings_changed(&mut tx, "stages", false).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -401,6 +407,7 @@ pub async fn move_stage_position(db: &Db, id: i64, delta: i64) -> Result<()> {
 /// Archives a stage, or deletes it when nothing refers to it. A stage with
 /// opportunities in it needs a stage of the same pipeline to move them to.
 pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> {
+    let cat = full_catalog(db).await?;
     let mut tx = db.begin().await?;
     let pipeline: Option<i64> = q("SELECT pipeline_id FROM stages WHERE id = $1")
         .bind(id)
@@ -424,30 +431,16 @@ pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> 
             .await?;
         match target {
             Some((p, outcome)) if p == pipeline => {
-                let before = crate::analytics::facts::opp_states_where(&mut tx, "stage_id", id).await?;
-                let closed = if outcome == "open" { None } else { Some(now()) };
-                q("INSERT INTO stage_history (opportunity_id, from_stage_id, to_stage_id, moved_by, moved_at) SELECT id, stage_id, $1, NULL, $2 FROM opportunities WHERE stage_id = $3")
-                    .bind(to)
-                    .bind(now())
-                    .bind(id)
-                    .execute(&mut tx)
-                    .await?;
-                q("UPDATE opportunities SET stage_id = $1, status = $2, closed_at = COALESCE(closed_at, $3), stage_entered_at = $4, version = version + 1 WHERE stage_id = $5")
-                    .bind(to)
-                    .bind(outcome)
-                    .bind(closed)
-                    .bind(now())
-                    .bind(id)
-                    .execute(&mut tx)
-                    .await?;
-                let after = crate::analytics::facts::opp_states_where(&mut tx, "stage_id", to).await?;
-                crate::analytics::facts::apply_opportunities(&mut tx, &before, &after).await?;
+                let outcome = Outcome::parse(&outcome).map_err(AppError::internal)?;
+                let target = opportunities::Target {
+                    stage_id: to,
+                    outcome,
+                    lost_reason_id: None,
+                };
+                opportunities::move_all(&mut tx, &cat, &cat.sales, id, target).await?;
             }
             _ => return Err(AppError::field("move_to", "must be a stage of the same pipeline")),
         }
-    }
-    if used > 0 {
-        totals::rebuild(&mut tx, Some(pipeline)).await?;
     }
     let referenced: i64 = q("SELECT COUNT(*) FROM stage_history WHERE from_stage_id = $1 OR to_stage_id = $1")
         .bind(id)
@@ -462,6 +455,7 @@ pub async fn delete_stage(db: &Db, id: i64, move_to: Option<i64>) -> Result<()> 
     } else {
         q("DELETE FROM stages WHERE id = $1").bind(id).execute(&mut tx).await?;
     }
+    events::settings_changed(&mut tx, "stages", false).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -482,10 +476,11 @@ pub async fn create_offer(db: &Db, name: &str, code: &str, list_price: &str, cur
         .bind(code.unwrap())
         .bind(price.unwrap())
         .bind(cur.unwrap())
-        .bind(now())
+        .bind(tx.now())
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "code", "an offer with this code"))?;
+    events::settings_changed(&mut tx, "offers", false).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -506,6 +501,7 @@ pub async fn update_offer(db: &Db, id: i64, name: &str, list_price: &str, active
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "offers", false).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -535,6 +531,7 @@ pub async fn add_to_list(db: &Db, table: ListTable, name: &str, kind: &str) -> R
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "name", "an entry with this name"))?;
+    events::settings_changed(&mut tx, "opportunity_sources", false).await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -2,7 +2,7 @@
 //! feed revenue, average basket and customer lifetime value.
 
 use crate::access::User;
-use crate::db::{now, q, Db};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use carnet_domain::sales::OrderDraft;
 use serde::Serialize;
@@ -49,7 +49,7 @@ async fn write(db: &Db, actor: &User, id: Option<i64>, d: &OrderDraft) -> Result
         .bind(d.currency.clone())
         .bind(d.offer_id)
         .bind(actor.id)
-        .bind(now()),
+        .bind(tx.now()),
         Some(id) => q(
             "UPDATE orders SET account_id = $1, number = $2, order_date = $3, amount = $4, margin = $5, currency = $6, offer_id = $7 \
                        WHERE id = $8 RETURNING id",

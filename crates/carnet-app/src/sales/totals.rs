@@ -1,13 +1,19 @@
 //! Totals of open opportunities (count and amount by pipeline, stage, owner,
 //! month of expected close and currency), maintained in the same transaction as
-//! each opportunity write: callers read an opportunity's state before and after
-//! the write and apply the difference. The board's totals and the forecast read
-//! them, so their cost does not grow with the number of deals; filters the
-//! totals do not carry (segment, offer, source) use live queries instead.
+//! each opportunity write by this module's watchers (see `platform::events`):
+//! they read an opportunity's state before the write and apply the difference
+//! after. The board's totals and the forecast read them, so their cost does not
+//! grow with the number of deals; filters the totals do not carry (segment,
+//! offer, source) use live queries instead.
+//!
+//! An opportunity's segment (its account's tag in a segment category) is kept
+//! on the row here too: when the account's tags change, and for every deal when
+//! the segment categories change.
 
-use crate::analytics::facts::{self, OppState};
-use crate::db::{q, Handle};
+use crate::db::{q, Handle, Tx};
 use crate::error::Result;
+use crate::platform::events::{snapshot, Event, EventKind, Scope, Snapshot, Watcher};
+use crate::platform::registry::{BoxFut, Delivery, Registry, Subscriber};
 
 /// What an opportunity contributes to the totals, if it is open.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -25,24 +31,11 @@ pub struct State {
 const KEY_COLS: &str = "pipeline_id, stage_id, COALESCE(owner_id, 0) AS owner_key, COALESCE(segment_tag_id, 0) AS segment_key, \
                         COALESCE(SUBSTR(expected_close, 1, 7), '') AS month, currency, amount";
 
-/// Everything an opportunity contributes to maintained sums: the open-pipeline
-/// totals (when open) and the analysis facts (created, won, lost, effort).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Contribution {
-    pub open: Option<State>,
-    pub facts: Option<OppState>,
-}
-
-/// The opportunity's contribution now (empty when it is gone).
-pub async fn state(h: &mut impl Handle, id: i64) -> Result<Contribution> {
-    let open = q(format!("SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND id = $1"))
-        .bind(id)
-        .fetch_optional(h)
-        .await?;
-    Ok(Contribution {
-        open,
-        facts: facts::opp_state(h, id).await?,
-    })
+/// The open contributions of some opportunities (those still open).
+async fn states(h: &mut impl Handle, ids: &[i64]) -> Result<Vec<State>> {
+    let mut query = q(format!("SELECT {KEY_COLS} FROM opportunities WHERE status = 'open' AND id IN "));
+    crate::db::push_in_list(&mut query, ids);
+    Ok(query.fetch_all(h).await?)
 }
 
 /// Adds (+1) or removes (-1) one open deal: in the detailed totals, and in the
@@ -75,21 +68,18 @@ async fn add(h: &mut impl Handle, s: &State, sign: i64) -> Result<()> {
     Ok(())
 }
 
-/// Applies the change from `before` to `after` (call it while the
-/// opportunity's actions are still there, before a delete).
-pub async fn apply(h: &mut impl Handle, before: &Contribution, after: &Contribution) -> Result<()> {
+/// Applies the change from `before` to `after`.
+async fn apply(h: &mut impl Handle, before: &[State], after: &[State]) -> Result<()> {
     if before == after {
         return Ok(());
     }
-    if before.open != after.open {
-        if let Some(b) = &before.open {
-            add(h, b, -1).await?;
-        }
-        if let Some(a) = &after.open {
-            add(h, a, 1).await?;
-        }
+    for b in before {
+        add(h, b, -1).await?;
     }
-    facts::apply_opportunity(h, before.facts.as_ref(), after.facts.as_ref()).await
+    for a in after {
+        add(h, a, 1).await?;
+    }
+    Ok(())
 }
 
 /// Recomputes the totals of some pipelines (all with `None`) from the deals.
@@ -137,13 +127,6 @@ pub async fn shift_account(h: &mut impl Handle, account_id: i64, sign: i64) -> R
     Ok(())
 }
 
-/// Subtracts what an account about to be deleted brings: its open deals, and
-/// its opportunities' and actions' facts.
-pub async fn subtract_account(h: &mut impl Handle, account_id: i64) -> Result<()> {
-    facts::forget_account(h, account_id).await?;
-    shift_account(h, account_id, -1).await
-}
-
 /// The SQL expression of an account's segment tag (for `opportunities` rows).
 pub const SEGMENT_OF_ACCOUNT: &str =
     "(SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
@@ -160,9 +143,19 @@ pub async fn refresh_segment(h: &mut impl Handle, opportunity_id: i64) -> Result
     Ok(())
 }
 
-/// After an account's tags changed: its deals' segment, and the totals, follow.
-pub async fn account_tags_changed(h: &mut impl Handle, account_id: i64) -> Result<()> {
-    let before = facts::opp_states_of_account(h, account_id).await?;
+/// The account's segment tag now (`None` without one).
+async fn account_segment(h: &mut impl Handle, account_id: i64) -> Result<Option<i64>> {
+    Ok(q(
+        "SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
+         WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = $1",
+    )
+    .bind(account_id)
+    .scalar::<Option<i64>>(h)
+    .await?)
+}
+
+/// After an account's segment changed: its deals' segment, and the totals, follow.
+async fn account_segment_changed(h: &mut impl Handle, account_id: i64) -> Result<()> {
     shift_account(h, account_id, -1).await?;
     q(format!(
         "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE account_id = $1"
@@ -170,17 +163,97 @@ pub async fn account_tags_changed(h: &mut impl Handle, account_id: i64) -> Resul
     .bind(account_id)
     .execute(h)
     .await?;
-    shift_account(h, account_id, 1).await?;
-    let after = facts::opp_states_of_account(h, account_id).await?;
-    facts::apply_opportunities(h, &before, &after).await
+    shift_account(h, account_id, 1).await
 }
 
-/// After the segment categories or their tags changed: every deal's segment, and
-/// all totals, are recomputed.
+/// After the segment categories or their tags changed: every deal's segment,
+/// and all totals, are recomputed.
 pub async fn segments_changed(h: &mut impl Handle) -> Result<()> {
     q(format!("UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT}"))
         .execute(h)
         .await?;
-    rebuild(h, None).await?;
-    facts::rebuild(h).await
+    rebuild(h, None).await
+}
+
+fn before_opportunities<'a>(tx: &'a mut Tx, scope: &'a Scope) -> BoxFut<'a, Result<Snapshot>> {
+    Box::pin(async move { Ok(Box::new(states(tx, &scope.ids).await?) as Snapshot) })
+}
+
+fn after_opportunities<'a>(tx: &'a mut Tx, scope: &'a Scope, before: Option<Snapshot>, gone: bool) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        let before: Vec<State> = snapshot(before)?;
+        if !gone {
+            // A deal written in this transaction takes its account's segment now.
+            let mut query = q(format!(
+                "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE id IN "
+            ));
+            crate::db::push_in_list(&mut query, &scope.ids);
+            query.execute(&mut *tx).await?;
+        }
+        let after = if gone { Vec::new() } else { states(tx, &scope.ids).await? };
+        apply(tx, &before, &after).await
+    })
+}
+
+/// Accounts: their segment, before.
+#[derive(Default)]
+struct Segments(Vec<(i64, Option<i64>)>);
+
+fn before_accounts<'a>(tx: &'a mut Tx, scope: &'a Scope) -> BoxFut<'a, Result<Snapshot>> {
+    Box::pin(async move {
+        let mut out = Vec::new();
+        for id in &scope.ids {
+            out.push((*id, account_segment(&mut *tx, *id).await?));
+        }
+        Ok(Box::new(Segments(out)) as Snapshot)
+    })
+}
+
+fn after_accounts<'a>(tx: &'a mut Tx, scope: &'a Scope, before: Option<Snapshot>, gone: bool) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        let before: Segments = snapshot(before)?;
+        for id in &scope.ids {
+            if gone {
+                // Its deals go with it.
+                shift_account(&mut *tx, *id, -1).await?;
+                continue;
+            }
+            let was = before.0.iter().find(|(a, _)| a == id).and_then(|(_, s)| *s);
+            if account_segment(&mut *tx, *id).await? != was {
+                account_segment_changed(&mut *tx, *id).await?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn on_settings<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        if e.data["segments"].as_bool() == Some(true) {
+            segments_changed(tx).await?;
+        }
+        Ok(())
+    })
+}
+
+/// The sales watchers and subscribers (see `crate::registry`).
+pub fn register(r: Registry) -> Registry {
+    r.watch(Watcher {
+        name: "open pipeline",
+        entity: "opportunity",
+        before: before_opportunities,
+        after: after_opportunities,
+    })
+    .watch(Watcher {
+        name: "segment of an account's deals",
+        entity: "account",
+        before: before_accounts,
+        after: after_accounts,
+    })
+    .subscribe(Subscriber {
+        name: "segments of every deal",
+        kinds: &[EventKind::SettingsChanged],
+        delivery: Delivery::InWriterTx,
+        run: on_settings,
+    })
 }

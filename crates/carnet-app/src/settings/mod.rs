@@ -2,14 +2,62 @@
 //! categories and tags, custom fields, mandatory rules, contact roles. Edited by
 //! administrators; loaded together as the [`Catalog`] the record parsers use.
 
-use crate::db::{now, q, Db, Handle, Tx};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
+use crate::platform::events::{self, Event, EventKind};
+use crate::platform::registry::{BoxFut, Delivery, Registry, Subscriber};
 use carnet_domain::fields::{Entity, FieldDef, FieldKind};
 use carnet_domain::records::{Catalog, CategoryDef, RoleDef, RuleDef, StatusDef, TagDef, UserRef, ACCOUNT_FIELDS, CONTACT_FIELDS};
 use carnet_domain::values::{fold, required_name};
 use carnet_domain::FieldErrors;
 
+/// The catalogue the record parsers use — statuses, tags, custom fields, rules,
+/// users, contact roles, and the sales catalogue — read once and kept in
+/// memory until a settings write raises `catalog_version` (every settings
+/// writer records a `settings_changed` event; [`register`]'s subscriber raises
+/// the version in that transaction). A request then costs one query, and every
+/// node sees another node's change at its next request.
 pub async fn catalog(db: &Db) -> Result<Catalog> {
+    let version: i64 = q("SELECT version FROM catalog_version WHERE id = 1")
+        .scalar(&mut db.conn().await?)
+        .await?;
+    if let Some((v, cat)) = db_cache(db).lock().map_err(AppError::internal)?.as_ref() {
+        if *v == version {
+            return Ok((**cat).clone());
+        }
+    }
+    // Read after the version: a change committed meanwhile is newer than the
+    // version kept, and the next request reads again.
+    let mut cat = load(db).await?;
+    cat.sales = crate::sales::catalog(db).await?;
+    *db_cache(db).lock().map_err(AppError::internal)? = Some((version, std::sync::Arc::new(cat.clone())));
+    Ok(cat)
+}
+
+fn db_cache(db: &Db) -> &std::sync::Mutex<Option<(i64, std::sync::Arc<Catalog>)>> {
+    &db.shared().catalog
+}
+
+fn bump_version<'a>(tx: &'a mut Tx, _e: &'a Event) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        q("UPDATE catalog_version SET version = version + 1 WHERE id = 1")
+            .execute(tx)
+            .await?;
+        Ok(())
+    })
+}
+
+/// The catalogue's cache invalidation (see `crate::registry`).
+pub fn register(r: Registry) -> Registry {
+    r.subscribe(Subscriber {
+        name: "catalogue version",
+        kinds: &[EventKind::SettingsChanged],
+        delivery: Delivery::InWriterTx,
+        run: bump_version,
+    })
+}
+
+async fn load(db: &Db) -> Result<Catalog> {
     let mut c = db.conn().await?;
     let statuses: Vec<(i64, String, i64, String, bool)> =
         q("SELECT id, name, position, color, is_default FROM statuses ORDER BY position, id")
@@ -148,7 +196,7 @@ pub async fn seed_defaults(db: &Db) -> Result<()> {
             .await?;
     }
     q("INSERT INTO app_settings (key, value) VALUES ('seeded', $1)")
-        .bind(now().to_string())
+        .bind(tx.now().to_string())
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
@@ -209,6 +257,7 @@ pub async fn create_status(db: &Db, name: &str, color_raw: &str) -> Result<i64> 
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "name", "a status with this name"))?;
+    events::settings_changed(&mut tx, "statuses", false).await?;
     commit_one(tx, id).await
 }
 
@@ -231,6 +280,7 @@ pub async fn update_status(db: &Db, id: i64, name: &str, color_raw: &str, make_d
     if make_default {
         q("UPDATE statuses SET is_default = (id = $1)").bind(id).execute(&mut tx).await?;
     }
+    events::settings_changed(&mut tx, "statuses", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -252,6 +302,7 @@ pub async fn move_status(db: &Db, id: i64, delta: i64) -> Result<()> {
             .execute(&mut tx)
             .await?;
     }
+    events::settings_changed(&mut tx, "statuses", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -296,6 +347,7 @@ pub async fn delete_status(db: &Db, id: i64, replacement: Option<i64>) -> Result
             .execute(&mut tx)
             .await?;
     }
+    events::settings_changed(&mut tx, "statuses", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -313,6 +365,7 @@ pub async fn create_category(db: &Db, name: &str, multi: bool, is_segment: bool)
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "name", "a category with this name"))?;
+    events::settings_changed(&mut tx, "tag_categories", false).await?;
     commit_one(tx, id).await
 }
 
@@ -343,7 +396,7 @@ pub async fn update_category(db: &Db, id: i64, name: &str, multi: bool, is_segme
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    crate::sales::totals::segments_changed(&mut tx).await?;
+    events::settings_changed(&mut tx, "tag_categories", true).await?;
     commit_one(tx, ()).await
 }
 
@@ -357,7 +410,7 @@ pub async fn delete_category(db: &Db, id: i64) -> Result<()> {
     if q("DELETE FROM tag_categories WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
-    crate::sales::totals::segments_changed(&mut tx).await?;
+    events::settings_changed(&mut tx, "tags", true).await?;
     commit_one(tx, ()).await
 }
 
@@ -386,6 +439,7 @@ pub async fn create_tag(db: &Db, category_id: i64, name: &str, color_raw: &str) 
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "name", "a tag with this name in this category"))?;
+    events::settings_changed(&mut tx, "tags", false).await?;
     commit_one(tx, id).await
 }
 
@@ -405,6 +459,7 @@ pub async fn update_tag(db: &Db, id: i64, name: &str, color_raw: &str) -> Result
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "tags", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -414,7 +469,7 @@ pub async fn delete_tag(db: &Db, id: i64) -> Result<()> {
     if q("DELETE FROM tags WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
-    crate::sales::totals::segments_changed(&mut tx).await?;
+    events::settings_changed(&mut tx, "tags", true).await?;
     commit_one(tx, ()).await
 }
 
@@ -472,6 +527,7 @@ pub async fn create_field(db: &Db, f: NewField<'_>) -> Result<i64> {
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "key", "a field with this key"))?;
+    events::settings_changed(&mut tx, "custom_fields", false).await?;
     commit_one(tx, id).await
 }
 
@@ -504,6 +560,7 @@ pub async fn update_field(db: &Db, id: i64, label: &str, choices_raw: &str) -> R
         .bind(id)
         .execute(&mut tx)
         .await?;
+    events::settings_changed(&mut tx, "custom_fields", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -521,6 +578,7 @@ pub async fn delete_field(db: &Db, id: i64) -> Result<()> {
         .execute(&mut tx)
         .await?;
     q("DELETE FROM custom_fields WHERE id = $1").bind(id).execute(&mut tx).await?;
+    events::settings_changed(&mut tx, "mandatory_rules", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -572,11 +630,18 @@ pub async fn create_rule(db: &Db, entity: &str, field: &str, from_status: Option
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "field", "a rule for this field"))?;
+    events::settings_changed(&mut tx, "mandatory_rules", false).await?;
     commit_one(tx, id).await
 }
 
 pub async fn delete_rule(db: &Db, id: i64) -> Result<()> {
-    crate::db::delete_by_id(db, "mandatory_rules", id).await
+    let mut tx = db.begin().await?;
+    if q("DELETE FROM mandatory_rules WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    events::settings_changed(&mut tx, "mandatory_rules", false).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 // ---- contact roles (R6) ----
@@ -591,6 +656,7 @@ pub async fn create_role(db: &Db, name: &str) -> Result<i64> {
         .insert_id(&mut tx)
         .await
         .map_err(|e| unique(e, "name", "a role with this name"))?;
+    events::settings_changed(&mut tx, "contact_roles", false).await?;
     commit_one(tx, id).await
 }
 
@@ -606,6 +672,7 @@ pub async fn rename_role(db: &Db, id: i64, name: &str) -> Result<()> {
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "contact_roles", false).await?;
     commit_one(tx, ()).await
 }
 
@@ -618,5 +685,6 @@ pub async fn delete_role(db: &Db, id: i64) -> Result<()> {
     if q("DELETE FROM contact_roles WHERE id = $1").bind(id).execute(&mut tx).await? == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "contact_roles", false).await?;
     commit_one(tx, ()).await
 }

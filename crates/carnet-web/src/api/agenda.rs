@@ -112,6 +112,7 @@ pub async fn create_action(State(s): State<AppState>, ApiUser(v): ApiUser, b: Js
         &cat,
         &types,
         v.user.tz,
+        s.carnet.db.now(),
         &[],
     )
     .map_err(AppError::Invalid)?;
@@ -145,7 +146,7 @@ pub async fn update_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(
         raw.0.remove("duration");
     }
     raw.overlay(body);
-    let d = ActionDraft::parse(&raw, &cat, &types, v.user.tz, &[]).map_err(AppError::Invalid)?;
+    let d = ActionDraft::parse(&raw, &cat, &types, v.user.tz, s.carnet.db.now(), &[]).map_err(AppError::Invalid)?;
     actions::update(&s.carnet.db, &v.user, id, &d).await?;
     Ok(Json(action_json(&actions::get(&s.carnet.db, id).await?, &types)).into_response())
 }
@@ -168,13 +169,13 @@ pub async fn delete_action(State(s): State<AppState>, ApiUser(v): ApiUser, Path(
     if a.created_by != Some(v.user.id) && a.assignee_id != Some(v.user.id) && !v.can(Permission::DeleteRecords) {
         return Err(AppError::Forbidden.into());
     }
-    actions::delete(&s.carnet.db, id).await?;
+    actions::delete(&s.carnet.db, &v.user, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn reminders(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
     let types = agenda::types(&s.carnet.db).await?;
-    let due = actions::due_reminders(&s.carnet.db, v.user.id, carnet_app::db::now()).await?;
+    let due = actions::due_reminders(&s.carnet.db, v.user.id, s.carnet.db.now()).await?;
     Ok(Json(json!({"data": due.iter().map(|a| action_json(a, &types)).collect::<Vec<_>>()})).into_response())
 }
 
@@ -280,7 +281,7 @@ pub struct SlotParams {
 pub async fn free_slots(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Query(p): Query<SlotParams>) -> ApiResult {
     v.require(Permission::ReadRecords)?;
     let mut e = carnet_domain::FieldErrors::new();
-    let now = carnet_app::db::now();
+    let now = s.carnet.db.now();
     let from = instant("from", &p.from, v.user.tz, &mut e).unwrap_or(now);
     let to = instant("to", &p.to, v.user.tz, &mut e).unwrap_or(from + 7 * 86_400);
     if to <= from {

@@ -26,7 +26,8 @@ pub async fn list<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Query
     let page: lists::Page<K::Row> = lists::run(&s.carnet.db, &lq, K::COLS).await?;
     let ids: Vec<i64> = page.rows.iter().map(|r| r.id()).collect();
     let extras = load_extras(&mut s.carnet.db.conn().await?, &cat, K::ENTITY, &ids).await?;
-    let data: Vec<Value> = page.rows.iter().map(|r| K::row_json(r, &extras[&r.id()], &cat)).collect();
+    let now = s.carnet.db.now();
+    let data: Vec<Value> = page.rows.iter().map(|r| K::row_json(r, &extras[&r.id()], &cat, now)).collect();
     Ok(Json(json!({"data": data, "next_cursor": page.next})).into_response())
 }
 
@@ -34,7 +35,16 @@ pub async fn get_one<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Pa
     v.require(Permission::ReadRecords)?;
     let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
-    Ok(Json(K::card_json(&card, &cat)).into_response())
+    Ok(card_response::<K>(&s, &card, &cat))
+}
+
+/// A record's JSON, with its version as `ETag` for kinds that keep one.
+fn card_response<K: Kind>(s: &AppState, card: &K::Card, cat: &carnet_domain::records::Catalog) -> Response {
+    let body = Json(K::card_json(card, cat, s.carnet.db.now()));
+    match K::version(card) {
+        Some(v) => ([(axum::http::header::ETAG, format!("\"{v}\""))], body).into_response(),
+        None => body.into_response(),
+    }
 }
 
 /// Creates a record. Likely duplicates do not block an API create: they come
@@ -47,7 +57,7 @@ pub async fn create<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, bod
     let dups = K::duplicates(&s.carnet.db, &draft).await?;
     let id = K::create(&s.carnet, &cat, &v.user, &draft, &raw).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
-    let mut out = K::card_json(&card, &cat);
+    let mut out = K::card_json(&card, &cat, s.carnet.db.now());
     out["warnings"] = json!({"duplicates": dups});
     Ok((
         StatusCode::CREATED,
@@ -57,22 +67,37 @@ pub async fn create<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, bod
         .into_response())
 }
 
-/// Changes the fields given; the others keep their values.
-pub async fn update<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, body: JsonBody) -> ApiResult {
+/// Changes the fields given; the others keep their values. With `If-Match`
+/// (or a `version` field) on a kind that keeps versions, a record changed by
+/// someone else since is not overwritten: 409.
+pub async fn update<K: Kind>(
+    State(s): State<AppState>,
+    ApiUser(v): ApiUser,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    mut body: JsonBody,
+) -> ApiResult {
     v.require(K::WRITE)?;
+    let if_match = headers.get(axum::http::header::IF_MATCH).map(|h| h.to_str().unwrap_or("?"));
+    let field = match body.0.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(AppError::field("version", "must be a whole number").into()),
+    };
+    let expected = crate::kinds::expected_version(if_match, field.as_deref())?;
     let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
     let mut raw = K::to_raw(&card, &cat);
     raw.overlay(RawInput::from_json(&body.value()).map_err(AppError::Invalid)?);
     let draft = K::parse(&raw, &cat).map_err(AppError::Invalid)?;
-    K::update(&s.carnet, &cat, &v.user, id, &draft).await?;
+    K::update(&s.carnet, &cat, &v.user, id, &draft, expected).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
-    Ok(Json(K::card_json(&card, &cat)).into_response())
+    Ok(card_response::<K>(&s, &card, &cat))
 }
 
 pub async fn remove<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
     v.require(Permission::DeleteRecords)?;
-    K::delete(&s.carnet, id).await?;
+    K::delete(&s.carnet, &v.user, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

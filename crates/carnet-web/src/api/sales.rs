@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 type ApiResult = Result<Response, ApiError>;
 
-fn card_json(card: &opportunities::OpportunityCard, cat: &Catalog, _sales: &SalesCatalog) -> Value {
-    <Opportunities as Kind>::card_json(card, cat)
+fn card_json(card: &opportunities::OpportunityCard, cat: &Catalog, now: i64) -> Value {
+    <Opportunities as Kind>::card_json(card, cat, now)
 }
 
 fn history_json(card: &opportunities::OpportunityCard, sales: &SalesCatalog) -> Value {
@@ -218,17 +218,29 @@ pub async fn get_board(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id):
 
 /// Moves an opportunity to another stage of its pipeline; a stage with mandatory
 /// fields, or a lost stage without a reason, answers 422 naming the fields.
-pub async fn move_opportunity(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
-    v.require(Permission::WriteAccounts)?;
-    b.only(&["stage", "lost_reason"])?;
+/// With `If-Match` (or a `version` field), a deal changed by someone else since
+/// is not moved: 409.
+pub async fn move_opportunity(
+    State(s): State<AppState>,
+    ApiUser(v): ApiUser,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    b: JsonBody,
+) -> ApiResult {
+    v.require(Permission::WriteOpportunities)?;
+    b.only(&["stage", "lost_reason", "version"])?;
     let stage = num_or_str(&b, "stage")?;
     if stage.is_empty() {
         return Err(AppError::field("stage", "is required").into());
     }
+    let if_match = headers.get(axum::http::header::IF_MATCH).map(|h| h.to_str().unwrap_or("?"));
+    let expected = crate::kinds::expected_version(if_match, b.i64("version")?.map(|v| v.to_string()).as_deref())?;
     let (cat, sales_cat) = catalogs(&s).await?;
-    opportunities::move_to(&s.carnet, &cat, &sales_cat, &v.user, id, &stage, &num_or_str(&b, "lost_reason")?).await?;
+    let lost_reason = num_or_str(&b, "lost_reason")?;
+    opportunities::move_to(&s.carnet, &cat, &sales_cat, &v.user, id, &stage, &lost_reason, expected).await?;
     let card = opportunities::get(&s.carnet.db, &cat, id).await?;
-    Ok(Json(card_json(&card, &cat, &sales_cat)).into_response())
+    let etag = format!("\"{}\"", card.opportunity.version);
+    Ok(([(axum::http::header::ETAG, etag)], Json(card_json(&card, &cat, s.carnet.db.now()))).into_response())
 }
 
 pub async fn opportunity_history(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>) -> ApiResult {
@@ -380,7 +392,7 @@ async fn order_draft(s: &AppState, b: &JsonBody, base: Option<&orders::Order>) -
 }
 
 pub async fn create_order(State(s): State<AppState>, ApiUser(v): ApiUser, b: JsonBody) -> ApiResult {
-    v.require(Permission::WriteAccounts)?;
+    v.require(Permission::WriteOpportunities)?;
     let d = order_draft(&s, &b, None).await?;
     let id = orders::create(&s.carnet.db, &v.user, &d).await?;
     Ok((StatusCode::CREATED, Json(order_json(&orders::get(&s.carnet.db, id).await?))).into_response())
@@ -392,7 +404,7 @@ pub async fn get_order(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id):
 }
 
 pub async fn update_order(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, b: JsonBody) -> ApiResult {
-    v.require(Permission::WriteAccounts)?;
+    v.require(Permission::WriteOpportunities)?;
     let cur = orders::get(&s.carnet.db, id).await?;
     let d = order_draft(&s, &b, Some(&cur)).await?;
     orders::update(&s.carnet.db, &v.user, id, &d).await?;

@@ -466,7 +466,7 @@ async fn create(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): F
         date: None,
         users: &[],
     };
-    match ActionDraft::parse(&input, &cat, &types, v.user.tz, &[]) {
+    match ActionDraft::parse(&input, &cat, &types, v.user.tz, s.carnet.db.now(), &[]) {
         Ok(d) => match actions::create(&s.carnet.db, &v.user, &d).await {
             Ok(_) => Ok(see_other(&back)),
             Err(AppError::Invalid(e)) => agenda_view(&s, &v, r, input, e).await,
@@ -581,7 +581,7 @@ async fn save(s: &AppState, v: &Viewer, id: i64, mut input: RawInput) -> PageRes
     let types = agenda::types(db).await.or_page(v)?;
     let cat = settings::catalog(db).await.or_page(v)?;
     fit_to_type(&mut input, &types);
-    match ActionDraft::parse(&input, &cat, &types, v.user.tz, &[]) {
+    match ActionDraft::parse(&input, &cat, &types, v.user.tz, s.carnet.db.now(), &[]) {
         Ok(d) => match actions::update(db, &v.user, id, &d).await {
             Ok(()) => Ok(see_other(&back)),
             Err(AppError::Invalid(e)) => edit_page(s, v, id, Some(input), e, &back).await,
@@ -655,7 +655,7 @@ async fn delete(
 ) -> PageResult {
     let mut input = checked_form(&v, pairs)?;
     v.require(Permission::Comment).or_page(&v)?;
-    actions::delete(&s.carnet.db, id).await.or_page(&v)?;
+    actions::delete(&s.carnet.db, &v.user, id).await.or_page(&v)?;
     Ok(see_other(&back_of(&mut input)))
 }
 
@@ -668,9 +668,7 @@ struct RemindersPage {
 
 async fn reminders(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
     let db = &s.carnet.db;
-    let due = actions::due_reminder_entries(db, v.user.id, carnet_app::db::now())
-        .await
-        .or_page(&v)?;
+    let due = actions::due_reminder_entries(db, v.user.id, s.carnet.db.now()).await.or_page(&v)?;
     let types = agenda::types(db).await.or_page(&v)?;
     let fmt = v.user.fmt();
     let items = due

@@ -137,7 +137,7 @@ async fn view(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let now = carnet_app::db::now();
+    let now = s.carnet.db.now();
     let to = now + h.horizon_days * 86_400;
     let slots = match &h.kind {
         HostKind::User(uid) => booking::free(&s.carnet.db, *uid, now, to, None).await,

@@ -123,7 +123,8 @@ pub trait PageKind: Kind {
     fn form_groups(cat: &Catalog, input: &RawInput, errors: &FieldErrors, fmt: &Fmt, creating: bool) -> Vec<Group>;
     fn columns(fmt: &Fmt) -> Vec<String>;
     fn cells(row: &Self::Row, ex: &Extras, cat: &Catalog, fmt: &Fmt) -> Vec<Cell>;
-    fn card_parts(card: &Self::Card, cat: &Catalog, fmt: &Fmt) -> CardParts;
+    /// `now`: the application clock's, for ages and stalled deals.
+    fn card_parts(card: &Self::Card, cat: &Catalog, fmt: &Fmt, now: i64) -> CardParts;
     fn csv_header() -> Vec<&'static str>;
     fn csv_row(row: &Self::Row, cat: &Catalog) -> Vec<String>;
     /// Lists of related records shown on the card.
@@ -390,7 +391,7 @@ impl PageKind for Accounts {
             Cell::text(fmt.date_of(a.updated_at)),
         ]
     }
-    fn card_parts(card: &AccountCard, cat: &Catalog, fmt: &Fmt) -> CardParts {
+    fn card_parts(card: &AccountCard, cat: &Catalog, fmt: &Fmt, _now: i64) -> CardParts {
         let a = &card.account;
         let mut badges: Vec<Badge> = cat
             .status(a.status_id)
@@ -594,7 +595,7 @@ impl PageKind for Contacts {
             },
         ]
     }
-    fn card_parts(card: &ContactCard, cat: &Catalog, fmt: &Fmt) -> CardParts {
+    fn card_parts(card: &ContactCard, cat: &Catalog, fmt: &Fmt, _now: i64) -> CardParts {
         let c = &card.contact;
         let details = [
             Some(Detail {
@@ -846,11 +847,10 @@ impl PageKind for Opportunities {
             ),
         ]
     }
-    fn card_parts(card: &OpportunityCard, cat: &Catalog, fmt: &Fmt) -> CardParts {
+    fn card_parts(card: &OpportunityCard, cat: &Catalog, fmt: &Fmt, now: i64) -> CardParts {
         let o = &card.opportunity;
         let sales = &cat.sales;
         let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (Some(p), Some(s))).unwrap_or((None, None));
-        let now = carnet_app::db::now();
         let mut badges = vec![status_badge(&o.status, fmt)];
         if o.is_stalled(sales, now) {
             badges.push(Badge {
@@ -1402,6 +1402,10 @@ struct FormPage {
     groups: Vec<Group>,
     has_errors: bool,
     duplicates: Vec<DupView>,
+    /// The version the form was read at (opportunities), sent back with it.
+    version: String,
+    /// Someone else saved the record since the form was read.
+    conflict: Option<String>,
 }
 
 pub(super) fn form_page<K: PageKind>(
@@ -1426,7 +1430,7 @@ pub(super) fn form_page<K: PageKind>(
         action: id.map(|i| format!("/{}/{i}", K::PATH)).unwrap_or(format!("/{}", K::PATH)),
         cancel_href: id.map(|i| format!("/{}/{i}", K::PATH)).unwrap_or(format!("/{}", K::PATH)),
         groups: K::form_groups(cat, input, errors, &fmt, id.is_none()),
-        has_errors: !errors.is_empty(),
+        has_errors: !errors.is_empty() && errors.get("version").is_none(),
         duplicates: dups
             .iter()
             .map(|d| DupView {
@@ -1435,13 +1439,17 @@ pub(super) fn form_page<K: PageKind>(
                 reasons: d.reasons.iter().map(|r| fmt.t(&format!("dup.{r}"))).collect::<Vec<_>>().join(", "),
             })
             .collect(),
+        version: input.one("version").to_string(),
+        conflict: errors.get("version").map(str::to_string),
         l: Layout::new(v, heading, K::PATH),
     };
     if errors.is_empty() && dups.is_empty() {
         render(&page)
     } else {
         render_status(
-            if dups.is_empty() {
+            if page.conflict.is_some() {
+                StatusCode::CONFLICT
+            } else if dups.is_empty() {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {
                 StatusCode::OK
@@ -1491,14 +1499,12 @@ async fn edit_form<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser
     v.require(K::WRITE).or_page(&v)?;
     let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
-    Ok(form_page::<K>(
-        &v,
-        &cat,
-        &K::to_raw(&card, &cat),
-        &FieldErrors::new(),
-        Some(id),
-        &[],
-    ))
+    let mut input = K::to_raw(&card, &cat);
+    // Saved with the form: a save over someone else's change is refused (409).
+    if let Some(version) = K::version(&card) {
+        input.set("version", version.to_string());
+    }
+    Ok(form_page::<K>(&v, &cat, &input, &FieldErrors::new(), Some(id), &[]))
 }
 
 async fn update<K: PageKind>(
@@ -1511,13 +1517,26 @@ async fn update<K: PageKind>(
     let input = checked_form(&v, pairs)?;
     let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
     K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
-    let draft = match K::parse(&input, &cat) {
+    let mut fields = input.clone();
+    let version = fields.0.remove("version").unwrap_or_default();
+    let expected = crate::kinds::expected_version(None, version.first().map(String::as_str)).or_page(&v)?;
+    let draft = match K::parse(&fields, &cat) {
         Ok(d) => d,
         Err(e) => return Ok(form_page::<K>(&v, &cat, &input, &e, Some(id), &[])),
     };
-    match K::update(&s.carnet, &cat, &v.user, id, &draft).await {
+    match K::update(&s.carnet, &cat, &v.user, id, &draft, expected).await {
         Ok(()) => Ok(see_other(&format!("/{}/{id}", K::PATH))),
         Err(AppError::Invalid(e)) => Ok(form_page::<K>(&v, &cat, &input, &e, Some(id), &[])),
+        // Someone else saved first: the form comes back with what was typed and
+        // a notice; saving again (with the new version) overwrites knowingly.
+        Err(AppError::Conflict(_)) => {
+            let mut input = input;
+            if let Some(card) = K::card(&s.carnet.db, &cat, id).await.ok().as_ref().and_then(K::version) {
+                input.set("version", card.to_string());
+            }
+            let conflict = FieldErrors::single("version", v.user.fmt().t("form.conflict"));
+            Ok(form_page::<K>(&v, &cat, &input, &conflict, Some(id), &[]))
+        }
         Err(e) => Err(PageError::new(super::app_error_page(e, Some(&v)))),
     }
 }
@@ -1530,7 +1549,7 @@ async fn delete<K: PageKind>(
 ) -> PageResult {
     checked_form(&v, pairs)?;
     v.require(Permission::DeleteRecords).or_page(&v)?;
-    K::delete(&s.carnet, id).await.or_page(&v)?;
+    K::delete(&s.carnet, &v.user, id).await.or_page(&v)?;
     Ok(see_other(&format!("/{}", K::PATH)))
 }
 
@@ -1575,7 +1594,7 @@ async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Pat
     Ok(render(&CardPage {
         path: K::PATH,
         id,
-        parts: K::card_parts(&card, &cat, &fmt),
+        parts: K::card_parts(&card, &cat, &fmt, s.carnet.db.now()),
         roles: view::role_options(&cat),
         timeline: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
         attachments: files

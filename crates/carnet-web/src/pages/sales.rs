@@ -263,7 +263,7 @@ async fn board_page(State(s): State<AppState>, PageUser(v): PageUser, Path(id): 
         } else {
             format!("/pipelines/{id}/board?{query}")
         },
-        can_move: v.can(Permission::WriteAccounts),
+        can_move: v.can(Permission::WriteOpportunities),
         l: Layout::new(&v, format!("{} — {}", fmt.t("nav.pipeline"), pipeline.name), "pipeline"),
     }))
 }
@@ -278,7 +278,7 @@ async fn move_opportunity(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let input = checked_form(&v, pairs)?;
-    v.require(Permission::WriteAccounts).or_page(&v)?;
+    v.require(Permission::WriteOpportunities).or_page(&v)?;
     let cat = sales::full_catalog(&s.carnet.db).await.or_page(&v)?;
     let back = Some(input.one("back"))
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
@@ -292,6 +292,7 @@ async fn move_opportunity(
         id,
         input.one("stage"),
         input.one("lost_reason"),
+        None,
     )
     .await
     {
@@ -472,7 +473,7 @@ async fn add_order(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let mut input = checked_form(&v, pairs)?;
-    v.require(Permission::WriteAccounts).or_page(&v)?;
+    v.require(Permission::WriteOpportunities).or_page(&v)?;
     input.set("account", id.to_string());
     let sales_cat = sales::catalog(&s.carnet.db).await.or_page(&v)?;
     let currency = sales_cat.pipelines.first().map(|p| p.currency.clone()).unwrap_or("EUR".into());

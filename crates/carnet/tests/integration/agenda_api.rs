@@ -1,24 +1,17 @@
 //! Actions, follow-up rules and the durable job queue.
 
 use crate::helpers::*;
+use carnet_app::agenda::recurring::{PlanRule, RulePayload};
+use carnet_app::platform::events::{EventKind, NewEvent};
 use carnet_app::platform::jobs;
+use carnet_app::platform::registry::JobKind;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 /// Queues a job, as the application would, in a transaction of its own.
-async fn queue(app: &TestApp, kind: &str, payload: serde_json::Value) {
+async fn queue<K: JobKind>(app: &TestApp, payload: K::Payload) {
     let mut tx = app.carnet.db.begin().await.unwrap();
-    jobs::enqueue(
-        &mut tx,
-        jobs::NewJob {
-            kind,
-            payload,
-            run_at: None,
-            idempotency_key: None,
-        },
-    )
-    .await
-    .unwrap();
+    jobs::enqueue::<K>(&mut tx, &payload, jobs::When::Now, None).await.unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -136,7 +129,7 @@ async fn done_actions_trigger_follow_ups_exactly_once() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "closed once");
     // The event and its job were written with the change.
-    assert_eq!(app.count("events").await, 1);
+    assert_eq!(app.count("events WHERE kind = 'action_done'").await, 1);
     assert_eq!(drain(&app).await, 1);
     let (_, list) = app.get(&format!("/api/v1/actions?account={}", a["id"])).await;
     let follow: Vec<&serde_json::Value> = list["data"]
@@ -146,7 +139,7 @@ async fn done_actions_trigger_follow_ups_exactly_once() {
         .filter(|x| x["subject"] == "Send the product sheet")
         .collect();
     assert_eq!(follow.len(), 1);
-    let today = chrono::Utc::now().date_naive();
+    let today = app.carnet.db.clock().today_utc();
     assert_eq!(follow[0]["due_date"], carnet_domain::agenda::add_days(today, 2, true).to_string());
     assert_eq!(follow[0]["assignee_id"], app.admin.id, "the same rep");
     // A re-run of the job (as after a crash) does not create it again.
@@ -284,7 +277,7 @@ async fn two_processes_one_killed_run_every_job_once() {
         .await
         .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let t = carnet_app::db::now();
+    let t = app.carnet.db.now();
     for i in 0..n {
         let id = q(
             "INSERT INTO actions (type_id, subject, assignee_id, planned_at, done_at, outcome, sequence, created_at, updated_at) \
@@ -297,7 +290,7 @@ async fn two_processes_one_killed_run_every_job_once() {
         .insert_id(&mut tx)
         .await
         .unwrap();
-        carnet_app::platform::events::record(&mut tx, "action_done", "action", id, json!({}))
+        carnet_app::platform::events::record(&mut tx, NewEvent::new(EventKind::ActionDone, "action", id, None, json!({})))
             .await
             .unwrap();
     }
@@ -377,14 +370,9 @@ async fn an_expired_lease_runs_the_job_again_with_one_effect() {
     // commits on its own could).
     let job = jobs::claim(&app.carnet.db, "doomed", 1).await.unwrap().expect("a due job");
     let mut tx = app.carnet.db.begin().await.unwrap();
-    carnet_app::agenda::rules::on_event(
-        &mut tx,
-        serde_json::from_str::<serde_json::Value>(&job.payload).unwrap()["event_id"]
-            .as_i64()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    assert_eq!(job.kind, "event");
+    let ran = app.carnet.db.registry().run_in(&mut tx, &job.kind, &job.payload).await;
+    assert!(ran.is_ok(), "the event's subscribers ran");
     tx.commit().await.unwrap();
     assert!(
         jobs::claim(&app.carnet.db, "other", 60).await.unwrap().is_none(),
@@ -444,7 +432,7 @@ async fn a_failing_job_in_a_batch_loses_only_its_own_writes() {
         app.post(&format!("/api/v1/actions/{}/finish", act["id"]), json!({"outcome": "done"}))
             .await;
     }
-    queue(&app, "touch", json!({})).await;
+    queue::<jobs::Touch>(&app, jobs::TouchPayload { key: "t".into() }).await;
     let mut tx = app.carnet.db.begin().await.unwrap();
     // The second follow-up of the doomed account's job fails in the database,
     // after its first follow-up was written.
@@ -522,7 +510,7 @@ async fn a_failing_job_in_a_batch_loses_only_its_own_writes() {
 async fn the_daily_job_prunes_old_done_jobs() {
     let app = spawn_app().await;
     let day = 86_400;
-    let t = carnet_app::db::now();
+    let t = app.carnet.db.now();
     let mut tx = app.carnet.db.begin().await.unwrap();
     for (kind, status, finished) in [
         ("old", "done", Some(t - 31 * day)),
@@ -543,7 +531,9 @@ async fn the_daily_job_prunes_old_done_jobs() {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    jobs::schedule_daily(&app.carnet.db, chrono::Utc::now().date_naive()).await.unwrap();
+    jobs::schedule_daily(&app.carnet.db, app.carnet.db.clock().today_utc())
+        .await
+        .unwrap();
     drain(&app).await;
     let mut kinds: Vec<(String, String)> = carnet_app::db::q("SELECT kind, status FROM jobs ORDER BY kind")
         .fetch_all(&mut app.carnet.db.conn().await.unwrap())
@@ -565,17 +555,14 @@ async fn failed_jobs_are_visible_and_can_be_retried() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // A kind this build does not know cannot succeed later: failed at once, visibly.
     assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
     let job = jobs::get(&app.carnet.db, 1).await.unwrap();
-    assert_eq!(job.status, "queued", "retried later");
-    assert!(job.run_at > carnet_app::db::now(), "with a backoff");
-    let mut tx = app.carnet.db.begin().await.unwrap();
-    carnet_app::db::q("UPDATE jobs SET run_at = 0").execute(&mut tx).await.unwrap();
-    tx.commit().await.unwrap();
-    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    assert_eq!(job.status, "failed", "not retried");
+    assert_eq!(job.attempts, 1);
     let (_, failed) = app.get("/api/v1/jobs/failed").await;
     assert_eq!(failed["data"][0]["kind"], "mystery");
-    assert!(failed["data"][0]["error"].as_str().unwrap().contains("no handler"));
+    assert!(failed["data"][0]["error"].as_str().unwrap().contains("unknown job kind"));
     let (_, key) = app.user_with_key("rep@test.example", "sales").await;
     assert_eq!(
         app.api_with(&key, Method::GET, "/api/v1/jobs/failed", None).await.0,
@@ -583,7 +570,7 @@ async fn failed_jobs_are_visible_and_can_be_retried() {
     );
     let b = app.browser(ADMIN_EMAIL).await;
     let page = b.get("/settings/jobs").await;
-    assert!(page.body.contains("mystery") && page.body.contains("no handler"));
+    assert!(page.body.contains("mystery") && page.body.contains("unknown job kind"));
     assert_eq!(app.post("/api/v1/jobs/1/retry", json!({})).await.0, StatusCode::NO_CONTENT);
     assert_eq!(jobs::get(&app.carnet.db, 1).await.unwrap().status, "queued");
 }
@@ -624,7 +611,7 @@ async fn the_week_agenda_plans_for_colleagues_and_lists_overdue_tasks() {
     let (_, types) = app.get("/api/v1/action-types").await;
     let demo = types["data"].as_array().unwrap().iter().find(|t| t["name"] == "Demo").unwrap()["id"].to_string();
     let monday = {
-        let today = chrono::Utc::now().date_naive();
+        let today = app.carnet.db.clock().today_utc();
         today - chrono::Duration::days(chrono::Datelike::weekday(&today).num_days_from_monday() as i64)
     };
     let start = format!("{}T09:30", monday + chrono::Duration::days(2));
@@ -686,7 +673,7 @@ async fn the_week_agenda_plans_for_colleagues_and_lists_overdue_tasks() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get(&format!("/api/v1/actions/{action}")).await.1["outcome"], "no_show");
-    assert_eq!(app.count("events").await, 1, "a no-show is an event");
+    assert_eq!(app.count("events WHERE kind = 'no_show'").await, 1, "a no-show is an event");
 }
 
 /// The subscription feed, read by an independent iCalendar parser: stable UIDs,
@@ -786,7 +773,7 @@ async fn booking_page(app: &TestApp) -> (String, i64) {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
     // The next Monday at least two days ahead, 00:00 Paris.
-    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    let mut day = app.carnet.db.clock().today_utc() + chrono::Duration::days(2);
     while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
         day += chrono::Duration::days(1);
     }
@@ -1018,7 +1005,7 @@ async fn the_booking_page_is_set_up_from_the_profile() {
     assert!(profile.body.contains("value=\"08:30-12:30\""), "the hours come back in the form");
     let proposed = carnet_app::agenda::booking::propose(&app.carnet.db, app.admin.id, 3).await.unwrap();
     assert_eq!(proposed.len(), 3);
-    assert!(proposed.windows(2).all(|w| w[0] < w[1]) && proposed[0] > carnet_app::db::now());
+    assert!(proposed.windows(2).all(|w| w[0] < w[1]) && proposed[0] > app.carnet.db.now());
 }
 
 /// The open occurrences of a recurring rule on an account, in order.
@@ -1099,7 +1086,7 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     assert_eq!(s, StatusCode::CREATED, "{rule}");
     let rule_id = rule["data"]["id"].as_i64().unwrap();
     drain(&app).await;
-    let today = chrono::Utc::now().date_naive();
+    let today = app.carnet.db.clock().today_utc();
     let plan = |from: chrono::NaiveDate, n: u32| -> Vec<chrono::NaiveDate> {
         let mut out = vec![working(from)];
         for _ in 1..n {
@@ -1125,7 +1112,7 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
     assert_eq!(occurrences(&app, &b["id"], rule_id).await.len(), 3);
     assert!(occurrences(&app, &c["id"], rule_id).await.is_empty(), "not in the segment");
     // Planning again changes nothing.
-    queue(&app, "recurring_rule", json!({"rule_id": rule_id})).await;
+    queue::<PlanRule>(&app, RulePayload { rule_id }).await;
     drain(&app).await;
     assert_eq!(occurrences(&app, &a["id"], rule_id).await, occ_a, "idempotent");
 
@@ -1189,7 +1176,7 @@ async fn recurring_actions_follow_the_segment_the_owner_and_the_work_done() {
 #[tokio::test]
 async fn recurring_appointments_find_free_times_in_the_diary() {
     let app = spawn_app().await;
-    let day = working(chrono::Utc::now().date_naive());
+    let day = working(app.carnet.db.clock().today_utc());
     let (s, blocker) = app
         .post(
             "/api/v1/actions",
@@ -1246,7 +1233,7 @@ async fn recurring_appointments_find_free_times_in_the_diary() {
         .await;
     assert_eq!(s, StatusCode::OK);
     let replan = || async {
-        queue(&app, "recurring_rule", json!({"rule_id": rule_id})).await;
+        queue::<PlanRule>(&app, RulePayload { rule_id }).await;
         drain(&app).await;
     };
     replan().await;
@@ -1535,7 +1522,7 @@ async fn team_booking_pages_share_bookings_and_bookings_can_be_rescheduled() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e["error"]["fields"]["slug"].is_string(), "{e}");
-    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    let mut day = app.carnet.db.clock().today_utc() + chrono::Duration::days(2);
     while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
         day += chrono::Duration::days(1);
     }
@@ -1788,4 +1775,95 @@ async fn diary_entries_come_back_whole_and_in_order() {
         "escaped on the page"
     );
     assert!(!page.body.contains("<b>"));
+}
+
+/// A kind whose handler always fails, to see the retry policy at work.
+struct Flaky;
+impl JobKind for Flaky {
+    const NAME: &'static str = "flaky";
+    const MODE: carnet_app::platform::registry::Mode = carnet_app::platform::registry::Mode::Alone;
+    const RETRY: carnet_app::platform::registry::Retry = carnet_app::platform::registry::Retry {
+        max_attempts: 2,
+        first_delay_secs: 7,
+        max_delay_secs: 60,
+    };
+    type Payload = jobs::Empty;
+    fn run_alone(_c: &carnet_app::Carnet, _p: jobs::Empty) -> carnet_app::platform::registry::BoxFut<'_, carnet_app::error::Result<()>> {
+        Box::pin(async { Err(carnet_app::AppError::internal("the remote end is down")) })
+    }
+}
+
+/// A kind of which one job at a time may run, over every worker.
+struct OneAtATime;
+impl JobKind for OneAtATime {
+    const NAME: &'static str = "one_at_a_time";
+    const MODE: carnet_app::platform::registry::Mode = carnet_app::platform::registry::Mode::InQueueTx;
+    const CONCURRENCY: Option<i64> = Some(1);
+    type Payload = jobs::TouchPayload;
+    fn run_in(
+        tx: &mut carnet_app::db::Tx,
+        p: jobs::TouchPayload,
+    ) -> carnet_app::platform::registry::BoxFut<'_, carnet_app::error::Result<()>> {
+        Box::pin(async move { jobs::first_time(tx, &format!("one:{}", p.key)).await.map(|_| ()) })
+    }
+}
+
+#[tokio::test]
+async fn job_kinds_retry_by_their_policy_refuse_other_payload_versions_and_keep_their_concurrency_limit() {
+    let app = spawn_app_with(carnet_app::registry().job::<Flaky>().job::<OneAtATime>()).await;
+    let db = &app.carnet.db;
+    // Retried after the kind's first delay, then failed for good after its attempts.
+    queue::<Flaky>(&app, jobs::Empty {}).await;
+    let id: i64 = carnet_app::db::q("SELECT id FROM jobs WHERE kind = 'flaky'")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    let job = jobs::get(db, id).await.unwrap();
+    assert_eq!((job.status.as_str(), job.max_attempts), ("queued", 2));
+    let wait = job.run_at - db.now();
+    assert!((6..=7).contains(&wait), "the kind's first delay: {wait}");
+    assert!(job.last_error.unwrap().contains("remote end is down"));
+    db.clock().pin(Some(db.now() + 8));
+    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    db.clock().pin(None);
+    assert_eq!(jobs::get(db, id).await.unwrap().status, "failed", "after its two attempts");
+
+    // A payload written by another version of the kind is not misread.
+    let mut tx = db.begin().await.unwrap();
+    carnet_app::db::q("INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at) VALUES ('touch', '{\"v\": 9, \"key\": \"x\"}', 'queued', 0, 0, 8, 0) RETURNING id")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(jobs::run_once(&app.carnet, "w", 60).await.unwrap());
+    let (_, failed) = app.get("/api/v1/jobs/failed").await;
+    let touch = failed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "touch")
+        .expect("failed at once");
+    assert!(touch["error"].as_str().unwrap().contains("version 9"), "{touch}");
+
+    // At most one `one_at_a_time` job runs at once, whoever claims.
+    for k in ["a", "b", "c"] {
+        queue::<OneAtATime>(&app, jobs::TouchPayload { key: k.into() }).await;
+    }
+    let first = jobs::claim_batch(db, "w1", 60, 10).await.unwrap();
+    assert_eq!(first.iter().filter(|j| j.kind == "one_at_a_time").count(), 1, "{first:?}");
+    let second = jobs::claim_batch(db, "w2", 60, 10).await.unwrap();
+    assert!(second.iter().all(|j| j.kind != "one_at_a_time"), "the limit holds across workers");
+    assert_eq!(jobs::run_claimed(&app.carnet, "w1", &first).await.unwrap(), first.len());
+    let third = jobs::claim_batch(db, "w2", 60, 10).await.unwrap();
+    assert_eq!(
+        third.iter().filter(|j| j.kind == "one_at_a_time").count(),
+        1,
+        "the next one, once the first is done"
+    );
+    // A lease that expired does not count: its job is claimable again.
+    db.clock().pin(Some(db.now() + 61));
+    let fourth = jobs::claim_batch(db, "w3", 60, 10).await.unwrap();
+    db.clock().pin(None);
+    assert_eq!(fourth.iter().filter(|j| j.kind == "one_at_a_time").count(), 1);
 }

@@ -98,7 +98,7 @@ async fn every_metric_equals_a_recount_after_random_edits() {
     let mut opps: Vec<i64> = Vec::new();
     let mut done: Vec<i64> = Vec::new();
     for i in 0..8 {
-        carnet_app::db::pin_clock(Some(instant(&mut rng)));
+        app.carnet.db.clock().pin(Some(instant(&mut rng)));
         let tag = *rng.pick(&tags);
         let body = if tag.is_empty() {
             json!({"name": format!("Account {i}")})
@@ -110,7 +110,7 @@ async fn every_metric_equals_a_recount_after_random_edits() {
         accounts.push(a["id"].as_i64().unwrap());
     }
     for step in 0..260 {
-        carnet_app::db::pin_clock(Some(instant(&mut rng)));
+        app.carnet.db.clock().pin(Some(instant(&mut rng)));
         let op = rng.below(100);
         match op {
             0..=24 => {
@@ -168,7 +168,7 @@ async fn every_metric_equals_a_recount_after_random_edits() {
                     continue; // the opportunity was deleted meanwhile
                 }
                 let id = a["id"].as_i64().unwrap();
-                carnet_app::db::pin_clock(Some(instant(&mut rng)));
+                app.carnet.db.clock().pin(Some(instant(&mut rng)));
                 let (s, e) = app
                     .post(
                         &format!("/api/v1/actions/{id}/finish"),
@@ -214,7 +214,7 @@ async fn every_metric_equals_a_recount_after_random_edits() {
             _ => {}
         }
     }
-    carnet_app::db::pin_clock(None);
+    app.carnet.db.clock().pin(None);
     let db = &app.carnet.db;
     let sales = carnet_app::sales::catalog(db).await.unwrap();
     let cat = carnet_app::settings::catalog(db).await.unwrap();
@@ -494,7 +494,7 @@ async fn metrics_api_dashboards_and_the_home_strip() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "a period that ends before it starts");
 
     // History: yesterday's pipeline comes from its snapshot.
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let yesterday = app.carnet.db.clock().today_utc() - chrono::Duration::days(1);
     let (s, e) = app
         .get(&format!("/api/v1/metrics/open_pipeline/values?from={yesterday}&to={yesterday}"))
         .await;
@@ -571,7 +571,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
     let mut accounts = Vec::new();
     let mut contacts = Vec::new();
     for i in 0..9 {
-        carnet_app::db::pin_clock(Some(instant(&mut rng)));
+        app.carnet.db.clock().pin(Some(instant(&mut rng)));
         let tags: Vec<&str> = interests.iter().copied().filter(|_| rng.below(2) == 0).collect();
         let mut body = json!({"name": format!("Account {i}"), "tags": tags});
         if rng.below(4) != 0 {
@@ -591,7 +591,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
     }
     let mut opps = Vec::new();
     for step in 0..70 {
-        carnet_app::db::pin_clock(Some(instant(&mut rng)));
+        app.carnet.db.clock().pin(Some(instant(&mut rng)));
         match rng.below(3) {
             0 => {
                 let mut body = json!({"name": format!("Deal {step}"), "account": *rng.pick(&accounts),
@@ -624,7 +624,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
                 }
                 let (s, a) = app.post("/api/v1/actions", body).await;
                 assert_eq!(s, StatusCode::CREATED, "{a}");
-                carnet_app::db::pin_clock(Some(instant(&mut rng)));
+                app.carnet.db.clock().pin(Some(instant(&mut rng)));
                 let (s, e) = app
                     .post(
                         &format!("/api/v1/actions/{}/finish", a["id"]),
@@ -635,7 +635,7 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
             }
         }
     }
-    carnet_app::db::pin_clock(None);
+    app.carnet.db.clock().pin(None);
 
     // The raw records, read plainly.
     let db = &app.carnet.db;

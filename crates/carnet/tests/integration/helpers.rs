@@ -62,10 +62,15 @@ pub async fn spawn_empty() -> (SocketAddr, Carnet, PathBuf) {
 }
 
 pub async fn spawn_empty_with_url() -> (SocketAddr, Carnet, PathBuf, String) {
+    spawn_empty_with(carnet_app::registry()).await
+}
+
+/// Starts Carnet with a registry of the test's (job kinds of its own).
+async fn spawn_empty_with(registry: carnet_app::platform::registry::Registry) -> (SocketAddr, Carnet, PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("carnet-test-{}", carnet_app::access::random_token()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = fresh_database_url(&dir).await;
-    let carnet = Carnet::open(&url, dir.join("files")).await.expect("Carnet opens");
+    let carnet = Carnet::open_with(&url, dir.join("files"), registry).await.expect("Carnet opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = carnet_web::AppState::new(carnet.clone(), false);
@@ -74,7 +79,12 @@ pub async fn spawn_empty_with_url() -> (SocketAddr, Carnet, PathBuf, String) {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let (addr, carnet, dir, url) = spawn_empty_with_url().await;
+    spawn_app_with(carnet_app::registry()).await
+}
+
+/// A running Carnet whose registry the test chose.
+pub async fn spawn_app_with(registry: carnet_app::platform::registry::Registry) -> TestApp {
+    let (addr, carnet, dir, url) = spawn_empty_with(registry).await;
     let admin = users::create(
         &carnet.db,
         users::NewUser::parse(ADMIN_EMAIL, "Ada Admin", "admin", PASSWORD, "en", "Europe/Paris").unwrap(),

@@ -226,7 +226,7 @@ async fn stalled_after_the_stage_limit() {
     let id = o["id"].as_i64().unwrap();
     // Qualification stalls after 14 days.
     for (days, stalled) in [(13, false), (14, false), (15, true)] {
-        let at = carnet_app::db::now() - days * 86_400 - 60;
+        let at = app.carnet.db.now() - days * 86_400 - 60;
         let mut tx = app.carnet.db.begin().await.unwrap();
         carnet_app::db::q("UPDATE opportunities SET stage_entered_at = $1 WHERE id = $2")
             .bind(at)
