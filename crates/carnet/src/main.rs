@@ -239,7 +239,7 @@ async fn main() {
             }
             AnalyticsAction::Backfill { db, days } => {
                 let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
-                let today = chrono::Utc::now().date_naive();
+                let today = carnet.db.clock().today_utc();
                 let n = carnet_app::analytics::snapshots::backfill(
                     &carnet.db,
                     today - chrono::Duration::days(days),

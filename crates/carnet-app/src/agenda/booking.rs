@@ -7,6 +7,7 @@
 use crate::access::{random_token, token_hash};
 use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
+use crate::platform::events::{self, EventKind, NewEvent};
 use crate::records::timeline::{self, NewEntry};
 use carnet_domain::fields::Entity;
 use carnet_domain::i18n::parse_time_zone;
@@ -337,6 +338,7 @@ async fn find_or_create_contact(tx: &mut Tx, b: &Booker, owner: i64) -> Result<i
         },
     )
     .await?;
+    crate::records::record_created(tx, Entity::Contact, id, None, &b.name, &[]).await?;
     Ok(id)
 }
 
@@ -433,6 +435,17 @@ async fn insert_booking(
         .bind(team_id)
         .execute(&mut *tx)
         .await?;
+    let data = serde_json::json!({
+        "type_id": type_id, "assignee_id": user_id, "contact_id": contact, "planned_at": slot, "team_id": team_id,
+    });
+    events::record_all(
+        tx,
+        vec![
+            NewEvent::new(EventKind::ActionPlanned, "action", id, None, data.clone()),
+            NewEvent::new(EventKind::BookingMade, "action", id, None, data),
+        ],
+    )
+    .await?;
     Ok((id, token))
 }
 
@@ -457,6 +470,8 @@ pub async fn cancel(db: &Db, token: &str) -> Result<()> {
     if n == 0 {
         return Err(AppError::Conflict("this booking is already closed".into()));
     }
+    let data = serde_json::json!({"assignee_id": a.assignee_id, "contact_id": a.contact_id, "planned_at": a.planned_at});
+    events::record(&mut tx, NewEvent::new(EventKind::BookingCancelled, "action", a.id, None, data)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -764,6 +779,8 @@ pub async fn reschedule(db: &Db, token: &str, slot: i64) -> Result<()> {
         )
         .await?;
     }
+    let data = serde_json::json!({"fields": ["starts_at"], "planned_at": slot, "rescheduled": true, "contact_id": a.contact_id});
+    events::record(&mut tx, NewEvent::new(EventKind::RecordUpdated, "action", a.id, None, data)).await?;
     tx.commit().await?;
     Ok(())
 }

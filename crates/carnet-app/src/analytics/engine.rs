@@ -10,7 +10,7 @@ use crate::error::{AppError, Result};
 use carnet_domain::fields::Entity;
 use carnet_domain::metrics::{week_key, Breakdown, Family, Metric, Period};
 use carnet_domain::sales::SalesCatalog;
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -318,14 +318,7 @@ async fn comparison(
 
 /// [from, to) instants of a period's days in the reporting zone.
 pub(super) fn instants(tz: Tz, p: Period) -> (i64, i64) {
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap()).earliest())
-            .map(|t| t.timestamp())
-            .unwrap_or(0)
-    };
-    (start(p.from), start(p.to + chrono::Duration::days(1)))
+    carnet_domain::time::days_span(tz, p.from, p.to)
 }
 
 /// The groups of a record for a breakdown: one, or for a tag category each of

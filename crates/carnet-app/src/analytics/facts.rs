@@ -22,10 +22,7 @@ pub async fn zone(h: &mut impl Handle) -> Result<Tz> {
 
 /// The local day of an instant in the reporting zone.
 pub fn day(tz: Tz, t: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive()
+    carnet_domain::time::local_date(tz, t)
 }
 
 /// An opportunity as the facts see it.

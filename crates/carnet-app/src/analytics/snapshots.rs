@@ -7,7 +7,7 @@
 
 use crate::db::{q, Db, Handle};
 use crate::error::Result;
-use chrono::{Duration, NaiveDate, TimeZone};
+use chrono::{Duration, NaiveDate};
 use std::collections::HashMap;
 
 /// Records the pipeline and the segment sizes as they are now, under `day`.
@@ -75,11 +75,7 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             day += Duration::days(1);
             continue;
         }
-        let end = tz
-            .from_local_datetime(&(day + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap())
-            .earliest()
-            .map(|t| t.timestamp())
-            .unwrap_or(0);
+        let end = carnet_domain::time::day_start(tz, day + Duration::days(1));
         let mut sums: HashMap<SnapshotKey, (i64, i64, i64)> = HashMap::new();
         for (id, created, pipeline, owner, segment, currency, amount) in &opps {
             if *created >= end {

@@ -301,9 +301,14 @@ pub type Snapshot = Box<dyn Any + Send>;
 pub struct Watcher {
     pub name: &'static str,
     pub entity: &'static str,
-    pub before: for<'a> fn(&'a mut Tx, &'a Scope) -> BoxFut<'a, Result<Snapshot>>,
-    pub after: for<'a> fn(&'a mut Tx, &'a Scope, Option<Snapshot>, bool) -> BoxFut<'a, Result<()>>,
+    pub before: Before,
+    pub after: After,
 }
+
+/// A watcher's read before a write.
+pub type Before = for<'a> fn(&'a mut Tx, &'a Scope) -> BoxFut<'a, Result<Snapshot>>;
+/// A watcher's difference after a write: its snapshot (`None` for new records), and whether the records are going.
+pub type After = for<'a> fn(&'a mut Tx, &'a Scope, Option<Snapshot>, bool) -> BoxFut<'a, Result<()>>;
 
 /// A write in progress: what each watcher of the entity read before it.
 #[must_use = "settle the watch after the write, in the same transaction"]

@@ -11,7 +11,7 @@ use carnet_domain::records::{Catalog, RawInput};
 use carnet_domain::search::prefix_upper_bound;
 use carnet_domain::values::fold;
 use carnet_domain::FieldErrors;
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -110,16 +110,7 @@ pub const LIST_KEYS: &[&str] = &[
 ];
 
 fn day_start(d: NaiveDate, tz: Tz) -> i64 {
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-        .earliest()
-        .map(|t| t.timestamp())
-        // A day that starts inside a DST gap starts an hour later.
-        .unwrap_or_else(|| {
-            tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap())
-                .earliest()
-                .map(|t| t.timestamp())
-                .unwrap_or(0)
-        })
+    carnet_domain::time::day_start(tz, d)
 }
 
 fn date(raw: &str) -> Result<NaiveDate, String> {

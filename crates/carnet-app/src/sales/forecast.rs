@@ -3,7 +3,7 @@
 
 use crate::db::{q, Db};
 use crate::error::{AppError, Result};
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +88,7 @@ pub async fn forecast(db: &Db, from: NaiveDate, to: NaiveDate, by: By, tz: chron
     .bind(to.format("%Y-%m").to_string())
     .fetch_all(&mut c)
     .await?;
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-            .earliest()
-            .map(|t| t.timestamp())
-            .unwrap_or(0)
-    };
+    let start = |d: NaiveDate| carnet_domain::time::day_start(tz, d);
     let won: Vec<(Option<i64>, String, i64, i64)> = q(format!(
         "SELECT {key} AS k, o.currency, COUNT(*), CAST(SUM(o.amount) AS BIGINT) FROM opportunities o \
          WHERE o.status = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 GROUP BY {key}, o.currency ORDER BY 1, 2"

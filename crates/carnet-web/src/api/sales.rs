@@ -261,7 +261,7 @@ pub async fn get_forecast(State(s): State<AppState>, ApiUser(v): ApiUser, Query(
     v.require(Permission::ReadRecords)?;
     let mut e = carnet_domain::FieldErrors::new();
     let from = match p.from.as_deref().unwrap_or("") {
-        "" => Some(chrono::Utc::now().date_naive()),
+        "" => Some(s.carnet.db.clock().today_in(v.user.tz)),
         f => e.check(
             "from",
             chrono::NaiveDate::parse_from_str(&format!("{f}-01"), "%Y-%m-%d").map_err(|_| "must be a month (YYYY-MM)".to_string()),

@@ -130,11 +130,7 @@ fn monday_of(d: NaiveDate) -> NaiveDate {
 }
 
 fn local_midnight(tz: Tz, d: NaiveDate) -> i64 {
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&d.and_hms_opt(1, 0, 0).unwrap()).earliest())
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
+    carnet_domain::time::day_start(tz, d)
 }
 
 /// The local day an action falls on: an appointment's start, a task's due day.
@@ -200,7 +196,7 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     let fmt = v.user.fmt();
     let tz = v.user.tz;
     let db = &s.carnet.db;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = db.clock().today_in(tz);
     let date = r.date.and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok()).unwrap_or(today);
     // The days shown: one, a week from Monday, or the month's full weeks.
     let (start, n_days) = match r.view {

@@ -1292,6 +1292,7 @@ async fn export<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Q
         .map_err(AppError::Invalid)
         .or_page(&v)?
         .with_limit(1000);
+    let name = format!("{}-{}.csv", K::PATH, s.carnet.db.clock().today_in(v.user.tz).format("%Y%m%d"));
     // Pages of 1,000 rows are fetched and written as the client reads.
     let state = Some((s.carnet.clone(), cat, lq, None::<String>, true));
     let stream = futures_util::stream::unfold(state, |st| async move {
@@ -1342,7 +1343,6 @@ async fn export<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Q
         let next = page.next.map(|n| (carnet, cat, lq, Some(n), false));
         Some((Ok::<_, std::io::Error>(bytes), next))
     });
-    let name = format!("{}-{}.csv", K::PATH, chrono::Utc::now().format("%Y%m%d"));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -353,13 +353,13 @@ async fn forecast_page(State(s): State<AppState>, PageUser(v): PageUser, Query(p
     let cat = sales::full_catalog(&s.carnet.db).await.or_page(&v)?;
     let mut e = FieldErrors::new();
     let from = match p.from.as_deref().unwrap_or("") {
-        "" => Some(chrono::Utc::now().date_naive()),
+        "" => Some(s.carnet.db.clock().today_in(v.user.tz)),
         f => e.check(
             "from",
             chrono::NaiveDate::parse_from_str(&format!("{f}-01"), "%Y-%m-%d").map_err(|_| "must be a month (YYYY-MM)".to_string()),
         ),
     }
-    .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    .unwrap_or_else(|| s.carnet.db.clock().today_in(v.user.tz));
     let n = p.months.unwrap_or(6).clamp(1, 24);
     let by = e
         .check("by", forecast::By::parse(p.by.as_deref().unwrap_or("")))

@@ -762,7 +762,7 @@ async fn the_calendar_feed_is_valid_icalendar() {
 
 /// A rep's booking page: Monday to Friday 09:00–12:00 in Paris, 30-minute
 /// meetings with a 15-minute buffer, no notice needed.
-async fn booking_page(app: &TestApp) -> (String, i64) {
+pub(crate) async fn booking_page(app: &TestApp) -> (String, i64) {
     let (s, e) = app
         .api(
             Method::PUT,

@@ -374,7 +374,7 @@ async fn the_agenda_and_booking_in_the_browser() {
         )
         .await;
     assert_eq!(s, reqwest::StatusCode::NO_CONTENT);
-    let mut monday = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    let mut monday = app.carnet.db.clock().today_utc() + chrono::Duration::days(2);
     while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
         monday += chrono::Duration::days(1);
     }

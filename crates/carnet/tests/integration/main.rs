@@ -9,6 +9,7 @@ mod access;
 mod agenda_api;
 mod analytics;
 mod browser;
+mod foundations;
 mod pages;
 mod records_api;
 mod sales_api;
