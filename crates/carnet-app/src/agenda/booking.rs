@@ -11,7 +11,7 @@ use crate::platform::events::{self, EventKind, NewEvent};
 use crate::records::timeline::{self, NewEntry};
 use carnet_domain::fields::Entity;
 use carnet_domain::i18n::parse_time_zone;
-use carnet_domain::search::TokenSet;
+use carnet_domain::records::{Catalog, ContactDraft};
 use carnet_domain::slots::{default_hours, free_slots, SlotRules, WorkInterval};
 use carnet_domain::values::{optional_text, required_name, EmailAddress, Phone, MAX_SHORT_TEXT};
 use carnet_domain::FieldErrors;
@@ -292,7 +292,11 @@ impl Booker {
     }
 }
 
-async fn find_or_create_contact(tx: &mut Tx, b: &Booker, owner: i64) -> Result<i64> {
+/// The booker's contact: the first with their email, or a new one written
+/// through the one record writer (search tokens, timeline, events), owned by
+/// the rep. Mandatory rules are not applied to a prospect's own booking: the
+/// rep completes the record on its first edit, where they apply.
+async fn find_or_create_contact(tx: &mut Tx, cat: &Catalog, b: &Booker, owner: i64) -> Result<i64> {
     let found: Option<i64> = q("SELECT id FROM contacts WHERE email_key = $1 ORDER BY id LIMIT 1")
         .bind(b.email.normalized())
         .scalar_opt(&mut *tx)
@@ -304,42 +308,24 @@ async fn find_or_create_contact(tx: &mut Tx, b: &Booker, owner: i64) -> Result<i
         Some((f, l)) => (Some(f.to_string()), l.to_string()),
         None => (None, b.name.clone()),
     };
-    let t = tx.now();
-    let id = q("INSERT INTO contacts (first_name, last_name, name_key, email, email_key, phone, phone_key, job_title, owner_id, source, description, created_at, updated_at) \
-                VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 'Booking page', $9, $10, $10) RETURNING id")
-        .bind(first.clone())
-        .bind(last.clone())
-        .bind(crate::records::contacts::name_key(first.as_deref(), &last))
-        .bind(b.email.as_str())
-        .bind(b.email.normalized())
-        .bind(b.phone.as_ref().map(|p| p.display.clone()))
-        .bind(b.phone.as_ref().map(|p| p.digits.clone()))
-        .bind(owner)
-        .bind(b.company.clone())
-        .bind(t)
-        .insert_id(&mut *tx)
-        .await?;
-    let mut tokens = TokenSet::new();
-    tokens.words(&b.name).email(b.email.as_str());
-    if let Some(p) = &b.phone {
-        tokens.digits(&p.digits);
-    }
-    crate::records::search::index(tx, Entity::Contact, id, &tokens.into_vec()).await?;
-    timeline::add(
-        tx,
-        NewEntry {
-            entity: Entity::Contact,
-            record_id: id,
-            kind: "created",
-            actor_id: None,
-            title: &b.name,
-            body: None,
-            data: Some(serde_json::json!({"source": "booking"})),
-        },
-    )
-    .await?;
-    crate::records::record_created(tx, Entity::Contact, id, None, &b.name, &[]).await?;
-    Ok(id)
+    let draft = ContactDraft {
+        first_name: first,
+        last_name: last,
+        email: Some(b.email.clone()),
+        phone: b.phone.clone(),
+        mobile: None,
+        job_title: None,
+        owner_id: Some(owner),
+        source: Some("Booking page".into()),
+        address: None,
+        postal_code: None,
+        city: None,
+        country: None,
+        description: b.company.clone(),
+        tag_ids: vec![],
+        custom: vec![],
+    };
+    Ok(crate::records::write::insert(tx, cat, None, &[draft]).await?[0])
 }
 
 /// Locks a rep's diary for the rest of the transaction: every booking of the
@@ -370,6 +356,7 @@ fn taken() -> AppError {
 
 /// Books a slot: returns the appointment's id and the token of its manage link.
 pub async fn book(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, String)> {
+    let cat = crate::settings::catalog(db).await?;
     let mut tx = db.begin().await?;
     let page: Option<BookingPage> = q(format!("SELECT {COLS} FROM booking_pages WHERE slug = $1 AND active = TRUE"))
         .bind(slug)
@@ -381,14 +368,16 @@ pub async fn book(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, St
     if !slot_is_free(&mut tx, page.user_id, slot, &page.rules(), 0).await? {
         return Err(taken());
     }
-    let booked = insert_booking(&mut tx, page.user_id, page.type_id, page.duration_min, slot, b, None).await?;
+    let booked = insert_booking(&mut tx, &cat, page.user_id, page.type_id, page.duration_min, slot, b, None).await?;
     tx.commit().await?;
     Ok(booked)
 }
 
 /// Writes a booked appointment, its contact and its manage token.
+#[allow(clippy::too_many_arguments)]
 async fn insert_booking(
     tx: &mut Tx,
+    cat: &Catalog,
     user_id: i64,
     type_id: i64,
     duration_min: i64,
@@ -396,7 +385,7 @@ async fn insert_booking(
     b: &Booker,
     team_id: Option<i64>,
 ) -> Result<(i64, String)> {
-    let contact = find_or_create_contact(tx, b, user_id).await?;
+    let contact = find_or_create_contact(tx, cat, b, user_id).await?;
     let t = tx.now();
     let subject = match &b.company {
         Some(c) => format!("{} ({c})", b.name),
@@ -667,6 +656,7 @@ fn member_order(team: &Team, members: &[i64], load: &[(i64, i64)]) -> Vec<i64> {
 /// Books a slot on a team page: the first free member in the team's order.
 /// Returns the appointment, its manage token and the member who got it.
 pub async fn book_team(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i64, String, i64)> {
+    let cat = crate::settings::catalog(db).await?;
     let mut tx = db.begin().await?;
     // Team bookings wait for each other here (the round-robin pointer), then
     // each takes the chosen member's diary lock like a personal booking.
@@ -700,7 +690,7 @@ pub async fn book_team(db: &Db, slug: &str, slot: i64, b: &Booker) -> Result<(i6
     for m in member_order(&team, &members, &load) {
         lock_diary(&mut tx, m).await?;
         if slot_is_free(&mut tx, m, slot, &team.rules(), 0).await? {
-            let (id, token) = insert_booking(&mut tx, m, team.type_id, team.duration_min, slot, b, Some(team.id)).await?;
+            let (id, token) = insert_booking(&mut tx, &cat, m, team.type_id, team.duration_min, slot, b, Some(team.id)).await?;
             q("UPDATE booking_teams SET last_user_id = $1 WHERE id = $2")
                 .bind(m)
                 .bind(team.id)

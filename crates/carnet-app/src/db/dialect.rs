@@ -50,6 +50,31 @@ pub fn claim_lock_clause(d: Dialect) -> &'static str {
     }
 }
 
+/// Reserves `n` new ids of a table for rows the caller inserts with explicit
+/// ids (set-based writes, `COPY`): from the table's identity sequence on
+/// PostgreSQL; past the largest id on SQLite, whose single writer the caller's
+/// transaction holds.
+pub async fn reserve_ids(tx: &mut super::Tx, table: &'static str, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    match tx.dialect() {
+        Dialect::Postgres => Ok(super::q(format!(
+            "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+        ))
+        .bind(n as i64)
+        .fetch_all::<(i64,)>(tx)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect()),
+        Dialect::Sqlite => {
+            let max: i64 = super::q(format!("SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar(tx).await?;
+            Ok((1..=n as i64).map(|i| max + i).collect())
+        }
+    }
+}
+
 /// Serialises transactions on a named lock until they end: a PostgreSQL
 /// transaction-level advisory lock on the key's hash; nothing on SQLite, whose
 /// write transaction is exclusive already.

@@ -116,6 +116,20 @@ impl NewEvent {
     }
 }
 
+impl NewEvent {
+    fn recorded(&self, id: i64, created_at: i64) -> Event {
+        Event {
+            id,
+            kind: self.kind,
+            entity: self.entity.to_string(),
+            record_id: self.record_id,
+            actor_id: self.actor_id,
+            data: self.data.clone(),
+            created_at,
+        }
+    }
+}
+
 /// A recorded event, as subscribers see it.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -150,16 +164,8 @@ pub async fn record(tx: &mut Tx, e: NewEvent) -> Result<i64> {
         .bind(created_at)
         .insert_id(&mut *tx)
         .await?;
+    let event = e.recorded(id, created_at);
     let registry = tx.shared().registry();
-    let event = Event {
-        id,
-        kind: e.kind,
-        entity: e.entity.to_string(),
-        record_id: e.record_id,
-        actor_id: e.actor_id,
-        data: e.data,
-        created_at,
-    };
     for s in registry.subscribers(e.kind, Delivery::InWriterTx) {
         (s.run)(tx, &event).await?;
     }
@@ -167,6 +173,73 @@ pub async fn record(tx: &mut Tx, e: NewEvent) -> Result<i64> {
         jobs::enqueue::<Deliver>(tx, &DeliverPayload { event_id: id }, jobs::When::Now, Some(format!("event:{id}"))).await?;
     }
     Ok(id)
+}
+
+/// Records many events at once (a batch of records written set-based): one
+/// statement for the rows and one for the jobs of the queued subscribers; the
+/// in-transaction subscribers see each event in order, as with [`record`].
+pub async fn record_many(tx: &mut Tx, evs: Vec<NewEvent>) -> Result<()> {
+    let ids = crate::db::dialect::reserve_ids(tx, "events", evs.len()).await?;
+    let t = tx.now();
+    let rows: Vec<Vec<crate::db::Value>> = ids
+        .iter()
+        .zip(&evs)
+        .map(|(id, e)| {
+            vec![
+                (*id).into(),
+                e.kind.as_str().into(),
+                e.entity.into(),
+                e.record_id.into(),
+                e.actor_id.into(),
+                e.data.to_string().into(),
+                t.into(),
+            ]
+        })
+        .collect();
+    crate::db::dialect::bulk_insert(
+        tx,
+        "events",
+        &["id", "kind", "entity", "record_id", "actor_id", "data", "created_at"],
+        &rows,
+    )
+    .await?;
+    let registry = tx.shared().registry();
+    let mut deliveries = Vec::new();
+    for (id, e) in ids.into_iter().zip(evs) {
+        let event = e.recorded(id, t);
+        for s in registry.subscribers(e.kind, Delivery::InWriterTx) {
+            (s.run)(tx, &event).await?;
+        }
+        if registry.subscribers(e.kind, Delivery::Queued).next().is_some() {
+            deliveries.push(vec![
+                Deliver::NAME.into(),
+                super::registry::encode::<Deliver>(&DeliverPayload { event_id: id })?.into(),
+                "queued".into(),
+                t.into(),
+                0i64.into(),
+                Deliver::RETRY.max_attempts.into(),
+                format!("event:{id}").into(),
+                t.into(),
+            ]);
+        }
+    }
+    crate::db::dialect::bulk_insert(
+        tx,
+        "jobs",
+        &[
+            "kind",
+            "payload",
+            "status",
+            "run_at",
+            "attempts",
+            "max_attempts",
+            "idempotency_key",
+            "created_at",
+        ],
+        &deliveries,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records that a settings section changed (its table's name); `segments` when

@@ -3,16 +3,14 @@
 //! transaction.
 
 use super::timeline::{self, NewEntry};
-use super::{load_extras, save_extras, search, Extras};
+use super::{load_extras, save_extras, Extras};
 use crate::access::User;
-use crate::db::{q, Db, Handle};
+use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use crate::platform::events::{self, Scope};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
 use carnet_domain::records::{AccountDraft, Catalog, RawInput};
-use carnet_domain::search::TokenSet;
-use carnet_domain::values::{company_id_key, company_key, fold};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -68,93 +66,11 @@ pub struct AccountCard {
     pub contacts: Vec<LinkedContact>,
 }
 
-fn tokens(d: &AccountDraft, cat: &Catalog) -> Vec<String> {
-    let mut t = TokenSet::new();
-    t.words(&d.name);
-    if let Some(e) = &d.email {
-        t.email(e.as_str());
-    }
-    if let Some(p) = &d.phone {
-        t.digits(&p.digits);
-    }
-    if let Some(c) = &d.company_id {
-        t.code(c);
-    }
-    if let Some(v) = &d.vat_number {
-        t.code(v);
-    }
-    if let Some(w) = &d.website {
-        t.words(&w.domain);
-    }
-    for name in super::tag_names(cat, &d.tag_ids) {
-        t.words(name);
-    }
-    t.into_vec()
-}
-
-async fn write_row(h: &mut impl Handle, d: &AccountDraft, id: Option<i64>, actor: i64) -> Result<i64> {
-    let t = h.now();
-    let mut query = match id {
-        None => q("INSERT INTO accounts (name, name_key, company_key, status_id, owner_id, email, phone, phone_key, website, domain, \
-                   address, postal_code, city, country, company_id, company_id_key, vat_number, source, description, \
-                   created_by, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) RETURNING id"),
-        Some(_) => q("UPDATE accounts SET name = $1, name_key = $2, company_key = $3, status_id = $4, owner_id = $5, email = $6, \
-                   phone = $7, phone_key = $8, website = $9, domain = $10, address = $11, postal_code = $12, city = $13, \
-                   country = $14, company_id = $15, company_id_key = $16, vat_number = $17, source = $18, description = $19, \
-                   updated_at = $21 WHERE id = $20 RETURNING id"),
-    };
-    query = query
-        .bind(d.name.clone())
-        .bind(fold(&d.name))
-        .bind(company_key(&d.name))
-        .bind(d.status_id)
-        .bind(d.owner_id)
-        .bind(d.email.as_ref().map(|e| e.normalized()))
-        .bind(d.phone.as_ref().map(|p| p.display.clone()))
-        .bind(d.phone.as_ref().map(|p| p.digits.clone()))
-        .bind(d.website.as_ref().map(|w| w.url.clone()))
-        .bind(
-            d.website
-                .as_ref()
-                .map(|w| w.domain.clone())
-                .or_else(|| d.email.as_ref().map(|e| e.domain().to_string())),
-        )
-        .bind(d.address.clone())
-        .bind(d.postal_code.clone())
-        .bind(d.city.clone())
-        .bind(d.country.clone())
-        .bind(d.company_id.clone())
-        .bind(d.company_id.as_deref().map(company_id_key))
-        .bind(d.vat_number.clone())
-        .bind(d.source.clone())
-        .bind(d.description.clone());
-    query = match id {
-        None => query.bind(Some(actor)),
-        Some(id) => query.bind(id),
-    };
-    Ok(query.bind(t).insert_id(h).await?)
-}
-
+/// Creates an account: the row, its tags and custom values, search tokens, a
+/// `created` timeline entry and its events, through the one record writer.
 pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -> Result<i64> {
     let mut tx = c.db.begin().await?;
-    let id = write_row(&mut tx, d, None, actor.id).await?;
-    save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
-    search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
-    super::record_created(&mut tx, Entity::Account, id, Some(actor.id), &d.name, &d.tag_ids).await?;
-    timeline::add(
-        &mut tx,
-        NewEntry {
-            entity: Entity::Account,
-            record_id: id,
-            kind: "created",
-            actor_id: Some(actor.id),
-            title: &d.name,
-            body: None,
-            data: None,
-        },
-    )
-    .await?;
+    let id = super::write::insert(&mut tx, cat, Some(actor.id), std::slice::from_ref(d)).await?[0];
     tx.commit().await?;
     Ok(id)
 }
@@ -164,10 +80,11 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     let mut tx = c.db.begin().await?;
     // Its tags decide its deals' and actions' segment: the watchers read them before.
     let watch = events::watch(&mut tx, Scope::one("account", id)).await?;
-    write_row(&mut tx, d, Some(id), actor.id).await?;
+    if !super::write::update(&mut tx, cat, id, d).await? {
+        return Err(AppError::NotFound);
+    }
     save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
     watch.settle(&mut tx).await?;
-    search::index(&mut tx, Entity::Account, id, &tokens(d, cat)).await?;
     let a = &old.account;
     if a.status_id != d.status_id {
         let name = |sid| cat.status(sid).map(|s| s.name.clone()).unwrap_or_default();

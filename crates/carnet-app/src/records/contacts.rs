@@ -1,14 +1,13 @@
 //! Contacts (R1) and their links to accounts with a role on each (R6).
 
 use super::timeline::{self, NewEntry};
-use super::{load_extras, save_extras, search, Extras};
+use super::{load_extras, save_extras, Extras};
 use crate::access::User;
 use crate::db::{q, Db, Handle};
 use crate::error::{AppError, Result};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
 use carnet_domain::records::{Catalog, ContactDraft, RawInput};
-use carnet_domain::search::TokenSet;
 use carnet_domain::values::fold;
 use serde::Serialize;
 
@@ -70,86 +69,13 @@ pub fn name_key(first: Option<&str>, last: &str) -> String {
     fold(&format!("{last} {}", first.unwrap_or("")))
 }
 
-fn tokens(d: &ContactDraft, cat: &Catalog) -> Vec<String> {
-    let mut t = TokenSet::new();
-    t.words(&d.last_name);
-    if let Some(f) = &d.first_name {
-        t.words(f);
-    }
-    if let Some(e) = &d.email {
-        t.email(e.as_str());
-    }
-    for p in [&d.phone, &d.mobile].into_iter().flatten() {
-        t.digits(&p.digits);
-    }
-    for name in super::tag_names(cat, &d.tag_ids) {
-        t.words(name);
-    }
-    t.into_vec()
-}
-
-async fn write_row(h: &mut impl Handle, d: &ContactDraft, id: Option<i64>, actor: i64) -> Result<i64> {
-    let mut query = match id {
-        None => q(
-            "INSERT INTO contacts (first_name, last_name, name_key, email, email_key, phone, phone_key, mobile, mobile_key, \
-                   job_title, owner_id, source, address, postal_code, city, country, description, created_by, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
-        ),
-        Some(_) => q(
-            "UPDATE contacts SET first_name = $1, last_name = $2, name_key = $3, email = $4, email_key = $5, phone = $6, \
-                   phone_key = $7, mobile = $8, mobile_key = $9, job_title = $10, owner_id = $11, source = $12, address = $13, \
-                   postal_code = $14, city = $15, country = $16, description = $17, updated_at = $19 WHERE id = $18 RETURNING id",
-        ),
-    };
-    query = query
-        .bind(d.first_name.clone())
-        .bind(d.last_name.clone())
-        .bind(name_key(d.first_name.as_deref(), &d.last_name))
-        .bind(d.email.as_ref().map(|e| e.as_str().to_string()))
-        .bind(d.email.as_ref().map(|e| e.normalized()))
-        .bind(d.phone.as_ref().map(|p| p.display.clone()))
-        .bind(d.phone.as_ref().map(|p| p.digits.clone()))
-        .bind(d.mobile.as_ref().map(|p| p.display.clone()))
-        .bind(d.mobile.as_ref().map(|p| p.digits.clone()))
-        .bind(d.job_title.clone())
-        .bind(d.owner_id)
-        .bind(d.source.clone())
-        .bind(d.address.clone())
-        .bind(d.postal_code.clone())
-        .bind(d.city.clone())
-        .bind(d.country.clone())
-        .bind(d.description.clone());
-    query = match id {
-        None => query.bind(Some(actor)),
-        Some(id) => query.bind(id),
-    };
-    let t = h.now();
-    Ok(query.bind(t).insert_id(h).await?)
-}
-
-/// Creates a contact, optionally linked to an account with a role.
+/// Creates a contact, optionally linked to an account with a role, through the
+/// one record writer.
 pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, link: Option<(i64, Option<i64>)>) -> Result<i64> {
     let mut tx = c.db.begin().await?;
-    let id = write_row(&mut tx, d, None, actor.id).await?;
-    save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
-    search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
-    let name = d.full_name();
-    super::record_created(&mut tx, Entity::Contact, id, Some(actor.id), &name, &d.tag_ids).await?;
-    timeline::add(
-        &mut tx,
-        NewEntry {
-            entity: Entity::Contact,
-            record_id: id,
-            kind: "created",
-            actor_id: Some(actor.id),
-            title: &name,
-            body: None,
-            data: None,
-        },
-    )
-    .await?;
+    let id = super::write::insert(&mut tx, cat, Some(actor.id), std::slice::from_ref(d)).await?[0];
     if let Some((account_id, role_id)) = link {
-        link_in(&mut tx, cat, actor, account_id, id, &name, role_id).await?;
+        link_in(&mut tx, cat, actor, account_id, id, &d.full_name(), role_id).await?;
     }
     tx.commit().await?;
     Ok(id)
@@ -158,9 +84,10 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, l
 pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
-    write_row(&mut tx, d, Some(id), actor.id).await?;
+    if !super::write::update(&mut tx, cat, id, d).await? {
+        return Err(AppError::NotFound);
+    }
     save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
-    search::index(&mut tx, Entity::Contact, id, &tokens(d, cat)).await?;
     let o = &old.contact;
     let mut changed = super::Changes::default();
     changed.field("first_name", o.first_name.as_deref(), d.first_name.as_deref());

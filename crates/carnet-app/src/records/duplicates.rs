@@ -30,70 +30,89 @@ fn add(out: &mut Vec<Duplicate>, entity: Entity, id: i64, name: String, reason: 
     }
 }
 
-const LIMIT: &str = " LIMIT 10";
+/// Matches kept per record and reason.
+const LIMIT: usize = 10;
 
-pub async fn for_account(db: &Db, d: &AccountDraft) -> Result<Vec<Duplicate>> {
+/// A check: the column, each record's value in it (if any), the reason.
+type Check = (&'static str, Vec<Option<String>>, &'static str);
+
+/// Runs checks for a batch of records: one query per column, whatever the
+/// number of records (`col IN (…)`); each record gets its matches.
+async fn run(db: &Db, entity: Entity, n: usize, checks: Vec<Check>) -> Result<Vec<Vec<Duplicate>>> {
+    let mut out: Vec<Vec<Duplicate>> = vec![Vec::new(); n];
     let mut c = db.conn().await?;
-    let mut out = Vec::new();
-    let mut checks: Vec<(&str, String, &'static str)> = vec![("company_key", company_key(&d.name), "same_name")];
-    if let Some(e) = &d.email {
-        checks.push(("email", e.normalized(), "same_email"));
-    }
-    if let Some(p) = &d.phone {
-        checks.push(("phone_key", p.digits.clone(), "same_phone"));
-    }
-    if let Some(id) = &d.company_id {
-        checks.push(("company_id_key", company_id_key(id), "same_company_id"));
-    }
-    if let Some(w) = &d.website {
-        checks.push(("domain", w.domain.clone(), "same_domain"));
-    }
-    for (col, value, reason) in checks {
-        if value.is_empty() {
-            continue;
+    let (table, name) = match entity {
+        Entity::Contact => ("contacts", "first_name, last_name"),
+        _ => ("accounts", "NULL AS first_name, name AS last_name"),
+    };
+    for (col, values, reason) in checks {
+        let mut wanted: Vec<String> = values.iter().flatten().filter(|v| !v.is_empty()).cloned().collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut found: std::collections::HashMap<String, Vec<(i64, String)>> = std::collections::HashMap::new();
+        for chunk in wanted.chunks(500) {
+            let mut query = q(format!("SELECT id, {name}, {col} FROM {table} WHERE {col} IN "));
+            crate::db::push_in_list(&mut query, chunk);
+            query.push(" ORDER BY id");
+            let rows: Vec<(i64, Option<String>, String, String)> = query.fetch_all(&mut c).await?;
+            for (id, first, last, key) in rows {
+                let hits = found.entry(key).or_default();
+                if hits.len() < LIMIT {
+                    hits.push((id, super::contacts::display_name(first.as_deref(), &last)));
+                }
+            }
         }
-        let rows: Vec<(i64, String)> = q(format!("SELECT id, name FROM accounts WHERE {col} = $1 ORDER BY id{LIMIT}"))
-            .bind(value)
-            .fetch_all(&mut c)
-            .await?;
-        for (id, name) in rows {
-            add(&mut out, Entity::Account, id, name, reason);
+        for (i, v) in values.iter().enumerate() {
+            for (id, name) in v.as_ref().and_then(|v| found.get(v)).into_iter().flatten() {
+                add(&mut out[i], entity, *id, name.clone(), reason);
+            }
         }
     }
     Ok(out)
 }
 
+/// Likely duplicates of accounts being created, for each of them.
+pub async fn for_accounts(db: &Db, drafts: &[&AccountDraft]) -> Result<Vec<Vec<Duplicate>>> {
+    let col = |f: &dyn Fn(&AccountDraft) -> Option<String>| drafts.iter().map(|d| f(d)).collect::<Vec<_>>();
+    let checks: Vec<Check> = vec![
+        ("company_key", col(&|d| Some(company_key(&d.name))), "same_name"),
+        ("email", col(&|d| d.email.as_ref().map(|e| e.normalized())), "same_email"),
+        ("phone_key", col(&|d| d.phone.as_ref().map(|p| p.digits.clone())), "same_phone"),
+        (
+            "company_id_key",
+            col(&|d| d.company_id.as_deref().map(company_id_key)),
+            "same_company_id",
+        ),
+        ("domain", col(&|d| d.website.as_ref().map(|w| w.domain.clone())), "same_domain"),
+    ];
+    run(db, Entity::Account, drafts.len(), checks).await
+}
+
+pub async fn for_account(db: &Db, d: &AccountDraft) -> Result<Vec<Duplicate>> {
+    Ok(for_accounts(db, &[d]).await?.remove(0))
+}
+
+/// Likely duplicates of contacts being created, for each of them.
+pub async fn for_contacts(db: &Db, drafts: &[&ContactDraft]) -> Result<Vec<Vec<Duplicate>>> {
+    let col = |f: &dyn Fn(&ContactDraft) -> Option<String>| drafts.iter().map(|d| f(d)).collect::<Vec<_>>();
+    let mut checks: Vec<Check> = vec![
+        (
+            "name_key",
+            col(&|d| Some(super::contacts::name_key(d.first_name.as_deref(), &d.last_name))),
+            "same_name",
+        ),
+        ("email_key", col(&|d| d.email.as_ref().map(|e| e.normalized())), "same_email"),
+    ];
+    for number in [
+        |d: &ContactDraft| d.phone.as_ref().map(|p| p.digits.clone()),
+        |d: &ContactDraft| d.mobile.as_ref().map(|p| p.digits.clone()),
+    ] {
+        checks.push(("phone_key", col(&number), "same_phone"));
+        checks.push(("mobile_key", col(&number), "same_phone"));
+    }
+    run(db, Entity::Contact, drafts.len(), checks).await
+}
+
 pub async fn for_contact(db: &Db, d: &ContactDraft) -> Result<Vec<Duplicate>> {
-    let mut c = db.conn().await?;
-    let mut out = Vec::new();
-    let mut checks: Vec<(&str, String, &'static str)> = vec![(
-        "name_key",
-        super::contacts::name_key(d.first_name.as_deref(), &d.last_name),
-        "same_name",
-    )];
-    if let Some(e) = &d.email {
-        checks.push(("email_key", e.normalized(), "same_email"));
-    }
-    for p in [&d.phone, &d.mobile].into_iter().flatten() {
-        checks.push(("phone_key", p.digits.clone(), "same_phone"));
-        checks.push(("mobile_key", p.digits.clone(), "same_phone"));
-    }
-    for (col, value, reason) in checks {
-        let rows: Vec<(i64, Option<String>, String)> = q(format!(
-            "SELECT id, first_name, last_name FROM contacts WHERE {col} = $1 ORDER BY id{LIMIT}"
-        ))
-        .bind(value)
-        .fetch_all(&mut c)
-        .await?;
-        for (id, first, last) in rows {
-            add(
-                &mut out,
-                Entity::Contact,
-                id,
-                super::contacts::display_name(first.as_deref(), &last),
-                reason,
-            );
-        }
-    }
-    Ok(out)
+    Ok(for_contacts(db, &[d]).await?.remove(0))
 }

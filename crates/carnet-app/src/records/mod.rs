@@ -9,6 +9,7 @@ pub mod lists;
 pub mod search;
 pub mod timeline;
 pub mod views;
+pub mod write;
 
 use crate::db::{dialect::bulk_insert, push_in_list, q, Handle, Tx, Value};
 use crate::error::Result;
@@ -232,7 +233,7 @@ impl Changes {
 }
 
 /// `tag_added` / `tag_removed` for each tag that differs.
-fn tag_events(entity: Entity, id: i64, actor: Option<i64>, before: &[i64], after: &[i64]) -> Vec<NewEvent> {
+pub(crate) fn tag_events(entity: Entity, id: i64, actor: Option<i64>, before: &[i64], after: &[i64]) -> Vec<NewEvent> {
     let ev = |kind, tag: &i64| NewEvent::new(kind, entity.as_str(), id, actor, serde_json::json!({ "tag_id": tag }));
     let added = after.iter().filter(|t| !before.contains(t)).map(|t| ev(EventKind::TagAdded, t));
     let removed = before.iter().filter(|t| !after.contains(t)).map(|t| ev(EventKind::TagRemoved, t));
@@ -241,15 +242,7 @@ fn tag_events(entity: Entity, id: i64, actor: Option<i64>, before: &[i64], after
 
 /// The events of a record created: `record_created`, and each of its tags added.
 pub async fn record_created(tx: &mut Tx, entity: Entity, id: i64, actor: Option<i64>, name: &str, tag_ids: &[i64]) -> Result<()> {
-    let mut events = vec![NewEvent::new(
-        EventKind::RecordCreated,
-        entity.as_str(),
-        id,
-        actor,
-        serde_json::json!({ "name": name }),
-    )];
-    events.extend(tag_events(entity, id, actor, &[], tag_ids));
-    events::record_all(tx, events).await
+    events::record_all(tx, write::created_events(entity, id, actor, name, tag_ids)).await
 }
 
 /// The event of a record about to be deleted (recorded while its rows exist).

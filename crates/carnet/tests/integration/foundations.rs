@@ -579,3 +579,137 @@ async fn the_catalogue_cache_follows_every_settings_write_on_every_node() {
     assert!(e["error"]["fields"]["phone"].is_string(), "{e}");
     other.db.close().await;
 }
+
+/// The columns of a record that do not depend on when or in which order it was written.
+async fn record_row(app: &TestApp, table: &str, id: i64) -> serde_json::Value {
+    let path = match table {
+        "accounts" => format!("/api/v1/accounts/{id}"),
+        _ => format!("/api/v1/contacts/{id}"),
+    };
+    let mut v = app.get(&path).await.1;
+    for k in ["id", "created_at", "updated_at", "accounts", "contacts"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v
+}
+
+async fn tokens_of(app: &TestApp, entity: &str, id: i64) -> Vec<String> {
+    carnet_app::db::q("SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 ORDER BY token")
+        .bind(entity)
+        .bind(id)
+        .fetch_all::<(String,)>(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t,)| t)
+        .collect()
+}
+
+/// The batch writer stores exactly what one-by-one creation stores: the same
+/// columns, tags, custom values, search tokens, timeline entry and events; and
+/// the set-based duplicate check finds what the per-record one finds.
+#[tokio::test]
+async fn the_batch_writer_writes_what_one_by_one_creation_writes() {
+    use carnet_app::records::{accounts, contacts, duplicates, write};
+    use carnet_domain::records::{AccountDraft, ContactDraft, RawInput};
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/custom-fields",
+        json!({"entity": "account", "key": "fleet", "label": "Fleet", "kind": "number"}),
+    )
+    .await;
+    let cat = carnet_app::settings::catalog(&app.carnet.db).await.unwrap();
+    let raw = |pairs: &[(&str, String)]| RawInput::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut account_drafts = Vec::new();
+    let mut contact_drafts = Vec::new();
+    for i in 0..12 {
+        let a = raw(&[
+            ("name", format!("Imprimerie Batch {}", i % 5)),
+            ("email", format!("hello@batch{}.example", i % 4)),
+            ("phone", format!("01 02 03 04 {:02}", i % 3)),
+            ("website", format!("https://batch{i}.example")),
+            ("company_id", format!("{:09}", 500_000_000 + i % 6)),
+            ("city", "Lyon".into()),
+            ("tags", ["Gold", "Silver", ""][i % 3].into()),
+            ("cf.fleet", format!("{}", i * 3)),
+        ]);
+        account_drafts.push(AccountDraft::parse(&a, &cat, &[]).unwrap());
+        let c = raw(&[
+            ("first_name", format!("Élise {}", i % 4)),
+            ("last_name", "Dupré".into()),
+            ("email", format!("elise{}@dupre.example", i % 5)),
+            ("mobile", format!("06 11 22 33 {:02}", i % 2)),
+            ("job_title", "Buyer".into()),
+        ]);
+        contact_drafts.push(ContactDraft::parse(&c, &cat, &[]).unwrap());
+    }
+    let mut one_by_one = Vec::new();
+    for d in &account_drafts {
+        one_by_one.push((
+            "accounts",
+            "account",
+            accounts::create(&app.carnet, &cat, &app.admin, d).await.unwrap(),
+        ));
+    }
+    for d in &contact_drafts {
+        one_by_one.push((
+            "contacts",
+            "contact",
+            contacts::create(&app.carnet, &cat, &app.admin, d, None).await.unwrap(),
+        ));
+    }
+    // The duplicate checks, per record and for the whole batch, agree.
+    let refs: Vec<&AccountDraft> = account_drafts.iter().collect();
+    let batch_dups = duplicates::for_accounts(&app.carnet.db, &refs).await.unwrap();
+    for (d, b) in account_drafts.iter().zip(&batch_dups) {
+        let single = duplicates::for_account(&app.carnet.db, d).await.unwrap();
+        assert_eq!(serde_json::to_value(&single).unwrap(), serde_json::to_value(b).unwrap());
+        assert!(!single.is_empty());
+    }
+    let refs: Vec<&ContactDraft> = contact_drafts.iter().collect();
+    let batch_dups = duplicates::for_contacts(&app.carnet.db, &refs).await.unwrap();
+    for (d, b) in contact_drafts.iter().zip(&batch_dups) {
+        let single = duplicates::for_contact(&app.carnet.db, d).await.unwrap();
+        assert_eq!(serde_json::to_value(&single).unwrap(), serde_json::to_value(b).unwrap());
+    }
+    let before = last_event(&app).await;
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    let account_ids = write::insert(&mut tx, &cat, Some(app.admin.id), &account_drafts).await.unwrap();
+    let contact_ids = write::insert(&mut tx, &cat, Some(app.admin.id), &contact_drafts).await.unwrap();
+    tx.commit().await.unwrap();
+    let batch: Vec<(&str, &str, i64)> = account_ids
+        .iter()
+        .map(|id| ("accounts", "account", *id))
+        .chain(contact_ids.iter().map(|id| ("contacts", "contact", *id)))
+        .collect();
+    assert_eq!(batch.len(), one_by_one.len());
+    let batch_events = events_since(&app, before).await;
+    for ((table, entity, single), (_, _, batched)) in one_by_one.iter().zip(&batch) {
+        assert_eq!(record_row(&app, table, *single).await, record_row(&app, table, *batched).await);
+        assert_eq!(tokens_of(&app, entity, *single).await, tokens_of(&app, entity, *batched).await);
+        let (_, t1) = app.get(&format!("/api/v1/{table}/{single}/timeline")).await;
+        let (_, t2) = app.get(&format!("/api/v1/{table}/{batched}/timeline")).await;
+        let kinds = |t: &serde_json::Value| t["data"].as_array().unwrap().iter().map(|e| e["kind"].clone()).collect::<Vec<_>>();
+        assert_eq!(kinds(&t1), kinds(&t2));
+        let of = |id: i64| {
+            let evs: Vec<(EventKind, serde_json::Value)> = batch_events
+                .iter()
+                .filter(|e| e.entity == *entity && e.record_id == id)
+                .map(|e| (e.kind, e.data.clone()))
+                .collect();
+            evs
+        };
+        let singles = events::for_record(&mut app.carnet.db.conn().await.unwrap(), entity, *single)
+            .await
+            .unwrap();
+        let singles: Vec<(EventKind, serde_json::Value)> = singles.into_iter().map(|e| (e.kind, e.data)).collect();
+        assert_eq!(singles, of(*batched));
+    }
+    // Found by the same searches, in the lists.
+    let (_, found) = app.get("/api/v1/search?q=imprimerie%20batch%203").await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 4, "{found}");
+    // Ids keep coming from the same sequence afterwards.
+    let (s, a) = app.post("/api/v1/accounts", json!({"name": "After the batch"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(a["id"].as_i64().unwrap() > *account_ids.iter().max().unwrap());
+}
