@@ -2,8 +2,9 @@
 //! or for a day (tasks). Times are typed in the user's zone and stored in UTC; a
 //! local time that does not exist (the spring daylight-saving gap) is refused.
 
+use crate::catalog::Catalog;
 use crate::error::FieldErrors;
-use crate::records::{Catalog, RawInput};
+use crate::input::RawInput;
 use crate::values::{optional_text, required_name, MAX_LONG_TEXT};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;

@@ -4,9 +4,11 @@
 
 pub mod access;
 pub mod agenda;
+pub mod catalog;
 pub mod error;
 pub mod fields;
 pub mod i18n;
+pub mod input;
 pub mod metrics;
 pub mod records;
 pub mod sales;

@@ -2,9 +2,9 @@
 //! unit, where its numbers come from and how it may be broken down; periods and
 //! comparison periods. Flash figures, dashboards and the API all read it.
 
+use crate::catalog::Catalog;
 use crate::fields::{Entity, FieldKind};
 use crate::i18n::Locale;
-use crate::records::Catalog;
 use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde::Serialize;
 
@@ -510,6 +510,53 @@ pub fn week_key(d: NaiveDate) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
+/// The pure part of every metric: how many sums ("parts") its family keeps per
+/// group, and the formula that turns them into the value. The engine computes
+/// the parts (from facts or records) and ends here either way.
+/// Number of parts per family.
+pub fn width(m: &Metric) -> usize {
+    match (m.family, m.id) {
+        (Family::Deals, _) => 7,
+        (Family::Actions, _) => 2,
+        (Family::Effort, _) => 7,
+        (Family::Pipeline, _) => 3,
+        (Family::Raw, "lead_conversion") => 3,
+        (Family::Raw, _) => 2,
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b != 0.0).then(|| a / b)
+}
+
+/// A metric's value from its parts. Money parts are in cents; values in units.
+pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
+    let cents = |x: f64| x / 100.0;
+    Some(match m.id {
+        "opportunities_created" => p[0],
+        "opportunities_created_amount" => cents(p[1]),
+        "opportunities_won" => p[2],
+        "won_amount" | "revenue" => cents(p[3]),
+        "margin" => cents(p[4]),
+        "opportunities_lost" => p[5],
+        "lost_amount" => cents(p[6]),
+        "transformation_rate" => ratio(p[2], p[2] + p[5])? * 100.0,
+        "average_basket" => cents(ratio(p[3], p[2])?),
+        "time_spent" => p[1] / 60.0,
+        "actions_done" => p[0],
+        "actions_per_won_deal" => ratio(p[0], p[6])?,
+        "opportunity_cost_won" => cents(p[4]),
+        "opportunity_cost_lost" => cents(p[5]),
+        "open_opportunities" => p[0],
+        "open_pipeline" => cents(p[1]),
+        "weighted_pipeline" => cents(p[2]),
+        "stalled_opportunities" | "leads_from_marketing" | "segment_size" => p[0],
+        "lead_conversion" => ratio(p[2], p[0])? * 100.0,
+        "customer_acquisition_cost" | "lifetime_basket" => cents(ratio(p[1], p[0])?),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,8 +584,8 @@ mod tests {
 
     #[test]
     fn tag_categories_and_single_choice_fields_are_breakdowns() {
+        use crate::catalog::CategoryDef;
         use crate::fields::FieldDef;
-        use crate::records::CategoryDef;
         let field = |id, entity, key: &str, kind| FieldDef {
             id,
             entity,

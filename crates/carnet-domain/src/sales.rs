@@ -1,63 +1,15 @@
 //! The sales process (SPEC S1–S6): pipelines of stages with a win probability,
 //! opportunities parsed from raw input against the sales catalogue, orders.
 
+use crate::catalog::Catalog;
 use crate::error::FieldErrors;
 use crate::fields::{parse_value, Entity, FieldValue};
-use crate::records::{Catalog, RawInput};
+use crate::input::RawInput;
 use crate::values::{optional_text, required_name, Money, MAX_LONG_TEXT, MAX_SHORT_TEXT};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// A win probability, 0–100 %.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Probability(i64);
-
-impl Probability {
-    pub fn new(p: i64) -> Result<Self, String> {
-        if (0..=100).contains(&p) {
-            Ok(Probability(p))
-        } else {
-            Err("must be between 0 and 100".into())
-        }
-    }
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let t = raw.trim().trim_end_matches('%').trim();
-        Self::new(
-            t.parse::<i64>()
-                .map_err(|_| "must be a whole number between 0 and 100".to_string())?,
-        )
-    }
-    pub fn percent(self) -> i64 {
-        self.0
-    }
-}
-
-/// What reaching a stage means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Open,
-    Won,
-    Lost,
-}
-
-impl Outcome {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "" | "open" => Ok(Outcome::Open),
-            "won" => Ok(Outcome::Won),
-            "lost" => Ok(Outcome::Lost),
-            _ => Err("must be open, won or lost".into()),
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Open => "open",
-            Outcome::Won => "won",
-            Outcome::Lost => "lost",
-        }
-    }
-}
+pub use crate::catalog::{NamedDef, OfferDef, Outcome, PipelineDef, Probability, SalesCatalog, SourceDef, StageDef, StageRule};
 
 /// A three-letter ISO 4217 code, upper case.
 pub fn currency(raw: &str) -> Result<String, String> {
@@ -76,121 +28,6 @@ pub fn amount(raw: &str) -> Result<i64, String> {
         return Err("must not be negative".into());
     }
     Ok(m.0)
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StageDef {
-    pub id: i64,
-    pub pipeline_id: i64,
-    pub name: String,
-    pub position: i64,
-    pub probability: i64,
-    pub stall_days: Option<i64>,
-    pub outcome: Outcome,
-    pub archived: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineDef {
-    pub id: i64,
-    pub name: String,
-    pub currency: String,
-    pub archived: bool,
-    pub segment_tag_ids: Vec<i64>,
-    pub offer_ids: Vec<i64>,
-    pub stages: Vec<StageDef>,
-}
-
-impl PipelineDef {
-    pub fn stage(&self, id: i64) -> Option<&StageDef> {
-        self.stages.iter().find(|s| s.id == id)
-    }
-    /// The first open stage: where new opportunities start.
-    pub fn first_open(&self) -> Option<&StageDef> {
-        self.stages.iter().find(|s| s.outcome == Outcome::Open && !s.archived)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OfferDef {
-    pub id: i64,
-    pub name: String,
-    pub code: String,
-    pub list_price: i64,
-    pub currency: String,
-    pub active: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceDef {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NamedDef {
-    pub id: i64,
-    pub name: String,
-}
-
-/// Rules on opportunity fields that apply from a stage on.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageRule {
-    pub field: String,
-    pub from_stage_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SalesCatalog {
-    pub pipelines: Vec<PipelineDef>,
-    pub offers: Vec<OfferDef>,
-    pub sources: Vec<SourceDef>,
-    pub lost_reasons: Vec<NamedDef>,
-    pub rules: Vec<StageRule>,
-}
-
-fn by_id_or_name<'a, T>(items: &'a [T], raw: &str, id: impl Fn(&T) -> i64, names: impl Fn(&T) -> Vec<&str>) -> Option<&'a T> {
-    let raw = raw.trim();
-    items
-        .iter()
-        .find(|x| id(x).to_string() == raw)
-        .or_else(|| items.iter().find(|x| names(x).iter().any(|n| n.eq_ignore_ascii_case(raw))))
-}
-
-impl SalesCatalog {
-    pub fn pipeline(&self, id: i64) -> Option<&PipelineDef> {
-        self.pipelines.iter().find(|p| p.id == id)
-    }
-    pub fn stage(&self, id: i64) -> Option<(&PipelineDef, &StageDef)> {
-        self.pipelines.iter().find_map(|p| p.stage(id).map(|s| (p, s)))
-    }
-    pub fn resolve_pipeline(&self, raw: &str) -> Result<&PipelineDef, String> {
-        by_id_or_name(&self.pipelines, raw, |p| p.id, |p| vec![p.name.as_str()])
-            .ok_or_else(|| format!("“{}” is not a known pipeline", raw.trim()))
-    }
-    /// A stage of this pipeline, by id or name.
-    pub fn resolve_stage<'a>(&self, p: &'a PipelineDef, raw: &str) -> Result<&'a StageDef, String> {
-        if let Some(s) = by_id_or_name(&p.stages, raw, |s| s.id, |s| vec![s.name.as_str()]) {
-            return Ok(s);
-        }
-        if raw.trim().parse::<i64>().ok().and_then(|id| self.stage(id)).is_some() {
-            return Err(format!("is a stage of another pipeline than “{}”", p.name));
-        }
-        Err(format!("“{}” is not a stage of “{}”", raw.trim(), p.name))
-    }
-    pub fn resolve_offer(&self, raw: &str) -> Result<&OfferDef, String> {
-        by_id_or_name(&self.offers, raw, |o| o.id, |o| vec![o.name.as_str(), o.code.as_str()])
-            .ok_or_else(|| format!("“{}” is not a known offer", raw.trim()))
-    }
-    pub fn resolve_source(&self, raw: &str) -> Result<&SourceDef, String> {
-        by_id_or_name(&self.sources, raw, |s| s.id, |s| vec![s.name.as_str()])
-            .ok_or_else(|| format!("“{}” is not a known source", raw.trim()))
-    }
-    pub fn resolve_lost_reason(&self, raw: &str) -> Result<&NamedDef, String> {
-        by_id_or_name(&self.lost_reasons, raw, |s| s.id, |s| vec![s.name.as_str()])
-            .ok_or_else(|| format!("“{}” is not a known lost reason", raw.trim()))
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -841,7 +841,199 @@ async fn main() {
         "|---|---|---|---|---|---|".into(),
     ];
     for k in kinds {
+        if a.suite == "writer" {
+            lines.extend(writer_suite(k, &a).await);
+            continue;
+        }
         lines.extend(run(k, &a).await);
     }
     println!("{}", lines.join("\n"));
+}
+
+/// The record writer (`--suite writer`): N contacts created through
+/// `records::write::insert` in transactions of 10,000 — rows, tags, search
+/// tokens, a timeline entry and the events of each — against the demo's bulk
+/// path for the same rows (rows, tags and search tokens by `bulk_insert`, no
+/// timeline or events), three rounds each on a fresh database, medians reported.
+async fn writer_suite(kind: &str, a: &Args) -> Vec<String> {
+    use carnet_app::db::Value;
+    use carnet_domain::records::ContactDraft;
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = std::path::PathBuf::from(target).join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = match kind {
+        "sqlite" => {
+            let file = dir.join("carnet-writer.db");
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+            }
+            format!("sqlite:{}", file.display())
+        }
+        _ => {
+            let admin = carnet_app::Db::connect(&format!("{}/postgres", a.pg)).await.unwrap();
+            let mut c = admin.conn().await.unwrap();
+            carnet_app::db::dialect::exec_raw(&mut c, "DROP DATABASE IF EXISTS carnet_bench_writer")
+                .await
+                .unwrap();
+            carnet_app::db::dialect::exec_raw(&mut c, "CREATE DATABASE carnet_bench_writer")
+                .await
+                .unwrap();
+            format!("{}/carnet_bench_writer", a.pg)
+        }
+    };
+    let carnet = Carnet::open(&url, dir.join("files")).await.unwrap();
+    let db = &carnet.db;
+    let cat = carnet_app::settings::catalog(db).await.unwrap();
+    let gold = cat.resolve_tag("Gold").unwrap();
+    let n = a.contacts as usize;
+    // Deterministic contacts (a linear congruential sequence, seed 42).
+    let mut x: u64 = 42;
+    let mut next = move || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) as usize
+    };
+    const FIRST: &[&str] = &["Élise", "Marc", "Chloé", "Hugo", "Léa", "Louis", "Inès", "Jules"];
+    const LAST: &[&str] = &["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand"];
+    let drafts: Vec<ContactDraft> = (0..n)
+        .map(|i| {
+            let first = FIRST[next() % FIRST.len()].to_string();
+            let last = format!("{}-{}", LAST[next() % LAST.len()], i % 997);
+            let email = format!(
+                "{}.{}{i}@mail{}.example",
+                carnet_domain::values::fold(&first),
+                carnet_domain::values::fold(&last),
+                i % 50
+            );
+            ContactDraft {
+                first_name: Some(first),
+                last_name: last,
+                email: Some(carnet_domain::values::EmailAddress::parse(&email).unwrap()),
+                phone: Some(carnet_domain::values::Phone::parse(&format!("06{:08}", i)).unwrap()),
+                mobile: None,
+                job_title: None,
+                owner_id: None,
+                source: None,
+                address: None,
+                postal_code: None,
+                city: None,
+                country: None,
+                description: None,
+                tag_ids: if next() % 10 < 6 { vec![gold] } else { vec![] },
+                custom: vec![],
+            }
+        })
+        .collect();
+    let clear = || async {
+        let mut tx = db.begin().await.unwrap();
+        for t in [
+            "DELETE FROM contacts",
+            "DELETE FROM record_tags",
+            "DELETE FROM search_tokens",
+            "DELETE FROM timeline",
+            "DELETE FROM events",
+            "DELETE FROM jobs",
+        ] {
+            q(t).execute(&mut tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        carnet_app::db::dialect::after_refill(db, &["contacts", "record_tags", "search_tokens", "timeline", "events", "jobs"])
+            .await
+            .unwrap();
+    };
+    const BATCH: usize = 10_000;
+    let (mut writer, mut bulk) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        clear().await;
+        let t = Instant::now();
+        for chunk in drafts.chunks(BATCH) {
+            let mut tx = db.begin().await.unwrap();
+            carnet_app::records::write::insert(&mut tx, &cat, None, chunk).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        writer.push(n as f64 / t.elapsed().as_secs_f64());
+        let tokens: i64 = q("SELECT COUNT(*) FROM search_tokens")
+            .scalar(&mut db.conn().await.unwrap())
+            .await
+            .unwrap();
+        assert!(tokens > n as i64, "the writer indexed the contacts");
+        clear().await;
+        // The demo's bulk path: rows with ids past the largest, tags and tokens.
+        let t = Instant::now();
+        let mut base: i64 = q("SELECT COALESCE(MAX(id), 0) FROM contacts")
+            .scalar(&mut db.conn().await.unwrap())
+            .await
+            .unwrap();
+        let now = db.now();
+        for chunk in drafts.chunks(BATCH) {
+            let (mut rows, mut tags, mut toks) = (Vec::new(), Vec::new(), Vec::new());
+            for d in chunk {
+                base += 1;
+                let email = d.email.as_ref().unwrap();
+                let phone = d.phone.as_ref().unwrap();
+                rows.push(vec![
+                    base.into(),
+                    d.first_name.clone().into(),
+                    d.last_name.clone().into(),
+                    carnet_app::records::contacts::name_key(d.first_name.as_deref(), &d.last_name).into(),
+                    email.as_str().into(),
+                    email.normalized().into(),
+                    phone.display.clone().into(),
+                    phone.digits.clone().into(),
+                    Value::Int(None),
+                    now.into(),
+                    now.into(),
+                ]);
+                let mut ts = carnet_domain::search::TokenSet::new();
+                ts.words(d.first_name.as_deref().unwrap_or_default())
+                    .words(&d.last_name)
+                    .email(email.as_str())
+                    .digits(&phone.digits);
+                for tag in &d.tag_ids {
+                    tags.push(vec!["contact".into(), base.into(), (*tag).into()]);
+                    ts.words("Gold");
+                }
+                for tok in ts.into_vec() {
+                    toks.push(vec![tok.into(), "contact".into(), base.into()]);
+                }
+            }
+            let mut tx = db.begin().await.unwrap();
+            carnet_app::db::dialect::bulk_insert(
+                &mut tx,
+                "contacts",
+                &[
+                    "id",
+                    "first_name",
+                    "last_name",
+                    "name_key",
+                    "email",
+                    "email_key",
+                    "phone",
+                    "phone_key",
+                    "owner_id",
+                    "created_at",
+                    "updated_at",
+                ],
+                &rows,
+            )
+            .await
+            .unwrap();
+            carnet_app::db::dialect::bulk_insert(&mut tx, "record_tags", &["entity", "record_id", "tag_id"], &tags)
+                .await
+                .unwrap();
+            carnet_app::db::dialect::bulk_insert(&mut tx, "search_tokens", &["token", "entity", "record_id"], &toks)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        bulk.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    clear().await;
+    carnet.db.close().await;
+    let (w, b) = (median(&mut writer), median(&mut bulk));
+    let line = format!(
+        "| {kind} | create {n} contacts, batch writer (rows, tags, tokens, timeline, events), transactions of {BATCH} (median of 3) | {w:.0} contacts/s | | {b:.0} contacts/s demo bulk path (rows, tags, tokens) | ×{:.2} |",
+        w / b
+    );
+    eprintln!("{line}");
+    vec![line]
 }

@@ -7,6 +7,7 @@
 pub mod boards;
 pub mod engine;
 pub mod facts;
+pub mod parts;
 pub mod raw;
 pub mod request;
 pub mod snapshots;

@@ -5,8 +5,8 @@
 //! existing customer), segment sizes (today's tags, or the daily snapshot).
 //! None is in the home strip or the default dashboard by default.
 
-use super::engine::{add, instants, Parts, Request};
 use super::facts;
+use super::parts::{add, instants, Parts, Request};
 use crate::db::{push_in_list, q, Db, Q};
 use crate::error::Result;
 use carnet_domain::metrics::{week_key, Breakdown, Period};

@@ -2,7 +2,7 @@
 //! to), comparison, breakdown, filters — each resolved against the catalogue
 //! (ids or names) with errors that name the parameter.
 
-use super::engine::{Filters, Request};
+use super::parts::{Filters, Request};
 use crate::access::User;
 use carnet_domain::access::Role;
 use carnet_domain::fields::Entity;

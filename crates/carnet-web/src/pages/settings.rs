@@ -323,7 +323,7 @@ fn checked(input: &RawInput, k: &str) -> bool {
     !input.one(k).is_empty()
 }
 
-/// One handler per section: the form's `op` says what to do.
+/// A settings form: its section's handler, and the form's `op` says what to do.
 async fn section_post(
     State(s): State<AppState>,
     PageUser(v): PageUser,
@@ -339,226 +339,20 @@ async fn section_post(
     v.require(need).or_page(&v)?;
     let db = &s.carnet.db;
     let i = &input;
-    let result: Result<(), AppError> = async {
-        match (section.as_str(), i.one("op")) {
-            ("statuses", "create") => settings::create_status(db, i.one("name"), i.one("color")).await.map(drop),
-            ("statuses", "update") => {
-                settings::update_status(db, id_of(i, "id")?, i.one("name"), i.one("color"), checked(i, "is_default")).await
-            }
-            ("statuses", "up") => settings::move_status(db, id_of(i, "id")?, -1).await,
-            ("statuses", "down") => settings::move_status(db, id_of(i, "id")?, 1).await,
-            ("statuses", "delete") => settings::delete_status(db, id_of(i, "id")?, i.one("replacement").parse().ok()).await,
-            ("tags", "create_category") => settings::create_category(db, i.one("name"), checked(i, "multi"), checked(i, "is_segment"))
-                .await
-                .map(drop),
-            ("tags", "update_category") => {
-                settings::update_category(db, id_of(i, "id")?, i.one("name"), checked(i, "multi"), checked(i, "is_segment")).await
-            }
-            ("tags", "delete_category") => settings::delete_category(db, id_of(i, "id")?).await,
-            ("tags", "create_tag") => settings::create_tag(db, id_of(i, "category_id")?, i.one("tag_name"), i.one("color"))
-                .await
-                .map(drop),
-            ("tags", "update_tag") => settings::update_tag(db, id_of(i, "id")?, i.one("tag_name"), i.one("color")).await,
-            ("tags", "delete_tag") => settings::delete_tag(db, id_of(i, "id")?).await,
-            ("fields", "create") => settings::create_field(
-                db,
-                settings::NewField {
-                    entity: i.one("entity"),
-                    key: i.one("key"),
-                    label: i.one("label"),
-                    kind: i.one("kind"),
-                    choices: i.one("choices"),
-                },
-            )
-            .await
-            .map(drop),
-            ("fields", "update") => settings::update_field(db, id_of(i, "id")?, i.one("label"), i.one("choices")).await,
-            ("fields", "delete") => settings::delete_field(db, id_of(i, "id")?).await,
-            ("rules", "create") => {
-                let (entity, field) = i
-                    .one("field")
-                    .split_once('|')
-                    .ok_or_else(|| AppError::field("field", "is required"))?;
-                settings::create_rule(db, entity, field, i.one("from_status").parse().ok(), None)
-                    .await
-                    .map(drop)
-            }
-            ("rules", "delete") => settings::delete_rule(db, id_of(i, "id")?).await,
-            ("roles", "create") => settings::create_role(db, i.one("name")).await.map(drop),
-            ("roles", "update") => settings::rename_role(db, id_of(i, "id")?, i.one("name")).await,
-            ("roles", "delete") => settings::delete_role(db, id_of(i, "id")?).await,
-            ("users", "create") => {
-                let nu = NewUser::parse(
-                    i.one("email"),
-                    i.one("name"),
-                    i.one("role"),
-                    i.one("password"),
-                    i.one("locale"),
-                    i.one("time_zone"),
-                )
-                .map_err(AppError::Invalid)?;
-                users::create(db, nu).await.map(drop)
-            }
-            ("users", "update") => {
-                let id = id_of(i, "id")?;
-                let cur = users::get(db, id).await?;
-                let role = Role::parse(i.one("role")).map_err(|e| AppError::field("role", e))?;
-                users::update(
-                    db,
-                    id,
-                    UserUpdate {
-                        name: cur.name,
-                        role: Some(role),
-                        locale: cur.locale,
-                        tz: cur.tz,
-                        active: Some(checked(i, "active")),
-                    },
-                )
-                .await
-                .map(drop)
-            }
-            ("users", "cost") => users::set_hourly_cost(db, id_of(i, "id")?, i.one("hourly_cost")).await.map(drop),
-            ("users", "password") => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
-            ("jobs", "retry") => carnet_app::platform::jobs::retry(db, id_of(i, "id")?).await,
-            ("pipelines", "create") => {
-                let p = carnet_app::sales::PipelineInput {
-                    name: i.one("name"),
-                    currency: i.one("currency"),
-                    segment_tag_ids: None,
-                    offer_ids: None,
-                    archived: None,
-                };
-                carnet_app::sales::create_pipeline(db, p).await.map(drop)
-            }
-            ("pipelines", "update") => {
-                let segments = i.all("segments").iter().filter_map(|t| t.parse().ok()).collect();
-                let p = carnet_app::sales::PipelineInput {
-                    name: i.one("name"),
-                    currency: "",
-                    segment_tag_ids: Some(segments),
-                    offer_ids: None,
-                    archived: Some(checked(i, "archived")),
-                };
-                carnet_app::sales::update_pipeline(db, id_of(i, "id")?, p).await
-            }
-            ("pipelines", "create_stage") => {
-                let st = carnet_app::sales::StageInput {
-                    name: i.one("name"),
-                    probability: i.one("probability"),
-                    stall_days: i.one("stall_days"),
-                    outcome: i.one("outcome"),
-                };
-                carnet_app::sales::create_stage(db, id_of(i, "pipeline_id")?, st).await.map(drop)
-            }
-            ("pipelines", "update_stage") => {
-                let st = carnet_app::sales::StageInput {
-                    name: i.one("name"),
-                    probability: i.one("probability"),
-                    stall_days: i.one("stall_days"),
-                    outcome: "",
-                };
-                carnet_app::sales::update_stage(db, id_of(i, "id")?, st).await
-            }
-            ("pipelines", "stage_up") => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, -1).await,
-            ("pipelines", "stage_down") => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, 1).await,
-            ("pipelines", "delete_stage") => carnet_app::sales::delete_stage(db, id_of(i, "id")?, i.one("move_to").parse().ok()).await,
-            ("offers", "create") => {
-                carnet_app::sales::create_offer(db, i.one("name"), i.one("code"), i.one("list_price"), i.one("currency"))
-                    .await
-                    .map(drop)
-            }
-            ("offers", "update") => {
-                carnet_app::sales::update_offer(db, id_of(i, "id")?, i.one("name"), i.one("list_price"), checked(i, "active")).await
-            }
-            ("sales_lists", "add_source") => {
-                carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::Sources, i.one("name"), i.one("kind"))
-                    .await
-                    .map(drop)
-            }
-            ("sales_lists", "add_reason") => {
-                carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::LostReasons, i.one("name"), "")
-                    .await
-                    .map(drop)
-            }
-            ("agenda", "create_type") => carnet_app::agenda::create_type(db, i.one("name"), i.one("color"), i.one("icon"), i.one("kind"))
-                .await
-                .map(drop),
-            ("agenda", "update_type") => {
-                carnet_app::agenda::update_type(db, id_of(i, "id")?, i.one("name"), i.one("color"), i.one("icon")).await
-            }
-            ("agenda", "create_followup") => {
-                let cat = settings::catalog(db).await?;
-                let types = carnet_app::agenda::types(db).await?;
-                let raw = only(i, &["when_type", "segment", "then_type", "subject", "due_days", "business_days"]);
-                let d = carnet_app::agenda::rules::FollowupDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
-                carnet_app::agenda::rules::create(db, &d).await.map(drop)
-            }
-            ("agenda", "delete_followup") => carnet_app::agenda::rules::delete(db, id_of(i, "id")?).await,
-            ("agenda", "create_recurring") => {
-                let cat = settings::catalog(db).await?;
-                let types = carnet_app::agenda::types(db).await?;
-                let raw = only(
-                    i,
-                    &[
-                        "name",
-                        "type",
-                        "segment",
-                        "view",
-                        "every_months",
-                        "horizon_months",
-                        "start_time",
-                        "duration",
-                    ],
-                );
-                let d = carnet_app::agenda::recurring::RecurringDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
-                carnet_app::agenda::recurring::create(db, &d).await.map(drop)
-            }
-            ("agenda", "toggle_recurring") => {
-                let id = id_of(i, "id")?;
-                let mut d = carnet_app::agenda::recurring::RecurringDraft::parse(
-                    &carnet_app::agenda::recurring::to_raw(&carnet_app::agenda::recurring::get(db, id).await?),
-                    &settings::catalog(db).await?,
-                    &carnet_app::agenda::types(db).await?,
-                )
-                .map_err(AppError::Invalid)?;
-                d.active = !d.active;
-                carnet_app::agenda::recurring::update(db, id, &d).await
-            }
-            ("agenda", "create_team") => {
-                let members = i.all("members").iter().filter_map(|m| m.parse().ok()).collect();
-                let num = |k: &str, d: i64| -> Result<i64, AppError> {
-                    match i.one(k).trim() {
-                        "" => Ok(d),
-                        x => x.parse().map_err(|_| AppError::field(k, "must be a whole number")),
-                    }
-                };
-                carnet_app::agenda::booking::save_team(
-                    db,
-                    None,
-                    carnet_app::agenda::booking::TeamInput {
-                        slug: i.one("slug"),
-                        name: i.one("name"),
-                        type_id: num("type", 0)?,
-                        duration_min: num("duration", 30)?,
-                        buffer_before_min: num("buffer_before", 0)?,
-                        buffer_after_min: num("buffer_after", 0)?,
-                        min_notice_min: num("min_notice", 120)?,
-                        horizon_days: num("horizon_days", 30)?,
-                        strategy: i.one("strategy"),
-                        time_zone: i.one("time_zone"),
-                        members,
-                        active: true,
-                    },
-                )
-                .await
-                .map(drop)
-            }
-            ("agenda", "delete_team") => carnet_app::agenda::booking::delete_team(db, id_of(i, "id")?).await,
-            ("agenda", "delete_recurring") => carnet_app::agenda::recurring::delete(db, id_of(i, "id")?).await,
-            _ => Err(AppError::NotFound),
-        }
-    }
-    .await;
+    let result = match section.as_str() {
+        "statuses" => post_statuses(db, i).await,
+        "tags" => post_tags(db, i).await,
+        "fields" => post_fields(db, i).await,
+        "rules" => post_rules(db, i).await,
+        "roles" => post_roles(db, i).await,
+        "users" => post_users(db, i).await,
+        "jobs" => post_jobs(db, i).await,
+        "pipelines" => post_pipelines(db, i).await,
+        "offers" => post_offers(db, i).await,
+        "sales_lists" => post_sales_lists(db, i).await,
+        "agenda" => post_agenda(db, i).await,
+        _ => Err(AppError::NotFound),
+    };
     match result {
         Ok(()) => Ok(see_other(&format!("/settings/{section}?saved=1"))),
         Err(AppError::Invalid(e)) => {
@@ -567,6 +361,285 @@ async fn section_post(
             settings_page(&s, &v, &section, Some(e.summary()), draft, false).await
         }
         Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
+    }
+}
+
+/// Statuses: create, rename and recolour, reorder, delete (with a replacement).
+async fn post_statuses(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => settings::create_status(db, i.one("name"), i.one("color")).await.map(drop),
+        "update" => settings::update_status(db, id_of(i, "id")?, i.one("name"), i.one("color"), checked(i, "is_default")).await,
+        "up" => settings::move_status(db, id_of(i, "id")?, -1).await,
+        "down" => settings::move_status(db, id_of(i, "id")?, 1).await,
+        "delete" => settings::delete_status(db, id_of(i, "id")?, i.one("replacement").parse().ok()).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Tag categories and their tags.
+async fn post_tags(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create_category" => settings::create_category(db, i.one("name"), checked(i, "multi"), checked(i, "is_segment"))
+            .await
+            .map(drop),
+        "update_category" => {
+            settings::update_category(db, id_of(i, "id")?, i.one("name"), checked(i, "multi"), checked(i, "is_segment")).await
+        }
+        "delete_category" => settings::delete_category(db, id_of(i, "id")?).await,
+        "create_tag" => settings::create_tag(db, id_of(i, "category_id")?, i.one("tag_name"), i.one("color"))
+            .await
+            .map(drop),
+        "update_tag" => settings::update_tag(db, id_of(i, "id")?, i.one("tag_name"), i.one("color")).await,
+        "delete_tag" => settings::delete_tag(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Custom fields.
+async fn post_fields(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => settings::create_field(
+            db,
+            settings::NewField {
+                entity: i.one("entity"),
+                key: i.one("key"),
+                label: i.one("label"),
+                kind: i.one("kind"),
+                choices: i.one("choices"),
+            },
+        )
+        .await
+        .map(drop),
+        "update" => settings::update_field(db, id_of(i, "id")?, i.one("label"), i.one("choices")).await,
+        "delete" => settings::delete_field(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Mandatory rules.
+async fn post_rules(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => {
+            let (entity, field) = i
+                .one("field")
+                .split_once('|')
+                .ok_or_else(|| AppError::field("field", "is required"))?;
+            settings::create_rule(db, entity, field, i.one("from_status").parse().ok(), None)
+                .await
+                .map(drop)
+        }
+        "delete" => settings::delete_rule(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Contact roles.
+async fn post_roles(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => settings::create_role(db, i.one("name")).await.map(drop),
+        "update" => settings::rename_role(db, id_of(i, "id")?, i.one("name")).await,
+        "delete" => settings::delete_role(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Users: create, role and activity, hourly cost, password.
+async fn post_users(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => {
+            let nu = NewUser::parse(
+                i.one("email"),
+                i.one("name"),
+                i.one("role"),
+                i.one("password"),
+                i.one("locale"),
+                i.one("time_zone"),
+            )
+            .map_err(AppError::Invalid)?;
+            users::create(db, nu).await.map(drop)
+        }
+        "update" => {
+            let id = id_of(i, "id")?;
+            let cur = users::get(db, id).await?;
+            let role = Role::parse(i.one("role")).map_err(|e| AppError::field("role", e))?;
+            users::update(
+                db,
+                id,
+                UserUpdate {
+                    name: cur.name,
+                    role: Some(role),
+                    locale: cur.locale,
+                    tz: cur.tz,
+                    active: Some(checked(i, "active")),
+                },
+            )
+            .await
+            .map(drop)
+        }
+        "cost" => users::set_hourly_cost(db, id_of(i, "id")?, i.one("hourly_cost")).await.map(drop),
+        "password" => users::set_password(db, id_of(i, "id")?, i.one("password")).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Background jobs: retry a failed one.
+async fn post_jobs(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "retry" => carnet_app::platform::jobs::retry(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Pipelines and their stages.
+async fn post_pipelines(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => {
+            let p = carnet_app::sales::PipelineInput {
+                name: i.one("name"),
+                currency: i.one("currency"),
+                segment_tag_ids: None,
+                offer_ids: None,
+                archived: None,
+            };
+            carnet_app::sales::create_pipeline(db, p).await.map(drop)
+        }
+        "update" => {
+            let segments = i.all("segments").iter().filter_map(|t| t.parse().ok()).collect();
+            let p = carnet_app::sales::PipelineInput {
+                name: i.one("name"),
+                currency: "",
+                segment_tag_ids: Some(segments),
+                offer_ids: None,
+                archived: Some(checked(i, "archived")),
+            };
+            carnet_app::sales::update_pipeline(db, id_of(i, "id")?, p).await
+        }
+        "create_stage" => {
+            let st = carnet_app::sales::StageInput {
+                name: i.one("name"),
+                probability: i.one("probability"),
+                stall_days: i.one("stall_days"),
+                outcome: i.one("outcome"),
+            };
+            carnet_app::sales::create_stage(db, id_of(i, "pipeline_id")?, st).await.map(drop)
+        }
+        "update_stage" => {
+            let st = carnet_app::sales::StageInput {
+                name: i.one("name"),
+                probability: i.one("probability"),
+                stall_days: i.one("stall_days"),
+                outcome: "",
+            };
+            carnet_app::sales::update_stage(db, id_of(i, "id")?, st).await
+        }
+        "stage_up" => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, -1).await,
+        "stage_down" => carnet_app::sales::move_stage_position(db, id_of(i, "id")?, 1).await,
+        "delete_stage" => carnet_app::sales::delete_stage(db, id_of(i, "id")?, i.one("move_to").parse().ok()).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Offers.
+async fn post_offers(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create" => carnet_app::sales::create_offer(db, i.one("name"), i.one("code"), i.one("list_price"), i.one("currency"))
+            .await
+            .map(drop),
+        "update" => carnet_app::sales::update_offer(db, id_of(i, "id")?, i.one("name"), i.one("list_price"), checked(i, "active")).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Opportunity sources and lost reasons.
+async fn post_sales_lists(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "add_source" => carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::Sources, i.one("name"), i.one("kind"))
+            .await
+            .map(drop),
+        "add_reason" => carnet_app::sales::add_to_list(db, carnet_app::sales::ListTable::LostReasons, i.one("name"), "")
+            .await
+            .map(drop),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Action types, follow-up rules, recurring rules, team booking pages.
+async fn post_agenda(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "create_type" => carnet_app::agenda::create_type(db, i.one("name"), i.one("color"), i.one("icon"), i.one("kind"))
+            .await
+            .map(drop),
+        "update_type" => carnet_app::agenda::update_type(db, id_of(i, "id")?, i.one("name"), i.one("color"), i.one("icon")).await,
+        "create_followup" => {
+            let cat = settings::catalog(db).await?;
+            let types = carnet_app::agenda::types(db).await?;
+            let raw = only(i, &["when_type", "segment", "then_type", "subject", "due_days", "business_days"]);
+            let d = carnet_app::agenda::rules::FollowupDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
+            carnet_app::agenda::rules::create(db, &d).await.map(drop)
+        }
+        "delete_followup" => carnet_app::agenda::rules::delete(db, id_of(i, "id")?).await,
+        "create_recurring" => {
+            let cat = settings::catalog(db).await?;
+            let types = carnet_app::agenda::types(db).await?;
+            let raw = only(
+                i,
+                &[
+                    "name",
+                    "type",
+                    "segment",
+                    "view",
+                    "every_months",
+                    "horizon_months",
+                    "start_time",
+                    "duration",
+                ],
+            );
+            let d = carnet_app::agenda::recurring::RecurringDraft::parse(&raw, &cat, &types).map_err(AppError::Invalid)?;
+            carnet_app::agenda::recurring::create(db, &d).await.map(drop)
+        }
+        "toggle_recurring" => {
+            let id = id_of(i, "id")?;
+            let mut d = carnet_app::agenda::recurring::RecurringDraft::parse(
+                &carnet_app::agenda::recurring::to_raw(&carnet_app::agenda::recurring::get(db, id).await?),
+                &settings::catalog(db).await?,
+                &carnet_app::agenda::types(db).await?,
+            )
+            .map_err(AppError::Invalid)?;
+            d.active = !d.active;
+            carnet_app::agenda::recurring::update(db, id, &d).await
+        }
+        "create_team" => {
+            let members = i.all("members").iter().filter_map(|m| m.parse().ok()).collect();
+            let num = |k: &str, d: i64| -> Result<i64, AppError> {
+                match i.one(k).trim() {
+                    "" => Ok(d),
+                    x => x.parse().map_err(|_| AppError::field(k, "must be a whole number")),
+                }
+            };
+            carnet_app::agenda::booking::save_team(
+                db,
+                None,
+                carnet_app::agenda::booking::TeamInput {
+                    slug: i.one("slug"),
+                    name: i.one("name"),
+                    type_id: num("type", 0)?,
+                    duration_min: num("duration", 30)?,
+                    buffer_before_min: num("buffer_before", 0)?,
+                    buffer_after_min: num("buffer_after", 0)?,
+                    min_notice_min: num("min_notice", 120)?,
+                    horizon_days: num("horizon_days", 30)?,
+                    strategy: i.one("strategy"),
+                    time_zone: i.one("time_zone"),
+                    members,
+                    active: true,
+                },
+            )
+            .await
+            .map(drop)
+        }
+        "delete_team" => carnet_app::agenda::booking::delete_team(db, id_of(i, "id")?).await,
+        "delete_recurring" => carnet_app::agenda::recurring::delete(db, id_of(i, "id")?).await,
+        _ => Err(AppError::NotFound),
     }
 }
 

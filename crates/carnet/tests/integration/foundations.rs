@@ -2,7 +2,7 @@
 //! opportunity writes are versioned, a deleted stage's deals go through the
 //! ordinary move, and the settings catalogue cache follows every settings write.
 
-use crate::agenda_api::booking_page;
+use crate::booking::booking_page;
 use crate::helpers::*;
 use carnet_app::platform::events::{self, Event, EventKind};
 use reqwest::{Method, StatusCode};

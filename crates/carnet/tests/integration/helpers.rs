@@ -236,3 +236,21 @@ pub fn id_from_location(p: &Page) -> i64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no id in {:?}", p.location))
 }
+
+/// Queues a job, as the application would, in a transaction of its own.
+pub async fn queue<K: carnet_app::platform::registry::JobKind>(app: &TestApp, payload: K::Payload) {
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::platform::jobs::enqueue::<K>(&mut tx, &payload, carnet_app::platform::jobs::When::Now, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+pub async fn drain(app: &TestApp) -> usize {
+    let mut n = 0;
+    while carnet_app::platform::jobs::run_once(&app.carnet, "test-worker", 60).await.unwrap() {
+        n += 1;
+        assert!(n < 10_000, "the queue does not drain");
+    }
+    n
+}

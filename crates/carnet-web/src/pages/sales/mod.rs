@@ -1,11 +1,16 @@
 //! Sales pages: the kanban board per pipeline (S3), moving an opportunity, the
-//! forecast (S4), and entering orders on an account (S6).
+//! forecast (S4), and entering orders on an account (S6); the opportunity
+//! record pages (`opportunity_kind`).
 
-use super::records::form_page;
-use super::view::{Badge, Field};
-use super::{checked_form, render, see_other, Layout, OrPage, PageError, PageResult};
+mod opportunity_kind;
+
+pub(crate) use opportunity_kind::opportunities_section;
+
 use crate::auth::PageUser;
 use crate::kinds::{Kind, Opportunities};
+use crate::pages::records::form_page;
+use crate::pages::view::{Badge, Field};
+use crate::pages::{checked_form, render, see_other, Layout, OrPage, PageError, PageResult};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};

@@ -1,0 +1,113 @@
+//! Today's open pipeline (the maintained totals) and a past day's (the snapshots).
+
+use super::*;
+
+/// The open pipeline at the end of the period: today's maintained totals, or
+/// the snapshot of a past day.
+pub(super) async fn pipeline(
+    db: &Db,
+    sales: &SalesCatalog,
+    tz: Tz,
+    r: &Request,
+    p: Period,
+    source: Source,
+) -> Result<(Parts, &'static str)> {
+    let f = &r.filters;
+    let today = facts::day(tz, db.now());
+    let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0) as f64 / 100.0;
+    let mut out = Parts::new();
+    let mut put = |dims: Dims, n: i64, amount: i64, weighted: f64| {
+        let key = group_key(r.breakdown, &dims, None, sales);
+        add(&mut out, key, 3, &[(0, n as f64), (1, amount as f64), (2, weighted)]);
+    };
+    let filters = |query: &mut Q, owner: &str, segment: &str| {
+        push_filter(query, owner, &f.owners);
+        push_filter(query, segment, &f.segments);
+        push_filter(query, "pipeline_id", &f.pipelines);
+        push_filter(query, "stage_id", &f.stages);
+    };
+    if p.to < today {
+        let mut query = q(
+            "SELECT pipeline_id, stage_id, owner_key, segment_key, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), \
+                           CAST(SUM(weighted) AS BIGINT) FROM pipeline_snapshots WHERE day = ",
+        );
+        query
+            .push_bind(p.to.to_string())
+            .push(" AND currency = ")
+            .push_bind(f.currency.clone());
+        filters(&mut query, "owner_key", "segment_key");
+        query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        let any: Option<String> = q("SELECT day FROM pipeline_snapshots WHERE day = $1 LIMIT 1")
+            .bind(p.to.to_string())
+            .scalar_opt(&mut db.conn().await?)
+            .await?;
+        if any.is_none() && rows.is_empty() {
+            return Err(AppError::field(
+                "period",
+                format!("there is no snapshot of the pipeline on {}", p.to),
+            ));
+        }
+        for (pipeline, stage, owner, segment, n, amount, weighted) in rows {
+            let dims = Dims {
+                owner,
+                segment,
+                pipeline,
+                stage,
+                ..Dims::default()
+            };
+            put(dims, n, amount, weighted as f64);
+        }
+        return Ok((out, "snapshot"));
+    }
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = match source {
+        // The company's pipeline: the per-stage totals (a few rows).
+        Source::Facts
+            if f.owners.is_empty() && f.segments.is_empty() && !matches!(r.breakdown, Some(Breakdown::Owner | Breakdown::Segment)) =>
+        {
+            let mut query = q("SELECT pipeline_id, stage_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) \
+                               FROM open_stage WHERE currency = ");
+            query.push_bind(f.currency.clone());
+            push_filter(&mut query, "pipeline_id", &f.pipelines);
+            push_filter(&mut query, "stage_id", &f.stages);
+            query.push(" GROUP BY pipeline_id, stage_id");
+            query.fetch_all(&mut db.conn().await?).await?
+        }
+        Source::Facts => {
+            // Grouped by what the figure needs: the stage (its probability) and
+            // the owner or segment.
+            let (o, sg) = match r.breakdown {
+                Some(Breakdown::Owner) => ("owner_key", "CAST(0 AS BIGINT)"),
+                Some(Breakdown::Segment) => ("CAST(0 AS BIGINT)", "segment_key"),
+                _ => ("CAST(0 AS BIGINT)", "CAST(0 AS BIGINT)"),
+            };
+            let mut query = q(format!(
+                "SELECT pipeline_id, stage_id, {o}, {sg}, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) FROM open_pipeline WHERE currency = "
+            ));
+            query.push_bind(f.currency.clone());
+            filters(&mut query, "owner_key", "segment_key");
+            query.push(&format!(" GROUP BY {}", group_by(&["pipeline_id", "stage_id", o, sg])));
+            query.fetch_all(&mut db.conn().await?).await?
+        }
+        Source::Records => {
+            let mut query = q(
+                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), CAST(1 AS BIGINT), amount \
+                               FROM opportunities WHERE status = 'open' AND currency = ",
+            );
+            query.push_bind(f.currency.clone());
+            filters(&mut query, "COALESCE(owner_id, 0)", "COALESCE(segment_tag_id, 0)");
+            query.fetch_all(&mut db.conn().await?).await?
+        }
+    };
+    for (pipeline, stage, owner, segment, n, amount) in rows {
+        let dims = Dims {
+            owner,
+            segment,
+            pipeline,
+            stage,
+            ..Dims::default()
+        };
+        put(dims, n, amount, amount as f64 * prob(stage));
+    }
+    Ok((out, "live"))
+}

@@ -1,0 +1,197 @@
+//! The card of a record: details, links, timeline, comments, attachments.
+
+use super::*;
+
+pub struct AttachmentView {
+    pub name: String,
+    pub href: String,
+    pub size: String,
+    pub when: String,
+    pub delete_action: String,
+}
+
+#[derive(Template)]
+#[template(path = "card.html")]
+pub(super) struct CardPage {
+    l: Layout,
+    path: &'static str,
+    id: i64,
+    name: String,
+    parts: CardParts,
+    roles: Vec<(String, String)>,
+    timeline: Vec<EntryView>,
+    attachments: Vec<AttachmentView>,
+    related: Vec<Related>,
+    can_edit: bool,
+    can_delete: bool,
+    can_link: bool,
+    max_upload_mb: usize,
+}
+
+pub(super) async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
+    let db = &s.carnet.db;
+    let cat = K::catalog(db).await.or_page(&v)?;
+    let card = K::card(db, &cat, id).await.or_page(&v)?;
+    let fmt = v.user.fmt();
+    let entries = timeline::for_record(db, K::ENTITY, id, 200).await.or_page(&v)?;
+    let files = attachments::for_record(db, K::ENTITY, id).await.or_page(&v)?;
+    let related = K::related(db, &cat, id, &fmt).await.or_page(&v)?;
+    let admin = v.can(Permission::ManageSettings);
+    let name = K::card_name(&card);
+    Ok(render(&CardPage {
+        path: K::PATH,
+        id,
+        parts: K::card_parts(&card, &cat, &fmt, s.carnet.db.now()),
+        roles: view::role_options(&cat),
+        timeline: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
+        attachments: files
+            .iter()
+            .map(|a| AttachmentView {
+                name: a.file_name.clone(),
+                href: format!("/attachments/{}", a.id),
+                size: human_size(a.size_bytes, &fmt),
+                when: fmt.datetime(a.created_at),
+                delete_action: format!("/attachments/{}/delete", a.id),
+            })
+            .collect(),
+        related,
+        can_edit: v.can(K::WRITE),
+        can_delete: v.can(Permission::DeleteRecords),
+        can_link: v.can(Permission::WriteContacts),
+        max_upload_mb: s.carnet.max_upload_bytes / (1024 * 1024),
+        l: Layout::new(&v, name.clone(), K::PATH),
+        name,
+    }))
+}
+
+pub(super) async fn comment<K: PageKind>(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let input = checked_form(&v, pairs)?;
+    v.require(Permission::Comment).or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
+    let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
+    timeline::comment(&s.carnet.db, K::ENTITY, id, v.user.id, &K::card_name(&card), input.one("body"))
+        .await
+        .or_page(&v)?;
+    Ok(see_other(&format!("/{}/{id}#timeline", K::PATH)))
+}
+
+pub(super) async fn delete_comment<K: PageKind>(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path((id, entry)): Path<(i64, i64)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    checked_form(&v, pairs)?;
+    timeline::delete_comment(&s.carnet.db, entry, v.user.id, v.can(Permission::ManageSettings))
+        .await
+        .or_page(&v)?;
+    Ok(see_other(&format!("/{}/{id}#timeline", K::PATH)))
+}
+
+pub async fn upload<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>, mut mp: Multipart) -> PageResult {
+    let mut csrf = String::new();
+    let mut file: Option<(String, String, Vec<u8>)> = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let msg = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("is larger than {} MB", s.carnet.max_upload_bytes / (1024 * 1024))
+                } else {
+                    "could not be read".to_string()
+                };
+                return Err(PageError::new(crate::pages::app_error_page(AppError::field("file", msg), Some(&v))));
+            }
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("").to_string();
+                let ctype = field.content_type().unwrap_or("application/octet-stream").to_string();
+                match field.bytes().await {
+                    Ok(b) => file = Some((name, ctype, b.to_vec())),
+                    Err(_) => {
+                        let msg = format!("is larger than {} MB", s.carnet.max_upload_bytes / (1024 * 1024));
+                        return Err(PageError::new(crate::pages::app_error_page(AppError::field("file", msg), Some(&v))));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    checked_form(&v, vec![("csrf".into(), csrf)])?;
+    v.require(Permission::Comment).or_page(&v)?;
+    let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
+    let card = K::card(&s.carnet.db, &cat, id).await.or_page(&v)?;
+    let (name, ctype, bytes) = file.ok_or_else(|| AppError::field("file", "is required")).or_page(&v)?;
+    attachments::save(
+        &s.carnet,
+        K::ENTITY,
+        id,
+        &K::card_name(&card),
+        v.user.id,
+        attachments::Upload {
+            file_name: &name,
+            content_type: &ctype,
+            bytes: &bytes,
+        },
+    )
+    .await
+    .or_page(&v)?;
+    Ok(see_other(&format!("/{}/{id}#attachments", K::PATH)))
+}
+
+/// Types a browser may show inline without risk; everything else downloads.
+pub(super) fn safe_type(t: &str) -> &str {
+    match t {
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" => t,
+        _ => "application/octet-stream",
+    }
+}
+
+pub async fn download(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
+    v.require(Permission::ReadRecords).or_page(&v)?;
+    let a = attachments::get(&s.carnet.db, id).await.or_page(&v)?;
+    let bytes = attachments::read(&s.carnet, &a).await.or_page(&v)?;
+    let ascii: String = a
+        .file_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        carnet_domain::values::url_encode(&a.file_name).replace('+', "%20")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, safe_type(&a.content_type).to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn delete_attachment(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    checked_form(&v, pairs)?;
+    let a = attachments::get(&s.carnet.db, id).await.or_page(&v)?;
+    if a.uploaded_by != Some(v.user.id) && !v.can(Permission::DeleteRecords) {
+        return Err(PageError::new(crate::pages::app_error_page(AppError::Forbidden, Some(&v))));
+    }
+    attachments::delete(&s.carnet, id).await.or_page(&v)?;
+    let path = if a.entity == "account" { "accounts" } else { "contacts" };
+    Ok(see_other(&format!("/{path}/{}#attachments", a.record_id)))
+}

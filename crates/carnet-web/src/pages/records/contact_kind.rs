@@ -1,0 +1,196 @@
+//! Contacts seen as pages: list columns, card, form groups, CSV, related records.
+
+use super::*;
+use crate::pages::sales::opportunities_section;
+
+impl PageKind for Contacts {
+    const TITLE: &'static str = "contacts.title";
+    const NEW: &'static str = "contacts.new";
+    const EMPTY: &'static str = "contacts.empty";
+
+    fn form_groups(cat: &Catalog, input: &RawInput, e: &FieldErrors, fmt: &Fmt, creating: bool) -> Vec<Group> {
+        let f = |n, k, kind| text_field(n, k, kind, input, e, fmt);
+        let mut identity = vec![
+            f("first_name", "field.first_name", "text"),
+            f("last_name", "field.last_name", "text").required(true),
+            f("job_title", "field.job_title", "text"),
+            f("owner", "field.owner", "select").options(view::user_options(cat, fmt.t("list.no_owner"))),
+        ];
+        identity.extend(tag_fields(cat, input, e, "tags"));
+        let mut groups = vec![
+            Group {
+                title: fmt.t("card.details").into(),
+                fields: identity,
+            },
+            Group {
+                title: fmt.t("field.email").into(),
+                fields: vec![
+                    f("email", "field.email", "email"),
+                    f("phone", "field.phone", "tel"),
+                    f("mobile", "field.mobile", "tel"),
+                ],
+            },
+        ];
+        if creating {
+            groups.push(Group {
+                title: fmt.t("field.account").into(),
+                fields: vec![
+                    f("account", "field.account", "text").hint(fmt.t("search.placeholder")),
+                    f("role", "field.role", "select").options(view::role_options(cat)),
+                ],
+            });
+        }
+        groups.push(Group {
+            title: fmt.t("field.address").into(),
+            fields: vec![
+                f("address", "field.address", "textarea"),
+                f("postal_code", "field.postal_code", "text"),
+                f("city", "field.city", "text"),
+                f("country", "field.country", "text"),
+                f("source", "field.source", "text"),
+                f("description", "field.description", "textarea"),
+            ],
+        });
+        finish_groups(groups, cat, Entity::Contact, input, e, fmt)
+    }
+    fn columns(fmt: &Fmt) -> Vec<String> {
+        [
+            "field.name",
+            "field.email",
+            "field.phone",
+            "field.job_title",
+            "field.owner",
+            "field.tags",
+        ]
+        .iter()
+        .map(|k| fmt.t(k).to_string())
+        .collect()
+    }
+    fn cells(c: &Self::Row, ex: &Extras, cat: &Catalog, _fmt: &Fmt) -> Vec<Cell> {
+        vec![
+            Cell::text(c.name()),
+            Cell::text(c.email.clone().unwrap_or_default()),
+            Cell::text(c.phone.clone().or(c.mobile.clone()).unwrap_or_default()),
+            Cell::text(c.job_title.clone().unwrap_or_default()),
+            Cell::text(owner_name(cat, c.owner_id)),
+            Cell {
+                text: String::new(),
+                badges: tag_badges(cat, &ex.tag_ids),
+            },
+        ]
+    }
+    fn card_parts(card: &ContactCard, cat: &Catalog, fmt: &Fmt, _now: i64) -> CardParts {
+        let c = &card.contact;
+        let details = [
+            Some(Detail {
+                label: fmt.t("field.owner").into(),
+                value: owner_name(cat, c.owner_id),
+                href: None,
+            })
+            .filter(|d| !d.value.is_empty()),
+            detail(fmt, "field.email", &c.email, c.email.as_ref().map(|e| format!("mailto:{e}"))),
+            detail(fmt, "field.phone", &c.phone, c.phone.as_ref().map(|p| format!("tel:{p}"))),
+            detail(fmt, "field.mobile", &c.mobile, c.mobile.as_ref().map(|p| format!("tel:{p}"))),
+            detail(fmt, "field.address", &c.address, None),
+            detail(
+                fmt,
+                "field.city",
+                &[c.postal_code.clone(), c.city.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .into(),
+                None,
+            ),
+            detail(fmt, "field.country", &c.country, None),
+            detail(fmt, "field.source", &c.source, None),
+            detail(fmt, "field.description", &c.description, None),
+            Some(Detail {
+                label: fmt.t("field.created_at").into(),
+                value: fmt.datetime(c.created_at),
+                href: None,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        CardParts {
+            subtitle: c.job_title.clone().unwrap_or_default(),
+            badges: tag_badges(cat, &card.extras.tag_ids),
+            details,
+            custom: custom_details(cat, Entity::Contact, &card.extras, fmt),
+            links_title: fmt.t("contacts.accounts").into(),
+            links_empty: fmt.t("card.no_accounts").into(),
+            links: card
+                .accounts
+                .iter()
+                .map(|a| LinkRow {
+                    href: format!("/accounts/{}", a.account_id),
+                    name: a.account_name.clone(),
+                    role: a.role_name.clone(),
+                    detail: None,
+                    unlink_action: Some(format!("/contacts/{}/accounts/{}/delete", c.id, a.account_id)),
+                })
+                .collect(),
+            link_form: Some(LinkForm {
+                action: format!("/contacts/{}/accounts", c.id),
+                field: "account".into(),
+                placeholder: fmt.t("field.account").into(),
+                kind: "account",
+                new_href: None,
+            }),
+            history: vec![],
+            move_form: None,
+        }
+    }
+    async fn related(db: &Db, cat: &Catalog, id: i64, fmt: &Fmt) -> Result<Vec<Related>, AppError> {
+        let sales = carnet_app::sales::catalog(db).await?;
+        let cat = Catalog { sales, ..cat.clone() };
+        Ok(vec![opportunities_section(
+            opportunities::for_contact(db, id).await?,
+            &cat,
+            fmt,
+            None,
+            true,
+        )])
+    }
+    fn csv_header() -> Vec<&'static str> {
+        vec![
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "mobile",
+            "job_title",
+            "owner",
+            "address",
+            "postal_code",
+            "city",
+            "country",
+            "source",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+    }
+    fn csv_row(c: &Self::Row, cat: &Catalog) -> Vec<String> {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        vec![
+            c.id.to_string(),
+            o(&c.first_name),
+            c.last_name.clone(),
+            o(&c.email),
+            o(&c.phone),
+            o(&c.mobile),
+            o(&c.job_title),
+            owner_name(cat, c.owner_id),
+            o(&c.address),
+            o(&c.postal_code),
+            o(&c.city),
+            o(&c.country),
+            o(&c.source),
+        ]
+    }
+}
