@@ -965,64 +965,16 @@ async fn writer_suite(kind: &str, a: &Args) -> Vec<String> {
             .unwrap();
         let now = db.now();
         for chunk in drafts.chunks(BATCH) {
-            let (mut rows, mut tags, mut toks) = (Vec::new(), Vec::new(), Vec::new());
+            let mut rows = carnet_app::demo::BulkContacts::default();
             for d in chunk {
                 base += 1;
-                let email = d.email.as_ref().unwrap();
-                let phone = d.phone.as_ref().unwrap();
-                rows.push(vec![
-                    base.into(),
-                    d.first_name.clone().into(),
-                    d.last_name.clone().into(),
-                    carnet_app::records::contacts::name_key(d.first_name.as_deref(), &d.last_name).into(),
-                    email.as_str().into(),
-                    email.normalized().into(),
-                    phone.display.clone().into(),
-                    phone.digits.clone().into(),
-                    Value::Int(None),
-                    now.into(),
-                    now.into(),
-                ]);
-                let mut ts = carnet_domain::search::TokenSet::new();
-                ts.words(d.first_name.as_deref().unwrap_or_default())
-                    .words(&d.last_name)
-                    .email(email.as_str())
-                    .digits(&phone.digits);
-                for tag in &d.tag_ids {
-                    tags.push(vec!["contact".into(), base.into(), (*tag).into()]);
-                    ts.words("Gold");
-                }
-                for tok in ts.into_vec() {
-                    toks.push(vec![tok.into(), "contact".into(), base.into()]);
-                }
+                let tag = d.tag_ids.first().map(|t| (*t, "Gold"));
+                let (email, phone) = (d.email.as_ref().unwrap(), d.phone.as_ref().unwrap());
+                let first = d.first_name.as_deref().unwrap_or_default();
+                rows.push(base, first, &d.last_name, email.as_str(), &phone.digits, Value::Int(None), now, tag);
             }
             let mut tx = db.begin().await.unwrap();
-            carnet_app::db::dialect::bulk_insert(
-                &mut tx,
-                "contacts",
-                &[
-                    "id",
-                    "first_name",
-                    "last_name",
-                    "name_key",
-                    "email",
-                    "email_key",
-                    "phone",
-                    "phone_key",
-                    "owner_id",
-                    "created_at",
-                    "updated_at",
-                ],
-                &rows,
-            )
-            .await
-            .unwrap();
-            carnet_app::db::dialect::bulk_insert(&mut tx, "record_tags", &["entity", "record_id", "tag_id"], &tags)
-                .await
-                .unwrap();
-            carnet_app::db::dialect::bulk_insert(&mut tx, "search_tokens", &["token", "entity", "record_id"], &toks)
-                .await
-                .unwrap();
+            rows.insert(&mut tx).await.unwrap();
             tx.commit().await.unwrap();
         }
         bulk.push(n as f64 / t.elapsed().as_secs_f64());

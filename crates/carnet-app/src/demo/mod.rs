@@ -8,7 +8,7 @@ mod scale;
 
 pub use random::Rng;
 use random::*;
-pub use scale::{generate_actions, generate_scale, ACTIONS_PER_CONTACT};
+pub use scale::{generate_actions, generate_scale, BulkContacts, ACTIONS_PER_CONTACT};
 
 use crate::access::users::{self, NewUser};
 use crate::db::q;

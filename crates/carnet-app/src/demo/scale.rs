@@ -162,7 +162,7 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
     let mut done = 0;
     while done < contacts {
         let end = (done + BATCH).min(contacts);
-        let (mut rows, mut tags, mut links, mut tokens) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut bulk, mut links) = (BulkContacts::default(), Vec::new());
         for i in done..end {
             let id = base_contact + 1 + i as i64;
             let first = rng.pick(FIRST).to_string();
@@ -180,57 +180,28 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
             );
             let phone = format!("06{:08}", i);
             let created = t0 + rng.below(2 * 365 * 86_400) as i64;
-            rows.push(vec![
-                id.into(),
-                first.clone().into(),
-                last.clone().into(),
-                contacts::name_key(Some(&first), &last).into(),
-                email.clone().into(),
-                email.clone().into(),
-                phone.clone().into(),
-                phone.clone().into(),
-                owner_of(&mut rng),
-                created.into(),
-                created.into(),
-            ]);
-            let mut ts = TokenSet::new();
-            ts.words(&first).words(&last).email(&email).digits(&phone);
-            if !potential.is_empty() && rng.chance(60) {
-                let t = *rng.pick(&potential);
-                tags.push(vec!["contact".into(), id.into(), t.into()]);
-                ts.words(&cat.tag(t).map(|x| x.1.name.clone()).unwrap_or_default());
-            }
+            let owner = owner_of(&mut rng);
+            let tag = (!potential.is_empty() && rng.chance(60)).then(|| *rng.pick(&potential));
+            let tag = tag.map(|t| (t, cat.tag(t).map(|x| x.1.name.clone()).unwrap_or_default()));
+            bulk.push(
+                id,
+                &first,
+                &last,
+                &email,
+                &phone,
+                owner,
+                created,
+                tag.as_ref().map(|(t, n)| (*t, n.as_str())),
+            );
             links.push(vec![
                 (base_account + 1 + rng.below(n_accounts) as i64).into(),
                 id.into(),
                 Value::Int(None),
                 created.into(),
             ]);
-            for t in ts.into_vec() {
-                tokens.push(vec![t.into(), "contact".into(), id.into()]);
-            }
         }
         let mut tx = db.begin().await?;
-        bulk_insert(
-            &mut tx,
-            "contacts",
-            &[
-                "id",
-                "first_name",
-                "last_name",
-                "name_key",
-                "email",
-                "email_key",
-                "phone",
-                "phone_key",
-                "owner_id",
-                "created_at",
-                "updated_at",
-            ],
-            &rows,
-        )
-        .await?;
-        bulk_insert(&mut tx, "record_tags", &["entity", "record_id", "tag_id"], &tags).await?;
+        bulk.insert(&mut tx).await?;
         bulk_insert(
             &mut tx,
             "account_contacts",
@@ -238,7 +209,6 @@ pub async fn generate_scale(c: &Carnet, contacts: u64, seed: u64, progress: impl
             &links,
         )
         .await?;
-        bulk_insert(&mut tx, "search_tokens", &["token", "entity", "record_id"], &tokens).await?;
         tx.commit().await?;
         done = end;
         progress(&format!("contacts {done}/{contacts}"));
@@ -607,4 +577,77 @@ async fn generate_opportunities(
         progress(&format!("opportunities {done}/{n}"));
     }
     Ok(())
+}
+
+/// Contacts as the bulk path writes them: rows with explicit ids, their tag and
+/// their search tokens — no timeline, no events (the record writer's baseline).
+#[derive(Default)]
+pub struct BulkContacts {
+    rows: Vec<Vec<Value>>,
+    tags: Vec<Vec<Value>>,
+    tokens: Vec<Vec<Value>>,
+}
+
+impl BulkContacts {
+    /// One contact; `tag` is a tag's id and name (a search token).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        id: i64,
+        first: &str,
+        last: &str,
+        email: &str,
+        phone: &str,
+        owner: Value,
+        created: i64,
+        tag: Option<(i64, &str)>,
+    ) {
+        self.rows.push(vec![
+            id.into(),
+            first.into(),
+            last.into(),
+            contacts::name_key(Some(first), last).into(),
+            email.into(),
+            email.to_lowercase().into(),
+            phone.into(),
+            phone.into(),
+            owner,
+            created.into(),
+            created.into(),
+        ]);
+        let mut ts = TokenSet::new();
+        ts.words(first).words(last).email(email).digits(phone);
+        if let Some((t, name)) = tag {
+            self.tags.push(vec!["contact".into(), id.into(), t.into()]);
+            ts.words(name);
+        }
+        for t in ts.into_vec() {
+            self.tokens.push(vec![t.into(), "contact".into(), id.into()]);
+        }
+    }
+
+    pub async fn insert(self, tx: &mut crate::db::Tx) -> Result<()> {
+        bulk_insert(
+            tx,
+            "contacts",
+            &[
+                "id",
+                "first_name",
+                "last_name",
+                "name_key",
+                "email",
+                "email_key",
+                "phone",
+                "phone_key",
+                "owner_id",
+                "created_at",
+                "updated_at",
+            ],
+            &self.rows,
+        )
+        .await?;
+        bulk_insert(tx, "record_tags", &["entity", "record_id", "tag_id"], &self.tags).await?;
+        bulk_insert(tx, "search_tokens", &["token", "entity", "record_id"], &self.tokens).await?;
+        Ok(())
+    }
 }

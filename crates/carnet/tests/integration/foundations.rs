@@ -673,6 +673,12 @@ async fn the_batch_writer_writes_what_one_by_one_creation_writes() {
         assert_eq!(serde_json::to_value(&single).unwrap(), serde_json::to_value(b).unwrap());
     }
     let before = last_event(&app).await;
+    let segments = || async {
+        app.get("/api/v1/metrics/segment_size/values?period=today&breakdown=segment")
+            .await
+            .1
+    };
+    let sizes_before = segments().await;
     let mut tx = app.carnet.db.begin().await.unwrap();
     let account_ids = write::insert(&mut tx, &cat, Some(app.admin.id), &account_drafts).await.unwrap();
     let contact_ids = write::insert(&mut tx, &cat, Some(app.admin.id), &contact_drafts).await.unwrap();
@@ -705,6 +711,19 @@ async fn the_batch_writer_writes_what_one_by_one_creation_writes() {
         let singles: Vec<(EventKind, serde_json::Value)> = singles.into_iter().map(|e| (e.kind, e.data)).collect();
         assert_eq!(singles, of(*batched));
     }
+    // The same figures: each segment holds twice what one-by-one creation put there.
+    let sizes_after = segments().await;
+    let rows = |v: &serde_json::Value| -> Vec<(String, f64)> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["key"].to_string(), r["value"].as_f64().unwrap_or(0.0)))
+            .collect()
+    };
+    let doubled: Vec<(String, f64)> = rows(&sizes_before).into_iter().map(|(k, v)| (k, v * 2.0)).collect();
+    assert!(!doubled.is_empty() && doubled.iter().any(|(_, v)| *v > 0.0), "{sizes_before}");
+    assert_eq!(rows(&sizes_after), doubled, "{sizes_after}");
     // Found by the same searches, in the lists.
     let (_, found) = app.get("/api/v1/search?q=imprimerie%20batch%203").await;
     assert_eq!(found["data"].as_array().unwrap().len(), 4, "{found}");
