@@ -15,6 +15,8 @@ fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         AppError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+        AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

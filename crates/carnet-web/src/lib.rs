@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(api::openapi::document))
         .fallback(error::fallback)
         .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(middleware::from_fn(catch_panics))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -88,6 +89,30 @@ async fn security_headers(req: Request, next: Next) -> Response {
     ));
     tracing::info!(parent: &span, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "handled");
     res
+}
+
+/// The last guard: a handler that panics answers 500 (the API's JSON error, or
+/// the error page), and the panic is logged; the server keeps serving.
+async fn catch_panics(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let api = req.uri().path().starts_with("/api/");
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a request handler panicked");
+            if api {
+                use axum::response::IntoResponse;
+                error::ApiError(carnet_app::AppError::internal(what)).into_response()
+            } else {
+                pages::error_page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, None, "error.title")
+            }
+        }
+    }
 }
 
 /// Serves until the future `shutdown` completes.

@@ -900,8 +900,8 @@ async fn writer_suite(kind: &str, a: &Args) -> Vec<String> {
             let last = format!("{}-{}", LAST[next() % LAST.len()], i % 997);
             let email = format!(
                 "{}.{}{i}@mail{}.example",
-                carnet_domain::values::fold(&first),
-                carnet_domain::values::fold(&last),
+                carnet_domain::values::fold(&first).replace(' ', ""),
+                carnet_domain::values::fold(&last).replace(' ', ""),
                 i % 50
             );
             ContactDraft {

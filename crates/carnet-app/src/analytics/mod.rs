@@ -84,6 +84,8 @@ impl Context {
 
     /// Parses and computes one metric request for a user.
     pub async fn evaluate(&self, db: &Db, user: &User, metric: &str, input: &RawInput) -> Result<(engine::Request, Values)> {
+        // An unknown metric is an unknown resource (404), not a bad parameter.
+        carnet_domain::metrics::find(metric).map_err(|_| AppError::NotFound)?;
         let r = request::parse(metric, input, &self.cat, user, self.today, &self.currency).map_err(AppError::Invalid)?;
         let v = engine::values(db, &self.cat.sales, &r, Source::Facts).await?;
         Ok((r, v))

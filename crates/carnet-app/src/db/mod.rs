@@ -79,10 +79,19 @@ impl Db {
                 shared,
             });
         }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
+        // A `sqlite:` URL keeps its query string as options (`?mode=ro`), not as
+        // part of the file name; a plain path is a file name.
+        let opts = if url.starts_with("sqlite:") {
+            let o = SqliteConnectOptions::from_str(url)?;
+            if url.contains("mode=") {
+                o
+            } else {
+                o.create_if_missing(true)
+            }
+        } else {
+            SqliteConnectOptions::new().filename(url).create_if_missing(true)
+        };
+        let opts = opts
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
@@ -451,4 +460,34 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Whether an error is a foreign-key violation (both databases).
 pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_url_keeps_its_query_string_as_options() {
+        let dir = std::env::temp_dir().join(format!("carnet-url-{}", crate::access::random_token()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}/x.db?mode=rwc", dir.display())).await.unwrap();
+        q("CREATE TABLE t (id INTEGER)")
+            .execute(&mut db.begin().await.unwrap())
+            .await
+            .unwrap();
+        db.close().await;
+        assert!(dir.join("x.db").exists(), "the file is x.db");
+        assert!(!dir.join("x.db?mode=rwc").exists());
+        // Read-only: opens the existing file, refuses writes.
+        let ro = Db::connect(&format!("sqlite://{}/x.db?mode=ro", dir.display())).await.unwrap();
+        let mut tx = ro.begin().await.unwrap();
+        assert!(q("CREATE TABLE u (id INTEGER)").execute(&mut tx).await.is_err());
+        drop(tx);
+        ro.close().await;
+        // A plain path is a file name.
+        let plain = Db::connect(&dir.join("plain.db").display().to_string()).await.unwrap();
+        plain.close().await;
+        assert!(dir.join("plain.db").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

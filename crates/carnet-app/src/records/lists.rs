@@ -121,6 +121,21 @@ impl ListQuery {
     /// Parses list parameters; dates are days in the viewer's time zone.
     pub fn parse(entity: Entity, input: &RawInput, cat: &Catalog, tz: Tz) -> Result<Self, FieldErrors> {
         let mut e = FieldErrors::new();
+        // What reaches SQL is checked as the write paths check it: no NUL or
+        // other control characters, no values longer than a long text.
+        for (k, values) in &input.0 {
+            if values.iter().any(|v| v.chars().any(char::is_control)) {
+                e.add(k.clone(), "must not contain control characters");
+            } else if values.iter().any(|v| v.chars().count() > carnet_domain::values::MAX_LONG_TEXT) {
+                e.add(
+                    k.clone(),
+                    format!("must be at most {} characters", carnet_domain::values::MAX_LONG_TEXT),
+                );
+            }
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
         let text_keys = text_filters(entity);
         for k in input.0.keys() {
             let known = LIST_KEYS.contains(&k.as_str())

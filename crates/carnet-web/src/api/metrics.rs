@@ -2,10 +2,11 @@
 //! and dashboards with their widgets (K2), over JSON.
 
 use super::JsonBody;
+use super::Path;
 use crate::auth::{ApiUser, Viewer};
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -149,6 +149,22 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A JSON object body; malformed JSON gets the standard error body.
+/// A path parameter of the API. A value that does not parse — an id that is not
+/// a number, or out of range — names no resource: 404 in the JSON error shape
+/// (the framework's own rejection is a plain-text 400).
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(_) => Err(AppError::NotFound.into()),
+        }
+    }
+}
+
 pub struct JsonBody(pub serde_json::Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -159,8 +175,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             Ok(axum::Json(Value::Object(m))) => Ok(JsonBody(m)),
             Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(AppError::field("body", "send JSON with Content-Type: application/json").into())
+                Err(AppError::UnsupportedMediaType("Send JSON with Content-Type: application/json.".into()).into())
             }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge.into()),
             Err(e) => Err(AppError::field("body", format!("is not valid JSON: {}", e.body_text())).into()),
         }
     }

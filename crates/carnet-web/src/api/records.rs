@@ -1,11 +1,12 @@
 //! Accounts and contacts over JSON, written once for both through [`Kind`].
 
 use super::JsonBody;
+use super::Path;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::kinds::{iso, Kind};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

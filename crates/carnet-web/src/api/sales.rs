@@ -2,11 +2,12 @@
 //! moves, the board, the forecast, offers, orders, sources and lost reasons.
 
 use super::JsonBody;
+use super::Path;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::kinds::{iso, money, Kind, Opportunities};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

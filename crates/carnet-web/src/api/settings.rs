@@ -2,11 +2,12 @@
 //! user (forms need them); changing them is for administrators.
 
 use super::JsonBody;
+use super::Path;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::kinds::iso;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

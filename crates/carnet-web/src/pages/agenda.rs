@@ -430,7 +430,7 @@ fn back_of(input: &mut RawInput) -> String {
     let back = input.one("back").to_string();
     input.0.remove("back");
     input.0.remove("csrf");
-    if back.starts_with("/agenda") || back.starts_with("/reminders") {
+    if (back.starts_with("/agenda") || back.starts_with("/reminders")) && super::local_path(&back).is_some() {
         back
     } else {
         "/agenda".into()

@@ -225,8 +225,22 @@ pub fn checked_form(v: &Viewer, pairs: Vec<(String, String)>) -> Result<RawInput
     Ok(input)
 }
 
+/// A 303 to a path of this site. A target that is not a local path (another
+/// site, `//host`, a backslash, whitespace or control characters that browsers
+/// strip or read as separators) goes to the home page instead: every redirect
+/// of the application goes through here.
 pub fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
+    Redirect::to(local_path(to).unwrap_or("/")).into_response()
+}
+
+/// `raw` if it is a path of this site that a browser reads as such.
+pub fn local_path(raw: &str) -> Option<&str> {
+    let ok = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && !raw.contains('\\')
+        && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
+        && axum::http::HeaderValue::from_str(raw).is_ok();
+    ok.then_some(raw)
 }
 
 async fn style() -> Response {

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
-use carnet_app::access::{sessions, users};
+use carnet_app::access::{random_token, sessions, users};
 use carnet_app::AppError;
 use carnet_domain::FieldErrors;
 use std::net::SocketAddr;
@@ -20,6 +20,27 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// The sign-in form's own CSRF token, also in the `carnet_login` cookie.
+    csrf: String,
+}
+
+/// The cookie that carries the sign-in form's token (double submit): a foreign
+/// page can post the form but can neither read nor set this cookie, so it cannot
+/// sign a visitor into another account.
+const LOGIN_COOKIE: &str = "carnet_login";
+
+/// A sign-in page with a fresh form token, and the cookie that matches it.
+fn login_page(s: &AppState, status: StatusCode, page: LoginPage) -> Response {
+    let cookie = format!(
+        "{LOGIN_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        page.csrf,
+        if s.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut r = render_status(status, &page);
+    if let Ok(v) = cookie.parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[derive(serde::Deserialize)]
@@ -29,20 +50,22 @@ pub struct NextParam {
 
 /// Only local paths are followed after login, never another site.
 fn safe_next(n: Option<&str>) -> String {
-    match n {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
-        _ => "/".into(),
-    }
+    n.and_then(super::local_path).unwrap_or("/").to_string()
 }
 
-pub async fn login_form(headers: HeaderMap, Query(p): Query<NextParam>) -> Response {
+pub async fn login_form(State(s): State<AppState>, headers: HeaderMap, Query(p): Query<NextParam>) -> Response {
     let fmt = browser_fmt(&headers);
-    render(&LoginPage {
-        l: Layout::anonymous(fmt, fmt.t("login.title")),
-        email: String::new(),
-        next: safe_next(p.next.as_deref()),
-        error: None,
-    })
+    login_page(
+        &s,
+        StatusCode::OK,
+        LoginPage {
+            l: Layout::anonymous(fmt, fmt.t("login.title")),
+            email: String::new(),
+            next: safe_next(p.next.as_deref()),
+            error: None,
+            csrf: random_token(),
+        },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -50,6 +73,7 @@ pub struct LoginForm {
     email: String,
     password: String,
     next: Option<String>,
+    csrf: Option<String>,
 }
 
 pub async fn login(
@@ -62,16 +86,24 @@ pub async fn login(
     let ip_key = format!("ip:{}", addr.ip());
     let email_key = format!("email:{}", f.email.trim().to_lowercase());
     let page = |error: &str, status| {
-        render_status(
+        login_page(
+            &s,
             status,
-            &LoginPage {
+            LoginPage {
                 l: Layout::anonymous(fmt, fmt.t("login.title")),
                 email: f.email.clone(),
                 next: safe_next(f.next.as_deref()),
                 error: Some(fmt.t(error).into()),
+                csrf: random_token(),
             },
         )
     };
+    // The form must come from this site's sign-in page (its cookie and token).
+    let expected = cookie_value(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = f.csrf.as_deref().unwrap_or_default();
+    if expected.is_empty() || !crate::auth::constant_time_eq(expected.as_bytes(), sent.as_bytes()) {
+        return Ok(page("error.csrf", StatusCode::FORBIDDEN));
+    }
     if !s.login_limiter.allowed(&ip_key) || !s.login_limiter.allowed(&email_key) {
         return Ok(page("login.throttled", StatusCode::TOO_MANY_REQUESTS));
     }

@@ -31,12 +31,8 @@ async fn anonymous_requests_get_nothing() {
 async fn login_sets_a_safe_cookie_and_logout_ends_the_session() {
     let app = spawn_app().await;
     let res = app
-        .http
-        .post(app.url("/login"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/accounts")])
-        .send()
-        .await
-        .unwrap();
+        .sign_in(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/accounts")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/accounts");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -54,15 +50,15 @@ async fn login_sets_a_safe_cookie_and_logout_ends_the_session() {
 #[tokio::test]
 async fn login_refuses_bad_passwords_and_foreign_redirects() {
     let app = spawn_app().await;
-    let res = app
-        .http
-        .post(app.url("/login"))
-        .form(&[("email", ADMIN_EMAIL), ("password", "wrong password!")])
-        .send()
-        .await
-        .unwrap();
+    let res = app.sign_in(&[("email", ADMIN_EMAIL), ("password", "wrong password!")]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.headers().get("set-cookie").is_none());
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("carnet_session")),
+        "no session"
+    );
     let body = res.text().await.unwrap();
     assert!(body.contains("Wrong email or password"));
     assert!(
@@ -70,12 +66,8 @@ async fn login_refuses_bad_passwords_and_foreign_redirects() {
         "the typed email stays in the form"
     );
     let res = app
-        .http
-        .post(app.url("/login"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
+        .sign_in(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "//evil.example/")])
+        .await;
     assert_eq!(res.headers()["location"], "/");
 }
 
@@ -84,25 +76,13 @@ async fn login_is_rate_limited() {
     let app = spawn_app().await;
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        let res = app
-            .http
-            .post(app.url("/login"))
-            .form(&[("email", ADMIN_EMAIL), ("password", "not the password")])
-            .send()
-            .await
-            .unwrap();
+        let res = app.sign_in(&[("email", ADMIN_EMAIL), ("password", "not the password")]).await;
         statuses.push(res.status());
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 10);
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
     // Even the right password waits while the limit holds.
-    let res = app
-        .http
-        .post(app.url("/login"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let res = app.sign_in(&[("email", ADMIN_EMAIL), ("password", PASSWORD)]).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -301,4 +281,73 @@ async fn deactivated_users_lose_access() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["role"].is_string());
+}
+
+/// The sign-in form carries its own token (double submit with a cookie): a
+/// foreign page cannot sign a visitor into another account. The `next` target
+/// is followed only when it is a path of this site, whatever it hides.
+#[tokio::test]
+async fn sign_in_needs_its_form_token_and_redirects_only_to_local_paths() {
+    let app = spawn_app().await;
+    let post = |fields: Vec<(&'static str, String)>, cookie: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut req = app.http.post(app.url("/login")).form(&fields);
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let creds = |extra: &[(&'static str, &str)]| {
+        let mut v = vec![("email", ADMIN_EMAIL.to_string()), ("password", PASSWORD.to_string())];
+        v.extend(extra.iter().map(|(k, x)| (*k, x.to_string())));
+        v
+    };
+    let no_session = |res: &reqwest::Response| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("carnet_session"))
+    };
+    // No token, a token without its cookie, a cookie with another token: refused.
+    for (fields, cookie) in [
+        (creds(&[]), None),
+        (creds(&[("csrf", "forged")]), None),
+        (creds(&[("csrf", "forged")]), Some("carnet_login=another")),
+    ] {
+        let res = post(fields, cookie).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(no_session(&res), "no session for a forged sign-in");
+        assert!(res.text().await.unwrap().contains("This form has expired"));
+    }
+    // Whatever `next` hides, only a local path is followed.
+    for (next, want) in [
+        ("/accounts?tag=Gold", "/accounts?tag=Gold"),
+        ("/\t/evil.example", "/"),
+        ("/\tevil", "/"),
+        ("/\n/evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/ /evil.example", "/"),
+    ] {
+        let next = next.replace("\\t", "\t").replace("\\n", "\n");
+        let res = app
+            .sign_in(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", &next)])
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(res.headers()["location"], want, "{next:?}");
+    }
+    // The sign-in page itself never echoes a foreign target.
+    let page = app
+        .http
+        .get(app.url("/login?next=%2F%09%2Fevil.example"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"next\" value=\"/\""), "the form's next is the home page");
 }

@@ -383,8 +383,9 @@ async fn metrics_api_dashboards_and_the_home_strip() {
         .get("/api/v1/metrics/opportunities_created/values?from=2026-01-01&to=2026-01-31&compare_from=2025-12-01&compare_to=2025-12-15")
         .await;
     assert_eq!(v["compare_length_differs"], true, "allowed, but labelled");
+    // An unknown metric is an unknown resource (see api_contract).
+    assert_eq!(app.get("/api/v1/metrics/nope/values").await.0, StatusCode::NOT_FOUND);
     for (url, field) in [
-        ("/api/v1/metrics/nope/values", "metric"),
         ("/api/v1/metrics/time_spent/values?breakdown=source", "breakdown"),
         ("/api/v1/metrics/time_spent/values?breakdown=colour", "breakdown"),
         ("/api/v1/metrics/time_spent/values?from=2026-03-02&to=2026-03-01", "to"),

@@ -153,9 +153,11 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
+        let page = http.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
+        let csrf = csrf_in(&page).expect("the sign-in form carries a token");
         let res = http
             .post(self.url("/login"))
-            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+            .form(&[("email", email), ("password", PASSWORD), ("next", "/"), ("csrf", &csrf)])
             .send()
             .await
             .unwrap();
@@ -164,6 +166,29 @@ impl TestApp {
             http,
             base: format!("http://{}", self.addr),
         }
+    }
+
+    /// Posts the sign-in form as a browser does: the page first (its token and
+    /// its cookie), then the form with them.
+    pub async fn sign_in(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let page = self.http.get(self.url("/login")).send().await.unwrap();
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+            .find(|c| c.starts_with("carnet_login="))
+            .expect("the sign-in page sets its cookie");
+        let csrf = csrf_in(&page.text().await.unwrap()).expect("the sign-in form carries a token");
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &csrf));
+        self.http
+            .post(self.url("/login"))
+            .header("cookie", cookie)
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn count(&self, table: &str) -> i64 {

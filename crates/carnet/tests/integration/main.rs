@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod agenda_api;
 mod analytics;
+mod api_contract;
 mod booking;
 mod browser;
 mod foundations;

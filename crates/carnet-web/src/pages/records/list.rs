@@ -206,26 +206,35 @@ pub(super) async fn list_page<K: PageKind>(
             shared: sv.shared,
         })
         .collect();
-    Ok(render(&ListPage {
-        path: K::PATH,
-        new_label: fmt.t(K::NEW).into(),
-        can_create: v.can(K::WRITE),
-        columns: K::columns(&fmt),
-        rows,
-        filters: filter_fields::<K>(&cat, &input, &fmt),
-        sort: sort_field::<K>(&cat, &input, &fmt),
-        first_href: pairs
-            .iter()
-            .any(|(k, _)| k == "after")
-            .then(|| format!("/{}?{}", K::PATH, qs(&list_pairs(&pairs, &["after"])))),
-        next_href,
-        export_href: format!("/{}/export.csv?{}", K::PATH, qs(&list_pairs(&base_pairs, &["limit"]))),
-        views,
-        query: qs(&list_pairs(&base_pairs, &["limit"])),
-        error,
-        empty: fmt.t(K::EMPTY).into(),
-        l: Layout::new(&v, fmt.t(K::TITLE), K::PATH),
-    }))
+    // Filters that cannot be read answer 422, with the list's form as typed.
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &ListPage {
+            path: K::PATH,
+            new_label: fmt.t(K::NEW).into(),
+            can_create: v.can(K::WRITE),
+            columns: K::columns(&fmt),
+            rows,
+            filters: filter_fields::<K>(&cat, &input, &fmt),
+            sort: sort_field::<K>(&cat, &input, &fmt),
+            first_href: pairs
+                .iter()
+                .any(|(k, _)| k == "after")
+                .then(|| format!("/{}?{}", K::PATH, qs(&list_pairs(&pairs, &["after"])))),
+            next_href,
+            export_href: format!("/{}/export.csv?{}", K::PATH, qs(&list_pairs(&base_pairs, &["limit"]))),
+            views,
+            query: qs(&list_pairs(&base_pairs, &["limit"])),
+            error,
+            empty: fmt.t(K::EMPTY).into(),
+            l: Layout::new(&v, fmt.t(K::TITLE), K::PATH),
+        },
+    ))
 }
 
 /// Spreadsheets run cells that start with these as formulas: neutralise them.

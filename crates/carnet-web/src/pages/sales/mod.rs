@@ -285,8 +285,7 @@ async fn move_opportunity(
     let input = checked_form(&v, pairs)?;
     v.require(Permission::WriteOpportunities).or_page(&v)?;
     let cat = sales::full_catalog(&s.carnet.db).await.or_page(&v)?;
-    let back = Some(input.one("back"))
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+    let back = crate::pages::local_path(input.one("back"))
         .map(str::to_string)
         .unwrap_or(format!("/opportunities/{id}"));
     match opportunities::move_to(
