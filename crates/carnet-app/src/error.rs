@@ -34,10 +34,20 @@ impl AppError {
     }
 }
 
+/// Database errors mapped once: a missing row is 404; a unique violation a
+/// conflict (409: the value is taken); a foreign-key violation an invalid
+/// reference (422: it names something that does not exist, or is still used);
+/// the rest internal (logged, never shown). Services that can name the field
+/// check these cases themselves first.
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => AppError::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict("a record with this value already exists".into()),
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => AppError::field(
+                "reference",
+                "names a record that does not exist, or the record is still used elsewhere",
+            ),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -10,7 +10,8 @@ use carnet_app::records::Extras;
 use carnet_app::sales::opportunities::{self, Opportunity, OpportunityCard};
 use carnet_app::{AppError, Carnet, Db};
 use carnet_domain::access::Permission;
-use carnet_domain::fields::Entity;
+use carnet_domain::fields::{Entity, FieldKind};
+use carnet_domain::input::Shape;
 use carnet_domain::records::{AccountDraft, Catalog, ContactDraft, RawInput};
 use carnet_domain::sales::OpportunityDraft;
 use carnet_domain::FieldErrors;
@@ -37,6 +38,10 @@ pub trait Kind: Send + Sync + 'static {
         carnet_app::settings::catalog(db)
     }
     fn parse(raw: &RawInput, cat: &Catalog) -> Result<Self::Draft, FieldErrors>;
+    /// The JSON type of each field an API body may carry.
+    fn shape(key: &str, cat: &Catalog) -> Option<Shape> {
+        common_shape(Self::ENTITY, key, cat)
+    }
     fn draft_name(d: &Self::Draft) -> String;
     fn duplicates(db: &Db, d: &Self::Draft) -> impl Future<Output = Result<Vec<Duplicate>, AppError>> + Send;
     fn create(
@@ -138,6 +143,31 @@ fn link_from_raw(raw: &RawInput, cat: &Catalog) -> Result<Option<(i64, Option<i6
         r => Some(cat.resolve_role(r).map_err(|e| AppError::field("role", e))?),
     };
     Ok(Some((id, role)))
+}
+
+/// The JSON types of record fields: names and text are strings, references an
+/// id or a name, money a number (or decimal text), lists of tags or contacts
+/// arrays; custom fields by their kind.
+fn common_shape(entity: Entity, key: &str, cat: &Catalog) -> Option<Shape> {
+    if let Some(field) = key.strip_prefix("cf.") {
+        let f = cat.fields_for(entity).find(|f| f.key == field)?;
+        return Some(match f.kind {
+            FieldKind::Number | FieldKind::Currency => Shape::Number,
+            FieldKind::Boolean => Shape::Flag,
+            FieldKind::MultipleChoice => Shape::List,
+            _ => Shape::Text,
+        });
+    }
+    Some(match key {
+        "status" | "owner" | "account" | "role" | "pipeline" | "stage" | "offer" | "source_id" | "lost_reason" => Shape::Ref,
+        "source" if entity == Entity::Opportunity => Shape::Ref,
+        "tags" | "contacts" => Shape::List,
+        "amount" | "margin" => Shape::Number,
+        "allow_duplicates" => Shape::Flag,
+        "name" | "first_name" | "last_name" | "email" | "phone" | "mobile" | "website" | "address" | "postal_code" | "city" | "country"
+        | "company_id" | "vat_number" | "source" | "description" | "job_title" | "currency" | "expected_close" => Shape::Text,
+        _ => return None,
+    })
 }
 
 /// Kinds without versions refuse a conditional write rather than ignore it.

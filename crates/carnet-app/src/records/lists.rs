@@ -9,7 +9,6 @@ use carnet_domain::fields::{parse_value, Entity, FieldKind, FieldValue};
 use carnet_domain::i18n::parse_time_zone;
 use carnet_domain::records::{Catalog, RawInput};
 use carnet_domain::search::prefix_upper_bound;
-use carnet_domain::values::fold;
 use carnet_domain::FieldErrors;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -60,7 +59,9 @@ struct Cursor {
 #[derive(Debug, Clone)]
 pub struct ListQuery {
     pub entity: Entity,
-    name_prefix: Option<String>,
+    /// Words of `q`: each must start a token of the record (a word of its
+    /// name, its email, phone, identifiers, tags), as in the global search.
+    words: Vec<String>,
     statuses: Vec<i64>,
     owners: Vec<Option<i64>>,
     tags: Vec<i64>,
@@ -149,7 +150,7 @@ impl ListQuery {
                 e.add(k.clone(), "is not a filter of this list");
             }
         }
-        let name_prefix = Some(fold(input.one("q"))).filter(|s| !s.is_empty());
+        let words = carnet_domain::search::query_terms(input.one("q"));
         let mut statuses = Vec::new();
         if entity == Entity::Account {
             for s in input.all("status").iter().filter(|s| !s.trim().is_empty()) {
@@ -289,7 +290,7 @@ impl ListQuery {
         e.into_result()?;
         Ok(ListQuery {
             entity,
-            name_prefix,
+            words,
             statuses,
             owners,
             tags,
@@ -347,12 +348,15 @@ impl ListQuery {
 
     fn where_clause(&self, query: &mut Q) {
         query.push(" WHERE 1 = 1");
-        if let Some(p) = &self.name_prefix {
+        for w in &self.words {
             query
-                .push(" AND r.name_key >= ")
-                .push_bind(p.clone())
-                .push(" AND r.name_key < ")
-                .push_bind(prefix_upper_bound(p));
+                .push(" AND r.id IN (SELECT st.record_id FROM search_tokens st WHERE st.entity = ")
+                .push_bind(self.entity.as_str())
+                .push(" AND st.token >= ")
+                .push_bind(w.clone())
+                .push(" AND st.token < ")
+                .push_bind(prefix_upper_bound(w))
+                .push(")");
         }
         if !self.statuses.is_empty() {
             query.push(" AND r.status_id IN ");

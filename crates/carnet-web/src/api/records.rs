@@ -53,7 +53,7 @@ fn card_response<K: Kind>(s: &AppState, card: &K::Card, cat: &carnet_domain::rec
 pub async fn create<K: Kind>(State(s): State<AppState>, ApiUser(v): ApiUser, body: JsonBody) -> ApiResult {
     v.require(K::WRITE)?;
     let cat = K::catalog(&s.carnet.db).await?;
-    let raw = RawInput::from_json(&body.value()).map_err(AppError::Invalid)?;
+    let raw = RawInput::from_json_shaped(&body.value(), |k| K::shape(k, &cat)).map_err(AppError::Invalid)?;
     let draft = K::parse(&raw, &cat).map_err(AppError::Invalid)?;
     let dups = K::duplicates(&s.carnet.db, &draft).await?;
     let id = K::create(&s.carnet, &cat, &v.user, &draft, &raw).await?;
@@ -89,7 +89,7 @@ pub async fn update<K: Kind>(
     let cat = K::catalog(&s.carnet.db).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;
     let mut raw = K::to_raw(&card, &cat);
-    raw.overlay(RawInput::from_json(&body.value()).map_err(AppError::Invalid)?);
+    raw.overlay(RawInput::from_json_shaped(&body.value(), |k| K::shape(k, &cat)).map_err(AppError::Invalid)?);
     let draft = K::parse(&raw, &cat).map_err(AppError::Invalid)?;
     K::update(&s.carnet, &cat, &v.user, id, &draft, expected).await?;
     let card = K::card(&s.carnet.db, &cat, id).await?;

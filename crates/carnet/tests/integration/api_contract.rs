@@ -136,3 +136,117 @@ async fn list_filters_refuse_what_must_not_reach_sql() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
 }
+
+/// Each field of each record kind, given a value of the wrong JSON type, is
+/// refused with 422 naming the field, and nothing is saved — on create and on
+/// PATCH (where the record keeps its values).
+#[tokio::test]
+async fn wrong_json_types_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Typed"})).await;
+    let (_, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Typed deal", "account": a["id"], "amount": "10"}),
+        )
+        .await;
+    let text = [json!(true), json!(42), json!(["x", "y"]), json!({"a": 1})];
+    let reference = [json!(true), json!(1.5), json!(["x"]), json!({"id": 1})];
+    let number = [json!(true), json!(["1"]), json!({"n": 1})];
+    let list = [json!(true), json!({"a": 1}), json!([{"a": 1}]), json!([true])];
+    type Fields<'a> = Vec<(&'a str, &'a [serde_json::Value])>;
+    let kinds: [(&str, serde_json::Value, Fields); 3] = [
+        (
+            "accounts",
+            json!({"name": "Base"}),
+            vec![
+                ("name", &text[..]),
+                ("email", &text[..]),
+                ("city", &text[..]),
+                ("description", &text[..]),
+                ("status", &reference[..]),
+                ("owner", &reference[..]),
+                ("tags", &list[..]),
+            ],
+        ),
+        (
+            "contacts",
+            json!({"last_name": "Base"}),
+            vec![
+                ("first_name", &text[..]),
+                ("last_name", &text[..]),
+                ("job_title", &text[..]),
+                ("owner", &reference[..]),
+                ("account", &reference[..]),
+            ],
+        ),
+        (
+            "opportunities",
+            json!({"name": "Base", "account": a["id"]}),
+            vec![
+                ("name", &text[..]),
+                ("expected_close", &text[..]),
+                ("amount", &number[..]),
+                ("stage", &reference[..]),
+                ("contacts", &list[..]),
+            ],
+        ),
+    ];
+    for (path, base, fields) in kinds {
+        let before = app.count(path).await;
+        for (field, bad_values) in fields {
+            for bad in bad_values {
+                let mut body = base.clone();
+                body[field] = bad.clone();
+                let (s, e) = app.post(&format!("/api/v1/{path}"), body.clone()).await;
+                assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "POST {path} {body}: {e}");
+                assert!(e["error"]["fields"][field].is_string(), "POST {path} {body}: {e}");
+            }
+        }
+        assert_eq!(app.count(path).await, before, "{path}: nothing saved");
+    }
+    // On PATCH too: the record keeps its values.
+    for (path, id, field) in [("accounts", &a["id"], "name"), ("opportunities", &o["id"], "name")] {
+        let (s, e) = app.patch(&format!("/api/v1/{path}/{id}"), json!({field: ["x", "y"]})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"][field].is_string(), "{e}");
+    }
+    assert_eq!(app.get(&format!("/api/v1/accounts/{}", a["id"])).await.1["name"], "Typed");
+    // The documented forms still work: a reference by id or by name, money as text or number.
+    let (s, e) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "By name", "account": a["id"], "stage": "Proposal", "amount": 99.5, "owner": ADMIN_EMAIL}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(e["amount"], "99.50");
+}
+
+/// A list's `q` matches the start of any word of the name (and the other
+/// search tokens), like the global search.
+#[tokio::test]
+async fn list_search_matches_any_word_start() {
+    let app = spawn_app().await;
+    app.post("/api/v1/accounts", json!({"name": "Imprimerie Dubois SARL"})).await;
+    app.post("/api/v1/accounts", json!({"name": "Dubreuil"})).await;
+    let names = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (s, v) = app.get(&format!("/api/v1/accounts?q={q}")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let mut n: Vec<String> = v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_string())
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    assert_eq!(names("Dubois").await, ["Imprimerie Dubois SARL"]);
+    assert_eq!(names("dub").await, ["Dubreuil", "Imprimerie Dubois SARL"]);
+    assert_eq!(names("sarl%20impr").await, ["Imprimerie Dubois SARL"]);
+    assert!(names("zzz").await.is_empty());
+}
