@@ -302,6 +302,8 @@ pub struct ActionFilter {
     pub to: Option<i64>,
     pub record: Option<(Entity, i64)>,
     pub open_only: bool,
+    /// Keyset paging: only actions after this (planned_at, id).
+    pub after: Option<(i64, i64)>,
     pub limit: i64,
 }
 
@@ -326,6 +328,16 @@ pub async fn list(db: &Db, f: &ActionFilter) -> Result<Vec<Action>> {
     }
     if f.open_only {
         query.push(" AND outcome IS NULL");
+    }
+    if let Some((at, id)) = f.after {
+        query
+            .push(" AND (planned_at > ")
+            .push_bind(at)
+            .push(" OR (planned_at = ")
+            .push_bind(at)
+            .push(" AND id > ")
+            .push_bind(id)
+            .push("))");
     }
     query.push(" ORDER BY planned_at, id LIMIT ").push_bind(f.limit.clamp(1, 1000));
     Ok(query.fetch_all(&mut db.conn().await?).await?)

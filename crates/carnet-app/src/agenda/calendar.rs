@@ -84,6 +84,8 @@ fn text(s: &str) -> String {
             ',' => out.push_str("\\,"),
             '\n' => out.push_str("\\n"),
             '\r' => {}
+            // RFC 5545 text allows HTAB (WSP); other control characters go.
+            '\t' => out.push('\t'),
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -169,18 +171,29 @@ pub fn render(name: &str, list: &[Action], types: &[ActionTypeDef], host: &str) 
     out
 }
 
-/// The user's actions from 90 days back to a year ahead.
+/// The user's actions from 90 days back to a year ahead: all of them, read in
+/// pages of 1,000 (a busy diary's furthest future is not dropped).
 pub async fn feed(db: &Db, user_id: i64, name: &str, host: &str) -> Result<String> {
     let t = db.now();
-    let f = actions::ActionFilter {
+    let mut f = actions::ActionFilter {
         assignee: Some(user_id),
         from: Some(t - 90 * 86_400),
         to: Some(t + 366 * 86_400),
         record: None,
         open_only: false,
+        after: None,
         limit: 1000,
     };
-    let list = actions::list(db, &f).await?;
+    let mut list = Vec::new();
+    loop {
+        let page = actions::list(db, &f).await?;
+        let full = page.len() as i64 == f.limit;
+        f.after = page.last().map(|a| (a.planned_at, a.id));
+        list.extend(page);
+        if !full {
+            break;
+        }
+    }
     Ok(render(name, &list, &super::types(db).await?, host))
 }
 
@@ -204,5 +217,6 @@ mod tests {
         }
         assert_eq!(out.replace("\r\n ", "").trim_end(), format!("SUMMARY:{}", "é".repeat(60)));
         assert_eq!(super::text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+        assert_eq!(super::text("tab\there\u{0}\u{7}"), "tab\there", "tabs stay, other controls go");
     }
 }

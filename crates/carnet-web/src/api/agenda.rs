@@ -91,6 +91,7 @@ pub async fn list_actions(State(s): State<AppState>, ApiUser(v): ApiUser, Query(
         to,
         record,
         open_only: p.open.unwrap_or(false),
+        after: None,
         limit: p.limit.unwrap_or(200),
     };
     let list = actions::list(&s.carnet.db, &f).await?;

@@ -700,3 +700,58 @@ async fn diary_entries_come_back_whole_and_in_order() {
     );
     assert!(!page.body.contains("<b>"));
 }
+
+/// A busy diary's feed carries every action of the window, the furthest future
+/// included (it was capped at 1,000 from 90 days back, oldest first).
+#[tokio::test]
+async fn a_busy_calendar_feed_keeps_its_furthest_future() {
+    let app = spawn_app().await;
+    let (_, f) = app.post("/api/v1/me/calendar-feed", json!({})).await;
+    let url = f["url"].as_str().unwrap().to_string();
+    let path = url[url.find("/calendar/").unwrap()..].to_string();
+    let demo: i64 = carnet_app::db::q("SELECT id FROM action_types WHERE name = 'Demo'")
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let now = app.carnet.db.now();
+    // 1,500 appointments from 80 days back to 360 days ahead, several at the same instant.
+    let rows: Vec<Vec<carnet_app::db::Value>> = (0..1500i64)
+        .map(|i| {
+            let at = now - 80 * 86_400 + (i / 3) * 76_000;
+            vec![
+                demo.into(),
+                format!("Meeting {i}").into(),
+                app.admin.id.into(),
+                at.into(),
+                30i64.into(),
+                at.into(),
+                0i64.into(),
+                now.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::db::dialect::bulk_insert(
+        &mut tx,
+        "actions",
+        &[
+            "type_id",
+            "subject",
+            "assignee_id",
+            "starts_at",
+            "duration_min",
+            "planned_at",
+            "sequence",
+            "created_at",
+            "updated_at",
+        ],
+        &rows,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let body = app.http.get(app.url(&path)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 1500);
+    assert!(body.contains("SUMMARY:Meeting 1499"), "the furthest future is there");
+}

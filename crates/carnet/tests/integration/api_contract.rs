@@ -250,3 +250,27 @@ async fn list_search_matches_any_word_start() {
     assert_eq!(names("sarl%20impr").await, ["Imprimerie Dubois SARL"]);
     assert!(names("zzz").await.is_empty());
 }
+
+/// The CSV export fails visibly when it cannot read what it must write: the
+/// download breaks off rather than arriving without tags and custom values.
+#[tokio::test]
+async fn a_failing_export_breaks_off_instead_of_dropping_columns() {
+    let app = spawn_app().await;
+    app.post("/api/v1/accounts", json!({"name": "Exported", "tags": ["Gold"]})).await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let ok = b.http.get(format!("{}/accounts/export.csv", b.base)).send().await.unwrap();
+    assert!(ok.text().await.unwrap().contains("Exported"));
+    // The tags can no longer be read.
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::db::q("ALTER TABLE record_tags RENAME TO record_tags_gone")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let res = b.http.get(format!("{}/accounts/export.csv", b.base)).send().await;
+    let broke = match res {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broke, "the download does not complete");
+}

@@ -260,32 +260,41 @@ pub(super) async fn export<K: PageKind>(
     let name = format!("{}-{}.csv", K::PATH, s.carnet.db.clock().today_in(v.user.tz).format("%Y%m%d"));
     // Pages of 1,000 rows are fetched and written as the client reads.
     let state = Some((s.carnet.clone(), cat, lq, None::<String>, true));
-    let stream = futures_util::stream::unfold(state, |st| async move {
+    // Any failure (the database, a cursor, the CSV writer) ends the download
+    // with an error — the client sees an incomplete transfer — rather than a
+    // file missing tags or custom values without a word.
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "export failed: {what}");
+        Some((Err(std::io::Error::other(format!("export failed: {what}"))), None))
+    };
+    let stream = futures_util::stream::unfold(state, move |st| async move {
         let (carnet, cat, lq, after, first): (Carnet, Catalog, ListQuery, Option<String>, bool) = st?;
         let mut out = csv::WriterBuilder::new().from_writer(Vec::new());
         if first {
             let mut header: Vec<String> = K::csv_header().into_iter().map(String::from).collect();
             header.extend(cat.fields_for(K::ENTITY).map(|f| format!("cf.{}", f.key)));
-            let _ = out.write_record(&header);
+            if let Err(e) = out.write_record(&header) {
+                return failed("header", &e);
+            }
         }
         let page_q = match &after {
             Some(a) => match lq.clone().with_after(a) {
                 Ok(q) => q,
-                Err(_) => return None,
+                Err(e) => return failed("cursor", &e),
             },
             None => lq.clone(),
         };
         let page: lists::Page<K::Row> = match lists::run(&carnet.db, &page_q, K::COLS).await {
             Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "export failed");
-                return Some((Err(std::io::Error::other("export failed")), None));
-            }
+            Err(e) => return failed("rows", &e),
         };
         let ids: Vec<i64> = page.rows.iter().map(|r| r.id()).collect();
         let extras = match carnet.db.conn().await {
-            Ok(mut c) => load_extras(&mut c, &cat, K::ENTITY, &ids).await.unwrap_or_default(),
-            Err(_) => Default::default(),
+            Ok(mut c) => match load_extras(&mut c, &cat, K::ENTITY, &ids).await {
+                Ok(x) => x,
+                Err(e) => return failed("tags and custom values", &e),
+            },
+            Err(e) => return failed("connection", &e),
         };
         for r in &page.rows {
             let ex = extras.get(&r.id()).cloned().unwrap_or_default();
@@ -302,9 +311,14 @@ pub(super) async fn export<K: PageKind>(
                         .unwrap_or_default(),
                 );
             }
-            let _ = out.write_record(rec.into_iter().map(csv_safe));
+            if let Err(e) = out.write_record(rec.into_iter().map(csv_safe)) {
+                return failed("row", &e);
+            }
         }
-        let bytes = out.into_inner().unwrap_or_default();
+        let bytes = match out.into_inner() {
+            Ok(b) => b,
+            Err(e) => return failed("writer", &e),
+        };
         let next = page.next.map(|n| (carnet, cat, lq, Some(n), false));
         Some((Ok::<_, std::io::Error>(bytes), next))
     });

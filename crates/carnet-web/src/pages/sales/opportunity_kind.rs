@@ -318,6 +318,7 @@ impl PageKind for Opportunities {
             to: None,
             record: Some((Entity::Opportunity, id)),
             open_only: false,
+            after: None,
             limit: 100,
         };
         let mut list = carnet_app::agenda::actions::list(db, &f).await?;
