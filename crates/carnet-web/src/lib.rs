@@ -31,6 +31,10 @@ pub struct AppState {
     pub booking_limiter: Arc<ratelimit::Limiter>,
     /// Set when Carnet is served over TLS (directly or behind a proxy): cookies get `Secure`.
     pub secure_cookies: bool,
+    /// The address people reach Carnet at (`https://crm.example.com`): links
+    /// Carnet hands out (calendar feeds) are built from it, never from the
+    /// request's `Host` header, when it is set.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -40,7 +44,14 @@ impl AppState {
             login_limiter: Arc::new(ratelimit::Limiter::new(10, 15 * 60)),
             booking_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
             secure_cookies,
+            public_url: None,
         }
+    }
+
+    /// With a public base URL (see [`AppState::public_url`]).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        self
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Config {
     pub files_dir: PathBuf,
     pub listen: String,
     pub secure_cookies: bool,
+    /// The public base URL links are built from (`--public-url`).
+    pub public_url: Option<String>,
     /// How long a claimed job is held before another worker may take it over
     /// (a crashed node's jobs run again after this).
     pub job_lease_secs: i64,
@@ -75,7 +77,7 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
             ))
         })
         .collect();
-    let state = carnet_web::AppState::new(carnet, cfg.secure_cookies);
+    let state = carnet_web::AppState::new(carnet, cfg.secure_cookies).with_public_url(cfg.public_url.clone());
     carnet_web::serve(state, listener, shutdown_signal())
         .await
         .map_err(AppError::internal)?;

@@ -29,6 +29,10 @@ struct ServeArgs {
     /// Mark session cookies `Secure` (set when Carnet is reached over HTTPS).
     #[arg(long, env = "CARNET_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// The address people reach Carnet at, e.g. https://crm.example.com: links
+    /// Carnet hands out (calendar feeds) are built from it, not from the request.
+    #[arg(long, env = "CARNET_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<String>,
     /// Seconds a background job is held by its worker; a crashed node's jobs run
     /// again on another node after this. Longer than the slowest job.
     #[arg(long, env = "CARNET_JOB_LEASE_SECS", default_value_t = carnet::DEFAULT_JOB_LEASE_SECS, value_parser = clap::value_parser!(i64).range(1..=86_400))]
@@ -142,7 +146,20 @@ fn config(db: &DbArgs, serve: Option<&ServeArgs>) -> Config {
         files_dir: db.files_dir.clone().into(),
         listen: serve.map(|s| s.listen.clone()).unwrap_or_default(),
         secure_cookies: serve.is_some_and(|s| s.secure_cookies),
+        public_url: serve.and_then(|s| s.public_url.clone()),
         job_lease_secs: serve.map_or(carnet::DEFAULT_JOB_LEASE_SECS, |s| s.job_lease_secs),
+    }
+}
+
+/// An http(s) base URL without a query or fragment.
+fn public_url(raw: &str) -> Result<String, String> {
+    let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
+        && raw.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
+        && !raw.contains(['?', '#', ' ']);
+    if ok {
+        Ok(raw.trim_end_matches('/').to_string())
+    } else {
+        Err("must be an http(s) address such as https://crm.example.com".into())
     }
 }
 

@@ -245,7 +245,7 @@ pub async fn create_feed(State(s): State<AppState>, ApiUser(v): ApiUser, headers
     let token = carnet_app::agenda::calendar::new_token(&s.carnet.db, v.user.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"url": crate::pages::calendar::feed_url(&headers, s.secure_cookies, &token)})),
+        Json(json!({"url": crate::pages::calendar::feed_url(&s, &headers, &token)})),
     )
         .into_response())
 }

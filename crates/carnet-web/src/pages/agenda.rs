@@ -197,7 +197,13 @@ async fn agenda_view(s: &AppState, v: &Viewer, r: Request<'_>, draft: RawInput, 
     let tz = v.user.tz;
     let db = &s.carnet.db;
     let today = db.clock().today_in(tz);
-    let date = r.date.and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok()).unwrap_or(today);
+    // A date the calendar arithmetic below could overflow (chrono's limits) is
+    // read like an unreadable one: today.
+    let date = r
+        .date
+        .and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok())
+        .filter(|d| (1900..=9998).contains(&d.year()))
+        .unwrap_or(today);
     // The days shown: one, a week from Monday, or the month's full weeks.
     let (start, n_days) = match r.view {
         View::Day => (date, 1),

@@ -171,7 +171,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, Path(slug): Path<St
     match host(&s, &slug).await {
         Ok(Some(h)) => view(&s, fmt, &h, (0, "", "", "", ""), FieldErrors::new(), None, StatusCode::OK).await,
         Ok(None) => super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
-        Err(e) => super::app_error_page(e, None),
+        Err(e) => public_error(fmt, e),
     }
 }
 
@@ -205,7 +205,7 @@ async fn submit(
     let h = match host(&s, &slug).await {
         Ok(Some(h)) => h,
         Ok(None) => return super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
-        Err(e) => return super::app_error_page(e, None),
+        Err(e) => return public_error(fmt, e),
     };
     let slot = f.slot.as_deref().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     let form = (slot, f.name.as_str(), f.email.as_str(), f.phone.as_str(), f.company.as_str());
@@ -277,7 +277,7 @@ async fn submit(
             )
             .await
         }
-        Err(e) => super::app_error_page(e, None),
+        Err(e) => public_error(fmt, e),
     }
 }
 
@@ -310,7 +310,7 @@ async fn manage_page(s: &AppState, fmt: Fmt, token: &str, error: Option<String>,
                 },
             )
         }
-        Err(_) => super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
+        Err(e) => public_error(fmt, e),
     }
 }
 
@@ -349,7 +349,7 @@ async fn reschedule(
     match booking::reschedule(&s.carnet.db, &token, slot).await {
         Ok(()) => super::see_other(&format!("/book/manage/{token}")),
         Err(AppError::Conflict(_)) => manage_page(&s, fmt, &token, Some(fmt.t("book.taken").into()), StatusCode::CONFLICT).await,
-        Err(_) => super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
+        Err(e) => public_error(fmt, e),
     }
 }
 
@@ -357,6 +357,21 @@ async fn cancel(State(s): State<AppState>, headers: HeaderMap, Path(token): Path
     let fmt = browser_fmt(&headers);
     match booking::cancel(&s.carnet.db, &token).await {
         Ok(()) | Err(AppError::Conflict(_)) => super::see_other(&format!("/book/manage/{token}")),
-        Err(_) => super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
+        Err(e) => public_error(fmt, e),
     }
+}
+
+/// A public page's error through the one mapping (its status from the error,
+/// internal causes logged, never shown), in the visitor's language.
+fn public_error(fmt: Fmt, e: AppError) -> Response {
+    if let AppError::Internal(detail) = &e {
+        tracing::error!(error = %detail, "public booking page");
+    }
+    let key = match e {
+        AppError::NotFound => "error.not_found",
+        AppError::Forbidden => "error.forbidden",
+        AppError::TooManyRequests => "book.too_many",
+        _ => "error.title",
+    };
+    super::error_page(crate::error::status_of(&e), Some(fmt), key)
 }

@@ -63,8 +63,12 @@ async fn download(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Pa
     Ok(ics(body, Some(&format!("action-{id}.ics"))))
 }
 
-/// The subscription URL for a token, as seen by this request.
-pub fn feed_url(headers: &HeaderMap, secure: bool, token: &str) -> String {
+/// The subscription URL for a token: from the configured public URL, or, when
+/// none is set, as seen by this request.
+pub fn feed_url(s: &AppState, headers: &HeaderMap, token: &str) -> String {
+    if let Some(base) = &s.public_url {
+        return format!("{base}/calendar/{token}.ics");
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{}://{host}/calendar/{token}.ics", if secure { "https" } else { "http" })
+    format!("{}://{host}/calendar/{token}.ics", if s.secure_cookies { "https" } else { "http" })
 }

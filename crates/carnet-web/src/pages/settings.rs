@@ -766,8 +766,8 @@ async fn profile_post(
             }
             "create_key" => Ok(Some(keys::create(db, v.user.id, i.one("name")).await?.1)),
             "calendar" => Ok(Some(super::calendar::feed_url(
+                &s,
                 &headers,
-                s.secure_cookies,
                 &carnet_app::agenda::calendar::new_token(db, v.user.id).await?,
             ))),
             "revoke_calendar" => carnet_app::agenda::calendar::revoke(db, v.user.id).await.map(|_| None),

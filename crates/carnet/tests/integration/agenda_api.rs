@@ -755,3 +755,23 @@ async fn a_busy_calendar_feed_keeps_its_furthest_future() {
     assert_eq!(body.matches("BEGIN:VEVENT").count(), 1500);
     assert!(body.contains("SUMMARY:Meeting 1499"), "the furthest future is there");
 }
+
+/// No agenda date, however far, makes a page fail (chrono's limits).
+#[tokio::test]
+async fn agenda_dates_at_the_calendars_limits_do_not_fail() {
+    let app = spawn_app().await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    for date in [
+        "+262142-12-31",
+        "-262143-01-01",
+        "0000-01-01",
+        "9999-12-31",
+        "1899-12-31",
+        "2026-02-30",
+    ] {
+        for view in ["day", "week", "month"] {
+            let page = b.get(&format!("/agenda?view={view}&date={}", date.replace('+', "%2B"))).await;
+            assert_eq!(page.status, StatusCode::OK, "{view} {date}");
+        }
+    }
+}

@@ -274,3 +274,57 @@ async fn a_failing_export_breaks_off_instead_of_dropping_columns() {
     };
     assert!(broke, "the download does not complete");
 }
+
+/// Links Carnet hands out come from the configured public URL, not from the
+/// request's Host header (which anyone can set).
+#[tokio::test]
+async fn feed_links_come_from_the_public_url_not_the_host_header() {
+    let app = spawn_app().await;
+    // The same Carnet served a second time, with a public URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = carnet_web::AppState::new(app.carnet.clone(), true).with_public_url(Some("https://crm.example.com/".into()));
+    tokio::spawn(carnet_web::serve(state, listener, std::future::pending()));
+    let res = app
+        .http
+        .post(format!("http://{addr}/api/v1/me/calendar-feed"))
+        .bearer_auth(&app.key)
+        .header("host", "evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let url = res.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("https://crm.example.com/calendar/") && url.ends_with(".ics"),
+        "{url}"
+    );
+    // Without one, the request's host is all there is (as before).
+    let (_, f) = app.post("/api/v1/me/calendar-feed", json!({})).await;
+    assert!(
+        f["url"].as_str().unwrap().starts_with(&format!("http://{}/calendar/", app.addr)),
+        "{f}"
+    );
+}
+
+/// The public booking pages answer through the same error mapping: an unknown
+/// manage link is a 404 page, not a blanket one for any error.
+#[tokio::test]
+async fn public_booking_pages_map_errors_like_the_rest() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("GET", "/book/manage/nope"),
+        ("POST", "/book/manage/nope/cancel"),
+        ("GET", "/book/nobody"),
+    ] {
+        let req = if method == "GET" {
+            app.http.get(app.url(path))
+        } else {
+            app.http.post(app.url(path))
+        };
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert!(res.text().await.unwrap().contains("does not exist"), "{method} {path}");
+    }
+}
