@@ -47,21 +47,7 @@ pub struct SlotRules {
 /// A local time on a day as an instant; a time inside a spring-forward gap moves
 /// to the end of the gap, and an autumn repeat takes the first occurrence.
 fn local(tz: Tz, day: NaiveDate, minute: u32) -> i64 {
-    let naive = day.and_hms_opt(0, 0, 0).unwrap() + Duration::minutes(minute as i64);
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) => t.timestamp(),
-        chrono::LocalResult::Ambiguous(t, _) => t.timestamp(),
-        chrono::LocalResult::None => {
-            let mut m = naive;
-            for _ in 0..180 {
-                m += Duration::minutes(1);
-                if let Some(t) = tz.from_local_datetime(&m).earliest() {
-                    return t.timestamp();
-                }
-            }
-            naive.and_utc().timestamp()
-        }
-    }
+    crate::time::local_instant_or_later(tz, day.and_hms_opt(0, 0, 0).unwrap() + Duration::minutes(minute as i64))
 }
 
 /// Free starts (UTC seconds) in [from, to): inside working hours, at least

@@ -54,14 +54,10 @@ pub async fn opp_state(h: &mut impl Handle, id: i64) -> Result<Option<OppState>>
         .await?)
 }
 
+/// The states of an account's opportunities, by id.
 pub async fn opp_states_of_account(h: &mut impl Handle, account_id: i64) -> Result<Vec<OppState>> {
-    opp_states_where(h, "account_id", account_id).await
-}
-
-/// The states of the opportunities whose `column` (account_id, stage_id) is `id`.
-pub async fn opp_states_where(h: &mut impl Handle, column: &'static str, id: i64) -> Result<Vec<OppState>> {
-    Ok(q(format!("SELECT {OPP_COLS} FROM opportunities WHERE {column} = $1 ORDER BY id"))
-        .bind(id)
+    Ok(q(format!("SELECT {OPP_COLS} FROM opportunities WHERE account_id = $1 ORDER BY id"))
+        .bind(account_id)
         .fetch_all(h)
         .await?)
 }

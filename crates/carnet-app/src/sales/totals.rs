@@ -132,17 +132,6 @@ pub const SEGMENT_OF_ACCOUNT: &str =
     "(SELECT MIN(rt.tag_id) FROM record_tags rt JOIN tags t ON t.id = rt.tag_id JOIN tag_categories tc ON tc.id = t.category_id \
      WHERE tc.is_segment = TRUE AND rt.entity = 'account' AND rt.record_id = opportunities.account_id)";
 
-/// Re-reads the segment of one opportunity from its account (call before reading its state).
-pub async fn refresh_segment(h: &mut impl Handle, opportunity_id: i64) -> Result<()> {
-    q(format!(
-        "UPDATE opportunities SET segment_tag_id = {SEGMENT_OF_ACCOUNT} WHERE id = $1"
-    ))
-    .bind(opportunity_id)
-    .execute(h)
-    .await?;
-    Ok(())
-}
-
 /// The account's segment tag now (`None` without one).
 async fn account_segment(h: &mut impl Handle, account_id: i64) -> Result<Option<i64>> {
     Ok(q(
