@@ -260,10 +260,6 @@ impl Registry {
         self.kinds.get(name)
     }
 
-    pub fn kinds(&self) -> impl Iterator<Item = &KindInfo> {
-        self.kinds.values()
-    }
-
     /// Kinds with a concurrency limit, by name.
     pub fn limited(&self) -> Vec<(&'static str, i64)> {
         let mut v: Vec<_> = self.kinds.values().filter_map(|k| k.concurrency.map(|n| (k.name, n))).collect();
@@ -276,10 +272,6 @@ impl Registry {
         self.subscribers
             .iter()
             .filter(move |s| s.delivery == delivery && s.kinds.contains(&kind))
-    }
-
-    pub fn all_subscribers(&self) -> &[Subscriber] {
-        &self.subscribers
     }
 
     /// Runs a job in the queue's transaction.
