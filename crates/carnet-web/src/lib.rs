@@ -35,7 +35,13 @@ pub struct AppState {
     /// Carnet hands out (calendar feeds) are built from it, never from the
     /// request's `Host` header, when it is set.
     pub public_url: Option<String>,
+    /// The API's pace per caller and per address, and where it is counted.
+    pub api_limits: api::guard::ApiLimits,
+    pub api_throttle: Arc<ratelimit::Throttle>,
 }
+
+/// The largest JSON body the API reads.
+pub const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl AppState {
     pub fn new(carnet: Carnet, secure_cookies: bool) -> Self {
@@ -45,7 +51,15 @@ impl AppState {
             booking_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
             secure_cookies,
             public_url: None,
+            api_limits: api::guard::ApiLimits::default(),
+            api_throttle: Arc::new(ratelimit::Throttle::default()),
         }
+    }
+
+    /// With another API rate limit (see [`api::guard::ApiLimits`]).
+    pub fn with_api_limits(mut self, limits: api::guard::ApiLimits) -> Self {
+        self.api_limits = limits;
+        self
     }
 
     /// With a public base URL (see [`AppState::public_url`]).
@@ -61,10 +75,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(pages::router(upload_limit))
-        .nest("/api/v1", api::router())
+        .nest(
+            "/api/v1",
+            api::router().layer(middleware::from_fn_with_state(state.clone(), api::guard::guard)),
+        )
         .route("/api/openapi.json", get(api::openapi::document))
         .fallback(error::fallback)
-        .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn(catch_panics))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

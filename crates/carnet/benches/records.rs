@@ -214,7 +214,7 @@ async fn run(kind: &str, a: &Args) -> Vec<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(carnet_web::serve(
-        carnet_web::AppState::new(carnet.clone(), false),
+        carnet_web::AppState::new(carnet.clone(), false).with_api_limits(carnet_web::api::guard::ApiLimits::OFF),
         listener,
         std::future::pending(),
     ));

@@ -12,6 +12,9 @@ const WORKERS: usize = 2;
 /// The default of [`Config::job_lease_secs`].
 pub const DEFAULT_JOB_LEASE_SECS: i64 = 120;
 
+/// The default of [`Config::api_rate_limit`].
+pub const DEFAULT_API_RATE_LIMIT: u32 = 600;
+
 pub struct Config {
     pub database_url: String,
     pub files_dir: PathBuf,
@@ -22,6 +25,8 @@ pub struct Config {
     /// How long a claimed job is held before another worker may take it over
     /// (a crashed node's jobs run again after this).
     pub job_lease_secs: i64,
+    /// API requests a minute per key or session (twice as many per address); 0: no limit.
+    pub api_rate_limit: u32,
 }
 
 pub fn init_logging() {
@@ -77,7 +82,9 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
             ))
         })
         .collect();
-    let state = carnet_web::AppState::new(carnet, cfg.secure_cookies).with_public_url(cfg.public_url.clone());
+    let state = carnet_web::AppState::new(carnet, cfg.secure_cookies)
+        .with_public_url(cfg.public_url.clone())
+        .with_api_limits(carnet_web::api::guard::ApiLimits::per_minute(cfg.api_rate_limit));
     carnet_web::serve(state, listener, shutdown_signal())
         .await
         .map_err(AppError::internal)?;

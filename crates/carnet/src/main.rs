@@ -37,6 +37,10 @@ struct ServeArgs {
     /// again on another node after this. Longer than the slowest job.
     #[arg(long, env = "CARNET_JOB_LEASE_SECS", default_value_t = carnet::DEFAULT_JOB_LEASE_SECS, value_parser = clap::value_parser!(i64).range(1..=86_400))]
     job_lease_secs: i64,
+    /// API requests a minute per API key or session (twice as many per client
+    /// address); beyond, 429 with Retry-After. 0 turns the limit off.
+    #[arg(long, env = "CARNET_API_RATE_LIMIT", default_value_t = carnet::DEFAULT_API_RATE_LIMIT)]
+    api_rate_limit: u32,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +152,7 @@ fn config(db: &DbArgs, serve: Option<&ServeArgs>) -> Config {
         secure_cookies: serve.is_some_and(|s| s.secure_cookies),
         public_url: serve.and_then(|s| s.public_url.clone()),
         job_lease_secs: serve.map_or(carnet::DEFAULT_JOB_LEASE_SECS, |s| s.job_lease_secs),
+        api_rate_limit: serve.map_or(carnet::DEFAULT_API_RATE_LIMIT, |s| s.api_rate_limit),
     }
 }
 

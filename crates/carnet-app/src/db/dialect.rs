@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "covering", include_str!("../../migrations/0013_covering.sql")),
     (14, "job_claim", include_str!("../../migrations/0014_job_claim.sql")),
     (15, "events", include_str!("../../migrations/0015_events.sql")),
+    (16, "idempotency", include_str!("../../migrations/0016_idempotency.sql")),
 ];
 
 impl Dialect {

@@ -440,11 +440,12 @@ impl JobKind for Touch {
 
 /// The platform's own job kinds and subscribers, which every registry starts with.
 pub fn platform_registry() -> Registry {
-    Registry::default()
+    let r = Registry::default()
         .job::<super::events::Deliver>()
         .job::<Daily>()
         .job::<Noop>()
-        .job::<Touch>()
+        .job::<Touch>();
+    super::idempotency::register(r)
 }
 
 /// Done jobs are kept this long (to see what ran), then deleted by the daily job.

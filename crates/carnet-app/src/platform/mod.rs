@@ -1,7 +1,9 @@
 //! Platform services: the durable job queue, the event log, and the registry
 //! through which capabilities plug their job kinds, event subscribers and
-//! watchers in at start. The platform imports no feature module.
+//! watchers in at start; and the idempotency keys of API writes. The platform
+//! imports no feature module.
 
 pub mod events;
+pub mod idempotency;
 pub mod jobs;
 pub mod registry;

@@ -3,6 +3,7 @@
 //! [`openapi::ROUTES`], which the OpenAPI document is built from.
 
 mod agenda;
+pub mod guard;
 pub mod metrics;
 pub mod openapi;
 mod records;

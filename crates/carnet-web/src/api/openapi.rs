@@ -572,6 +572,12 @@ pub fn build() -> Value {
         if route.list {
             params.extend(list_parameters());
         }
+        let write = route.method != "get";
+        if write {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+                "description": "Any unique value (a UUID): the same request sent again with it within a day gets the first answer again (header Idempotent-Replayed: true) instead of writing twice. The same key with another method, path or body is refused (422); while the first request runs, 409."}));
+        }
         let ok = match (route.method, route.response) {
             ("post", Some(_)) => "201",
             ("get", _) => "200",
@@ -591,16 +597,20 @@ pub fn build() -> Value {
                 json!({"description": "Success", "content": content})
             },
         );
-        for (code, what) in [
+        let errors = [
             ("401", "No valid session or API key"),
             ("403", "The role does not allow it"),
             ("404", "Not found"),
             ("422", "Invalid input: see error.fields"),
-        ] {
-            responses.insert(
-                code.into(),
-                json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
-            );
+            ("429", "Too many requests from this key or address: wait the Retry-After seconds"),
+        ];
+        let conflict = ("409", "A conflicting change, or a request with this Idempotency-Key still running");
+        for (code, what) in errors.into_iter().chain(write.then_some(conflict)) {
+            let mut r = json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+            if code == "429" {
+                r["headers"] = json!({"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}});
+            }
+            responses.insert(code.into(), r);
         }
         let mut op = json!({
             "summary": route.summary,
@@ -618,7 +628,7 @@ pub fn build() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Carnet API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Accounts, contacts and settings of a Carnet CRM. Authenticate with `Authorization: Bearer <API key>` (create one with `carnet api-key create` or on your profile page). Lists are paged by cursor: pass `next_cursor` as `after`."},
+                 "description": "Accounts, contacts and settings of a Carnet CRM. Authenticate with `Authorization: Bearer <API key>` (create one with `carnet api-key create` or on your profile page). Lists are paged by cursor: pass `next_cursor` as `after`. Each API key (or session) may send 600 requests a minute and each address 1,200 (the server's `--api-rate-limit` sets it); beyond, 429 with `Retry-After`. Writes accept an `Idempotency-Key` header to be retried safely."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
