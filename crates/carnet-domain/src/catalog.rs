@@ -6,7 +6,7 @@
 use crate::fields::{Entity, FieldDef};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StatusDef {
     pub id: i64,
     pub name: String,
@@ -15,7 +15,7 @@ pub struct StatusDef {
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TagDef {
     pub id: i64,
     pub category_id: i64,
@@ -23,7 +23,7 @@ pub struct TagDef {
     pub color: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CategoryDef {
     pub id: i64,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct CategoryDef {
 }
 
 /// "Field F is mandatory on entity E, always or from status S on."
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RuleDef {
     pub id: i64,
     pub entity: Entity,
@@ -49,7 +49,7 @@ pub struct UserRef {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RoleDef {
     pub id: i64,
     pub name: String,
@@ -206,7 +206,7 @@ impl Probability {
 }
 
 /// What reaching a stage means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Open,
@@ -232,7 +232,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageDef {
     pub id: i64,
     pub pipeline_id: i64,
@@ -244,7 +244,7 @@ pub struct StageDef {
     pub archived: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PipelineDef {
     pub id: i64,
     pub name: String,
@@ -265,7 +265,7 @@ impl PipelineDef {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OfferDef {
     pub id: i64,
     pub name: String,
@@ -275,14 +275,14 @@ pub struct OfferDef {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SourceDef {
     pub id: i64,
     pub name: String,
     pub kind: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct NamedDef {
     pub id: i64,
     pub name: String,

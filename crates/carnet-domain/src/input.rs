@@ -108,7 +108,7 @@ pub enum Shape {
     Number,
     /// true or false.
     Flag,
-    /// A list of ids or names (a single one is accepted too).
+    /// A list of ids or names.
     List,
 }
 
@@ -126,8 +126,6 @@ impl Shape {
             (Shape::Number, _) => Err("must be a number"),
             (Shape::Flag, Bool(_)) => Ok(()),
             (Shape::Flag, _) => Err("must be true or false"),
-            (Shape::List, String(_)) => Ok(()),
-            (Shape::List, Number(n)) if n.is_i64() => Ok(()),
             (Shape::List, Array(items)) if items.iter().all(|i| i.is_string() || i.is_i64()) => Ok(()),
             (Shape::List, _) => Err("must be a list of ids or names"),
         }
@@ -145,6 +143,9 @@ impl RawInput {
         if let Some(obj) = v.as_object() {
             for (k, val) in obj {
                 if k == "custom" {
+                    if !(val.is_object() || val.is_null()) {
+                        errs.add("custom", "must be an object of custom field values by key");
+                    }
                     for (ck, cv) in val.as_object().into_iter().flatten() {
                         let key = format!("cf.{ck}");
                         if let Some(Err(e)) = shape_of(&key).map(|s| s.check(cv)) {

@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde::Serialize;
 
 /// How a metric's value reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Count,
@@ -25,7 +25,7 @@ pub enum Unit {
 /// maintained open-pipeline totals (or the daily snapshots for a past date);
 /// `Raw` metrics are computed from the records through indexes, by design (see
 /// ARCHITECTURE.md: they are rare, or bounded by the period).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     Deals,

@@ -100,6 +100,10 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Already authenticated by a permission check before the handler.
+        if let Some(v) = parts.extensions.get::<Viewer>() {
+            return Ok(ApiUser(v.clone()));
+        }
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let key = auth
                 .to_str()

@@ -31,8 +31,33 @@ impl<E: Into<AppError>> From<E> for ApiError {
     }
 }
 
+/// The one error shape of the API.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs: `validation_failed`, `not_found`, `conflict`, …
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The reason per field name (input errors; empty otherwise).
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
 pub fn json_error(status: StatusCode, code: &str, message: &str, fields: serde_json::Value) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message, "fields": fields}}))).into_response()
+    let fields = serde_json::from_value(fields).unwrap_or_default();
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+            fields,
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {

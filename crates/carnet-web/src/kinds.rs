@@ -1,6 +1,7 @@
 //! Accounts and contacts seen from HTTP: one trait, so that list, card, form and
 //! API handlers are written once and instantiated per record type.
 
+use crate::api::types::{Decimal, Money, Named, Ref};
 use carnet_app::access::User;
 use carnet_app::records::accounts::{self, Account, AccountCard};
 use carnet_app::records::contacts::{self, Contact, ContactCard};
@@ -16,7 +17,9 @@ use carnet_domain::records::{AccountDraft, Catalog, ContactDraft, RawInput};
 use carnet_domain::sales::OpportunityDraft;
 use carnet_domain::FieldErrors;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 use std::future::Future;
 
 /// Keys that a create request may carry besides the record's own fields: the
@@ -32,6 +35,10 @@ pub trait Kind: Send + Sync + 'static {
     type Draft: Send + Sync;
     type Card: Send + Sync;
     type Row: Listed + Send + Sync;
+    /// The API's shapes: the record answered, the body of a create, of a change.
+    type Out: JsonSchema;
+    type New: JsonSchema;
+    type Patch: JsonSchema;
 
     /// The catalogue this record type's parser needs.
     fn catalog(db: &Db) -> impl Future<Output = Result<Catalog, AppError>> + Send {
@@ -102,23 +109,48 @@ pub fn iso(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0).map(|d| d.to_rfc3339()).unwrap_or_default()
 }
 
-fn user_json(cat: &Catalog, id: Option<i64>) -> Value {
-    match id.and_then(|i| cat.user(i)) {
-        Some(u) => json!({"id": u.id, "name": u.name, "email": u.email}),
-        None => Value::Null,
-    }
+/// A user named in a record.
+#[derive(Serialize, JsonSchema)]
+pub struct UserBrief {
+    id: i64,
+    name: String,
+    email: String,
 }
 
-pub fn tags_json(cat: &Catalog, ids: &[i64]) -> Value {
-    Value::Array(
-        ids.iter()
-            .filter_map(|id| cat.tag(*id))
-            .map(|(c, t)| json!({"id": t.id, "name": t.name, "category": c.name, "color": t.color}))
-            .collect(),
-    )
+fn user_json(cat: &Catalog, id: Option<i64>) -> Option<UserBrief> {
+    id.and_then(|i| cat.user(i)).map(|u| UserBrief {
+        id: u.id,
+        name: u.name.clone(),
+        email: u.email.clone(),
+    })
 }
 
-pub fn custom_json(cat: &Catalog, entity: Entity, ex: &Extras) -> Value {
+/// A tag on a record, with its category.
+#[derive(Serialize, JsonSchema)]
+pub struct TagOut {
+    id: i64,
+    name: String,
+    category: String,
+    color: String,
+}
+
+pub fn tags_json(cat: &Catalog, ids: &[i64]) -> Vec<TagOut> {
+    ids.iter()
+        .filter_map(|id| cat.tag(*id))
+        .map(|(c, t)| TagOut {
+            id: t.id,
+            name: t.name.clone(),
+            category: c.name.clone(),
+            color: t.color.clone(),
+        })
+        .collect()
+}
+
+/// Custom field values by key (null when empty): text, numbers, amounts as
+/// decimal strings, dates as YYYY-MM-DD, booleans, lists of choices.
+pub type Custom = serde_json::Map<String, Value>;
+
+pub fn custom_json(cat: &Catalog, entity: Entity, ex: &Extras) -> Custom {
     let mut m = serde_json::Map::new();
     for f in cat.fields_for(entity) {
         let v = ex
@@ -129,7 +161,306 @@ pub fn custom_json(cat: &Catalog, entity: Entity, ex: &Extras) -> Value {
             .unwrap_or(Value::Null);
         m.insert(f.key.clone(), v);
     }
-    Value::Object(m)
+    m
+}
+
+/// What a create adds to the record it answers.
+#[derive(Serialize, JsonSchema)]
+pub struct Warnings {
+    /// Records that look like the new one (same email, phone, company id, name or domain).
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// An account, as lists, cards and writes answer it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Account")]
+pub struct AccountOut {
+    id: i64,
+    name: String,
+    status: Option<Named>,
+    owner: Option<UserBrief>,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    city: Option<String>,
+    country: Option<String>,
+    company_id: Option<String>,
+    vat_number: Option<String>,
+    source: Option<String>,
+    description: Option<String>,
+    tags: Vec<TagOut>,
+    custom: Custom,
+    created_at: String,
+    updated_at: String,
+    /// On a single account: its contacts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contacts: Option<Vec<AccountContact>>,
+    /// On a create only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Warnings>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AccountContact {
+    id: i64,
+    name: String,
+    email: Option<String>,
+    role: Option<String>,
+}
+
+/// A contact, as lists, cards and writes answer it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Contact")]
+pub struct ContactOut {
+    id: i64,
+    first_name: Option<String>,
+    last_name: String,
+    /// First and last name.
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    job_title: Option<String>,
+    owner: Option<UserBrief>,
+    source: Option<String>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    city: Option<String>,
+    country: Option<String>,
+    description: Option<String>,
+    tags: Vec<TagOut>,
+    custom: Custom,
+    created_at: String,
+    updated_at: String,
+    /// On a single contact: the accounts it is linked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accounts: Option<Vec<ContactAccount>>,
+    /// On a create only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Warnings>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ContactAccount {
+    id: i64,
+    name: String,
+    role: Option<String>,
+}
+
+/// An opportunity, as lists, cards, writes and moves answer it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Opportunity")]
+pub struct OpportunityOut {
+    id: i64,
+    name: String,
+    account: Named,
+    owner: Option<UserBrief>,
+    pipeline: PipelineBrief,
+    stage: Option<StageBrief>,
+    /// open, won or lost.
+    status: String,
+    amount: Money,
+    currency: String,
+    /// The amount × the stage's probability.
+    weighted_amount: Money,
+    margin: Option<Money>,
+    offer: Option<OfferBrief>,
+    source: Option<SourceBrief>,
+    lost_reason: Option<Named>,
+    /// YYYY-MM-DD.
+    expected_close: Option<String>,
+    description: Option<String>,
+    days_in_stage: i64,
+    stalled: bool,
+    closed_at: Option<String>,
+    custom: Custom,
+    created_at: String,
+    updated_at: String,
+    /// Raised by every change; send it back as If-Match to write only over what you read.
+    version: i64,
+    /// On a single opportunity: its contacts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contacts: Option<Vec<Named>>,
+    /// On a create only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Warnings>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PipelineBrief {
+    id: i64,
+    name: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct StageBrief {
+    id: i64,
+    name: String,
+    #[schemars(range(min = 0, max = 100))]
+    probability: i64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct OfferBrief {
+    id: i64,
+    name: String,
+    code: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SourceBrief {
+    id: i64,
+    name: String,
+    kind: String,
+}
+
+/// The fields an account's create and change both take (the API parses them
+/// by [`common_shape`]; these types document them).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct AccountFields {
+    /// Status id or name; the default status when absent.
+    status: Option<Ref>,
+    /// User id or email.
+    owner: Option<Ref>,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    city: Option<String>,
+    country: Option<String>,
+    company_id: Option<String>,
+    vat_number: Option<String>,
+    source: Option<String>,
+    description: Option<String>,
+    /// Tag ids, names or Category/Name; replaces the record's tags.
+    tags: Option<Vec<Ref>>,
+    /// Custom field values by key.
+    custom: Option<Custom>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "AccountInput")]
+#[allow(dead_code)]
+pub struct NewAccount {
+    #[schemars(length(min = 1, max = 200))]
+    name: String,
+    /// Create even when likely duplicates exist (the API creates anyway and lists them in warnings).
+    allow_duplicates: Option<bool>,
+    #[serde(flatten)]
+    fields: AccountFields,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct AccountPatch {
+    #[schemars(length(min = 1, max = 200))]
+    name: Option<String>,
+    #[serde(flatten)]
+    fields: AccountFields,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct ContactFields {
+    first_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    job_title: Option<String>,
+    /// User id or email.
+    owner: Option<Ref>,
+    source: Option<String>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    city: Option<String>,
+    country: Option<String>,
+    description: Option<String>,
+    /// Tag ids, names or Category/Name; replaces the record's tags.
+    tags: Option<Vec<Ref>>,
+    custom: Option<Custom>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "ContactInput")]
+#[allow(dead_code)]
+pub struct NewContact {
+    #[schemars(length(min = 1, max = 200))]
+    last_name: String,
+    /// Link the new contact to this account (id).
+    account: Option<Ref>,
+    /// Its role on that account (id or name).
+    role: Option<Ref>,
+    allow_duplicates: Option<bool>,
+    #[serde(flatten)]
+    fields: ContactFields,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct ContactPatch {
+    #[schemars(length(min = 1, max = 200))]
+    last_name: Option<String>,
+    #[serde(flatten)]
+    fields: ContactFields,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct OpportunityFields {
+    /// Contact ids.
+    contacts: Option<Vec<Ref>>,
+    /// User id or email.
+    owner: Option<Ref>,
+    /// Pipeline id or name; the first when absent.
+    pipeline: Option<Ref>,
+    /// Stage id or name in that pipeline; its first open stage when absent.
+    stage: Option<Ref>,
+    amount: Option<Decimal>,
+    /// ISO 4217 code; the pipeline's when absent.
+    currency: Option<String>,
+    margin: Option<Decimal>,
+    /// Offer id, code or name.
+    offer: Option<Ref>,
+    /// Source id or name.
+    source: Option<Ref>,
+    /// YYYY-MM-DD.
+    expected_close: Option<String>,
+    /// Lost reason id or name (lost stages).
+    lost_reason: Option<Ref>,
+    description: Option<String>,
+    custom: Option<Custom>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "OpportunityInput")]
+#[allow(dead_code)]
+pub struct NewOpportunity {
+    #[schemars(length(min = 1, max = 200))]
+    name: String,
+    /// The account (id).
+    account: Ref,
+    #[serde(flatten)]
+    fields: OpportunityFields,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct OpportunityPatch {
+    #[schemars(length(min = 1, max = 200))]
+    name: Option<String>,
+    account: Option<Ref>,
+    /// The version read (or send If-Match): a deal changed since answers 409.
+    version: Option<i64>,
+    #[serde(flatten)]
+    fields: OpportunityFields,
+}
+
+fn to_value<T: Serialize>(v: T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 fn link_from_raw(raw: &RawInput, cat: &Catalog) -> Result<Option<(i64, Option<i64>)>, AppError> {
@@ -195,6 +526,9 @@ impl Kind for Accounts {
     type Draft = AccountDraft;
     type Card = AccountCard;
     type Row = Account;
+    type Out = AccountOut;
+    type New = NewAccount;
+    type Patch = AccountPatch;
 
     fn parse(raw: &RawInput, cat: &Catalog) -> Result<AccountDraft, FieldErrors> {
         AccountDraft::parse(raw, cat, LINK_KEYS)
@@ -225,28 +559,22 @@ impl Kind for Accounts {
         card.account.name.clone()
     }
     fn row_json(a: &Account, ex: &Extras, cat: &Catalog, _now: i64) -> Value {
-        json!({
-            "id": a.id,
-            "name": a.name,
-            "status": cat.status(a.status_id).map(|s| json!({"id": s.id, "name": s.name})),
-            "owner": user_json(cat, a.owner_id),
-            "email": a.email, "phone": a.phone, "website": a.website,
-            "address": a.address, "postal_code": a.postal_code, "city": a.city, "country": a.country,
-            "company_id": a.company_id, "vat_number": a.vat_number, "source": a.source, "description": a.description,
-            "tags": tags_json(cat, &ex.tag_ids),
-            "custom": custom_json(cat, Entity::Account, ex),
-            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-        })
+        to_value(account_out(a, ex, cat))
     }
-    fn card_json(card: &AccountCard, cat: &Catalog, now: i64) -> Value {
-        let mut v = Self::row_json(&card.account, &card.extras, cat, now);
-        v["contacts"] = Value::Array(
+    fn card_json(card: &AccountCard, cat: &Catalog, _now: i64) -> Value {
+        let mut out = account_out(&card.account, &card.extras, cat);
+        out.contacts = Some(
             card.contacts
                 .iter()
-                .map(|c| json!({"id": c.contact_id, "name": c.name(), "email": c.email, "role": c.role_name}))
+                .map(|c| AccountContact {
+                    id: c.contact_id,
+                    name: c.name(),
+                    email: c.email.clone(),
+                    role: c.role_name.clone(),
+                })
                 .collect(),
         );
-        v
+        to_value(out)
     }
 }
 
@@ -258,6 +586,9 @@ impl Kind for Contacts {
     type Draft = ContactDraft;
     type Card = ContactCard;
     type Row = Contact;
+    type Out = ContactOut;
+    type New = NewContact;
+    type Patch = ContactPatch;
 
     fn parse(raw: &RawInput, cat: &Catalog) -> Result<ContactDraft, FieldErrors> {
         ContactDraft::parse(raw, cat, LINK_KEYS)
@@ -289,27 +620,21 @@ impl Kind for Contacts {
         card.contact.name()
     }
     fn row_json(c: &Contact, ex: &Extras, cat: &Catalog, _now: i64) -> Value {
-        json!({
-            "id": c.id,
-            "first_name": c.first_name, "last_name": c.last_name, "name": c.name(),
-            "email": c.email, "phone": c.phone, "mobile": c.mobile, "job_title": c.job_title,
-            "owner": user_json(cat, c.owner_id),
-            "source": c.source, "address": c.address, "postal_code": c.postal_code, "city": c.city, "country": c.country,
-            "description": c.description,
-            "tags": tags_json(cat, &ex.tag_ids),
-            "custom": custom_json(cat, Entity::Contact, ex),
-            "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
-        })
+        to_value(contact_out(c, ex, cat))
     }
-    fn card_json(card: &ContactCard, cat: &Catalog, now: i64) -> Value {
-        let mut v = Self::row_json(&card.contact, &card.extras, cat, now);
-        v["accounts"] = Value::Array(
+    fn card_json(card: &ContactCard, cat: &Catalog, _now: i64) -> Value {
+        let mut out = contact_out(&card.contact, &card.extras, cat);
+        out.accounts = Some(
             card.accounts
                 .iter()
-                .map(|a| json!({"id": a.account_id, "name": a.account_name, "role": a.role_name}))
+                .map(|a| ContactAccount {
+                    id: a.account_id,
+                    name: a.account_name.clone(),
+                    role: a.role_name.clone(),
+                })
                 .collect(),
         );
-        v
+        to_value(out)
     }
 }
 
@@ -317,30 +642,122 @@ pub fn money(c: i64) -> String {
     carnet_domain::values::Money(c).to_plain()
 }
 
-/// An opportunity as JSON, the same for lists, cards and the sales API.
-pub fn opportunity_json(o: &Opportunity, ex: &Extras, cat: &Catalog, now: i64) -> Value {
+fn account_out(a: &Account, ex: &Extras, cat: &Catalog) -> AccountOut {
+    AccountOut {
+        id: a.id,
+        name: a.name.clone(),
+        status: cat.status(a.status_id).map(|s| Named {
+            id: s.id,
+            name: s.name.clone(),
+        }),
+        owner: user_json(cat, a.owner_id),
+        email: a.email.clone(),
+        phone: a.phone.clone(),
+        website: a.website.clone(),
+        address: a.address.clone(),
+        postal_code: a.postal_code.clone(),
+        city: a.city.clone(),
+        country: a.country.clone(),
+        company_id: a.company_id.clone(),
+        vat_number: a.vat_number.clone(),
+        source: a.source.clone(),
+        description: a.description.clone(),
+        tags: tags_json(cat, &ex.tag_ids),
+        custom: custom_json(cat, Entity::Account, ex),
+        created_at: iso(a.created_at),
+        updated_at: iso(a.updated_at),
+        contacts: None,
+        warnings: None,
+    }
+}
+
+fn contact_out(c: &Contact, ex: &Extras, cat: &Catalog) -> ContactOut {
+    ContactOut {
+        id: c.id,
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        name: c.name(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
+        mobile: c.mobile.clone(),
+        job_title: c.job_title.clone(),
+        owner: user_json(cat, c.owner_id),
+        source: c.source.clone(),
+        address: c.address.clone(),
+        postal_code: c.postal_code.clone(),
+        city: c.city.clone(),
+        country: c.country.clone(),
+        description: c.description.clone(),
+        tags: tags_json(cat, &ex.tag_ids),
+        custom: custom_json(cat, Entity::Contact, ex),
+        created_at: iso(c.created_at),
+        updated_at: iso(c.updated_at),
+        accounts: None,
+        warnings: None,
+    }
+}
+
+/// An opportunity as the API shows it, the same for lists, cards and the sales API.
+pub fn opportunity_out(o: &Opportunity, ex: &Extras, cat: &Catalog, now: i64) -> OpportunityOut {
     let sales = &cat.sales;
     let (pipeline, stage) = sales.stage(o.stage_id).map(|(p, s)| (p.name.clone(), s.clone())).unzip();
-    json!({
-        "id": o.id, "name": o.name,
-        "account": {"id": o.account_id, "name": o.account_name},
-        "owner": user_json(cat, o.owner_id),
-        "pipeline": {"id": o.pipeline_id, "name": pipeline},
-        "stage": stage.as_ref().map(|s| json!({"id": s.id, "name": s.name, "probability": s.probability})),
-        "status": o.status,
-        "amount": money(o.amount), "currency": o.currency,
-        "weighted_amount": money(o.amount * stage.as_ref().map(|s| s.probability).unwrap_or(0) / 100),
-        "margin": o.margin.map(money),
-        "offer": o.offer_id.and_then(|id| sales.offers.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "code": x.code})),
-        "source": o.source_id.and_then(|id| sales.sources.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name, "kind": x.kind})),
-        "lost_reason": o.lost_reason_id.and_then(|id| sales.lost_reasons.iter().find(|x| x.id == id)).map(|x| json!({"id": x.id, "name": x.name})),
-        "expected_close": o.expected_close, "description": o.description,
-        "days_in_stage": o.days_in_stage(now), "stalled": o.is_stalled(sales, now),
-        "closed_at": o.closed_at.map(iso),
-        "custom": custom_json(cat, Entity::Opportunity, ex),
-        "created_at": iso(o.created_at), "updated_at": iso(o.updated_at),
-        "version": o.version,
-    })
+    OpportunityOut {
+        id: o.id,
+        name: o.name.clone(),
+        account: Named {
+            id: o.account_id,
+            name: o.account_name.clone(),
+        },
+        owner: user_json(cat, o.owner_id),
+        pipeline: PipelineBrief {
+            id: o.pipeline_id,
+            name: pipeline,
+        },
+        stage: stage.as_ref().map(|s| StageBrief {
+            id: s.id,
+            name: s.name.clone(),
+            probability: s.probability,
+        }),
+        status: o.status.clone(),
+        amount: money(o.amount),
+        currency: o.currency.clone(),
+        weighted_amount: money(o.amount * stage.as_ref().map(|s| s.probability).unwrap_or(0) / 100),
+        margin: o.margin.map(money),
+        offer: o
+            .offer_id
+            .and_then(|id| sales.offers.iter().find(|x| x.id == id))
+            .map(|x| OfferBrief {
+                id: x.id,
+                name: x.name.clone(),
+                code: x.code.clone(),
+            }),
+        source: o
+            .source_id
+            .and_then(|id| sales.sources.iter().find(|x| x.id == id))
+            .map(|x| SourceBrief {
+                id: x.id,
+                name: x.name.clone(),
+                kind: x.kind.clone(),
+            }),
+        lost_reason: o
+            .lost_reason_id
+            .and_then(|id| sales.lost_reasons.iter().find(|x| x.id == id))
+            .map(|x| Named {
+                id: x.id,
+                name: x.name.clone(),
+            }),
+        expected_close: o.expected_close.clone(),
+        description: o.description.clone(),
+        days_in_stage: o.days_in_stage(now),
+        stalled: o.is_stalled(sales, now),
+        closed_at: o.closed_at.map(iso),
+        custom: custom_json(cat, Entity::Opportunity, ex),
+        created_at: iso(o.created_at),
+        updated_at: iso(o.updated_at),
+        version: o.version,
+        contacts: None,
+        warnings: None,
+    }
 }
 
 impl Kind for Opportunities {
@@ -351,6 +768,9 @@ impl Kind for Opportunities {
     type Draft = OpportunityDraft;
     type Card = OpportunityCard;
     type Row = Opportunity;
+    type Out = OpportunityOut;
+    type New = NewOpportunity;
+    type Patch = OpportunityPatch;
 
     fn catalog(db: &Db) -> impl Future<Output = Result<Catalog, AppError>> + Send {
         carnet_app::sales::full_catalog(db)
@@ -387,11 +807,19 @@ impl Kind for Opportunities {
         card.opportunity.name.clone()
     }
     fn row_json(o: &Opportunity, ex: &Extras, cat: &Catalog, now: i64) -> Value {
-        opportunity_json(o, ex, cat, now)
+        to_value(opportunity_out(o, ex, cat, now))
     }
     fn card_json(card: &OpportunityCard, cat: &Catalog, now: i64) -> Value {
-        let mut v = opportunity_json(&card.opportunity, &card.extras, cat, now);
-        v["contacts"] = Value::Array(card.contacts.iter().map(|(id, name)| json!({"id": id, "name": name})).collect());
-        v
+        let mut out = opportunity_out(&card.opportunity, &card.extras, cat, now);
+        out.contacts = Some(
+            card.contacts
+                .iter()
+                .map(|(id, name)| Named {
+                    id: *id,
+                    name: name.clone(),
+                })
+                .collect(),
+        );
+        to_value(out)
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     /// The API's pace per caller and per address, and where it is counted.
     pub api_limits: api::guard::ApiLimits,
     pub api_throttle: Arc<ratelimit::Throttle>,
+    /// When set (the test suite), every API answer is checked against the OpenAPI document.
+    pub contract: Option<Arc<api::contract::Contract>>,
 }
 
 /// The largest JSON body the API reads.
@@ -53,7 +55,14 @@ impl AppState {
             public_url: None,
             api_limits: api::guard::ApiLimits::default(),
             api_throttle: Arc::new(ratelimit::Throttle::default()),
+            contract: None,
         }
+    }
+
+    /// Checks every API answer against the document (see [`api::contract`]).
+    pub fn with_contract(mut self, contract: Arc<api::contract::Contract>) -> Self {
+        self.contract = Some(contract);
+        self
     }
 
     /// With another API rate limit (see [`api::guard::ApiLimits`]).
@@ -77,10 +86,11 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(upload_limit))
         .nest(
             "/api/v1",
-            api::router().layer(middleware::from_fn_with_state(state.clone(), api::guard::guard)),
+            api::router(&state).layer(middleware::from_fn_with_state(state.clone(), api::guard::guard)),
         )
         .route("/api/openapi.json", get(api::openapi::document))
         .fallback(error::fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), api::contract::check_answers))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn(catch_panics))
         .layer(middleware::from_fn(security_headers))

@@ -33,7 +33,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct RecurringRule {
     pub id: i64,
     pub name: String,

@@ -13,7 +13,7 @@ use crate::platform::registry::{BoxFut, Delivery, Registry, Subscriber};
 use carnet_domain::agenda::add_days;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct FollowupRule {
     pub id: i64,
     pub when_type_id: i64,

@@ -68,7 +68,7 @@ pub async fn set_figures(db: &Db, user_id: i64, list: &[String]) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Dashboard {
     pub id: i64,
     pub name: String,

@@ -8,7 +8,7 @@ use carnet_domain::records::{AccountDraft, ContactDraft};
 use carnet_domain::values::{company_id_key, company_key};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Duplicate {
     pub entity: Entity,
     pub id: i64,

@@ -26,7 +26,7 @@ pub async fn unindex(h: &mut impl Handle, entity: Entity, id: i64) -> Result<()>
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Hit {
     pub entity: Entity,
     pub id: i64,

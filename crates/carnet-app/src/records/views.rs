@@ -6,7 +6,7 @@ use carnet_domain::fields::Entity;
 use carnet_domain::values::required_name;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct SavedView {
     pub id: i64,
     pub user_id: i64,

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use carnet_app::access::token_hash;
 use carnet_app::platform::idempotency::{self, Answer, Claim};
 use carnet_app::AppError;
+use carnet_domain::access::Permission;
 use std::net::SocketAddr;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -73,6 +74,22 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             }
         }
         _ => next.run(req).await,
+    }
+}
+
+/// Checks an operation's permission before its body is read: a caller without
+/// it gets 403 whatever they sent. The viewer is handed on to the handler.
+pub async fn require(State((s, p)): State<(AppState, Permission)>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match ApiUser::from_request_parts(&mut parts, &s).await {
+        Err(e) => e.into_response(),
+        Ok(ApiUser(v)) => match v.require(p) {
+            Err(e) => ApiError(e).into_response(),
+            Ok(()) => {
+                parts.extensions.insert(v);
+                next.run(Request::from_parts(parts, body)).await
+            }
+        },
     }
 }
 

@@ -3,10 +3,13 @@
 
 use carnet_app::access::{keys, users, User};
 use carnet_app::Carnet;
+use carnet_web::api::contract::Contract;
+use carnet_web::api::guard::ApiLimits;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 pub const PASSWORD: &str = "correct horse battery";
@@ -19,6 +22,19 @@ pub struct TestApp {
     pub key: String,
     pub http: Client,
     pub dir: PathBuf,
+    /// Every API answer of this app checked against the OpenAPI document.
+    pub contract: Arc<Contract>,
+}
+
+/// A test whose answers broke the API document fails, even if it did not look
+/// at the answer that did.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let v = self.contract.violations();
+        if !v.is_empty() && !std::thread::panicking() {
+            panic!("answers that break the OpenAPI document:\n{}", v.join("\n"));
+        }
+    }
 }
 
 /// Which database the suite runs on.
@@ -62,29 +78,61 @@ pub async fn spawn_empty() -> (SocketAddr, Carnet, PathBuf) {
 }
 
 pub async fn spawn_empty_with_url() -> (SocketAddr, Carnet, PathBuf, String) {
-    spawn_empty_with(carnet_app::registry()).await
+    let (addr, carnet, dir, url, _) = spawn_empty_with(carnet_app::registry(), ApiLimits::default()).await;
+    (addr, carnet, dir, url)
 }
 
 /// Starts Carnet with a registry of the test's (job kinds of its own).
-async fn spawn_empty_with(registry: carnet_app::platform::registry::Registry) -> (SocketAddr, Carnet, PathBuf, String) {
+async fn spawn_empty_with(
+    registry: carnet_app::platform::registry::Registry,
+    limits: ApiLimits,
+) -> (SocketAddr, Carnet, PathBuf, String, Arc<Contract>) {
     let dir = std::env::temp_dir().join(format!("carnet-test-{}", carnet_app::access::random_token()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = fresh_database_url(&dir).await;
     let carnet = Carnet::open_with(&url, dir.join("files"), registry).await.expect("Carnet opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = carnet_web::AppState::new(carnet.clone(), false);
+    let mut contract = Contract::new(carnet_web::api::openapi::build());
+    // While mending the document: see every violation, not the first of each test.
+    contract.report_only = std::env::var("CARNET_CONTRACT_REPORT").is_ok();
+    let contract = Arc::new(contract);
+    let state = carnet_web::AppState::new(carnet.clone(), false)
+        .with_contract(contract.clone())
+        .with_api_limits(limits);
     tokio::spawn(carnet_web::serve(state, listener, std::future::pending()));
-    (addr, carnet, dir, url)
+    (addr, carnet, dir, url, contract)
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(carnet_app::registry()).await
 }
 
+/// A running Carnet filled with the demo company, signed in as its
+/// administrator, without a rate limit (for tests that send many requests).
+pub async fn spawn_demo() -> TestApp {
+    let (addr, carnet, dir, url, contract) = spawn_empty_with(carnet_app::registry(), ApiLimits::OFF).await;
+    carnet_app::demo::fill(&carnet, 7).await.unwrap();
+    let admin = users::find_by_email(&carnet.db, carnet_app::demo::DEMO_ADMIN)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, key) = keys::create(&carnet.db, admin.id, "tests").await.unwrap();
+    TestApp {
+        url,
+        addr,
+        carnet,
+        admin,
+        key,
+        http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        dir,
+        contract,
+    }
+}
+
 /// A running Carnet whose registry the test chose.
 pub async fn spawn_app_with(registry: carnet_app::platform::registry::Registry) -> TestApp {
-    let (addr, carnet, dir, url) = spawn_empty_with(registry).await;
+    let (addr, carnet, dir, url, contract) = spawn_empty_with(registry, ApiLimits::default()).await;
     let admin = users::create(
         &carnet.db,
         users::NewUser::parse(ADMIN_EMAIL, "Ada Admin", "admin", PASSWORD, "en", "Europe/Paris").unwrap(),
@@ -100,6 +148,7 @@ pub async fn spawn_app_with(registry: carnet_app::platform::registry::Registry) 
         key,
         http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         dir,
+        contract,
     }
 }
 

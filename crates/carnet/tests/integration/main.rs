@@ -9,6 +9,7 @@ mod access;
 mod agenda_api;
 mod analytics;
 mod api_contract;
+mod api_document;
 mod api_limits;
 mod booking;
 mod browser;

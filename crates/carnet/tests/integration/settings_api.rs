@@ -186,13 +186,17 @@ async fn openapi_document_matches_the_routes() {
         .json()
         .await
         .unwrap();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 20);
     let mut checked = 0;
     for (path, ops) in paths {
         for (method, _) in ops.as_object().unwrap() {
-            let concrete = path.replace("{id}", "999999").replace("{contact_id}", "999999");
+            let concrete = path
+                .replace("{id}", "999999")
+                .replace("{contact_id}", "999999")
+                .replace("{wid}", "999999")
+                .replace("{metric}", "no_such_metric");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = (m != Method::GET && m != Method::DELETE).then(|| json!({}));
             let (s, b) = app.api(m.clone(), &concrete, body).await;
@@ -203,24 +207,8 @@ async fn openapi_document_matches_the_routes() {
         }
     }
     assert!(checked >= 40, "{checked} operations");
-    // And every route the API router declares is in the document.
-    let source = include_str!("../../../carnet-web/src/api/mod.rs");
-    let body = &source[source.find("pub fn router()").unwrap()..];
-    let body = &body[..body.find("\n}").unwrap()];
-    let mut missing = Vec::new();
-    for call in body.split(".route(").skip(1) {
-        let path = call.split('"').nth(1).unwrap();
-        for method in ["get", "post", "put", "patch", "delete"] {
-            let declared = call.contains(&format!(" {method}("))
-                || call.contains(&format!("({method}("))
-                || call.contains(&format!(".{method}("))
-                || call.contains(&format!("::{method}("));
-            if declared && paths.get(&format!("/api/v1{path}")).and_then(|p| p.get(method)).is_none() {
-                missing.push(format!("{method} /api/v1{path}"));
-            }
-        }
-    }
-    assert!(missing.is_empty(), "routes missing from the OpenAPI document: {missing:?}");
+    // The router is built from the same list as the document (api::ops), so
+    // no route can be missing from it.
     let (s, b) = app.get("/api/v1/nothing-here").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(b["error"]["code"], "route_not_found");
