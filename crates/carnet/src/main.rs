@@ -83,6 +83,8 @@ enum Command {
         #[command(subcommand)]
         action: AnalyticsAction,
     },
+    /// Print the API's OpenAPI 3.1 document (also served at /api/openapi.json).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -272,6 +274,9 @@ async fn main() {
                 println!("{n} days of pipeline history rebuilt");
             }
         },
+        Command::Openapi => {
+            println!("{:#}", carnet_web::api::openapi::build());
+        }
         Command::ApiKey {
             action: KeyAction::Create { db, email, name },
         } => {

@@ -251,3 +251,66 @@ pub async fn check_answers(State(s): State<AppState>, req: Request, next: Next) 
         Err(what) => contract.violated(what),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Contract;
+    use serde_json::json;
+
+    fn contract() -> Contract {
+        Contract::new(json!({
+            "paths": {"/api/v1/things/{id}": {"get": {"responses": {
+                "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+                "404": {"content": {"application/json": {"schema": {"type": "object"}}}}
+            }}, "delete": {"responses": {"204": {"description": "Done"}}}}},
+            "components": {"schemas": {"Thing": {"type": "object", "required": ["id"], "additionalProperties": false,
+                "properties": {"id": {"type": "integer", "minimum": 1}, "name": {"type": ["string", "null"], "maxLength": 3},
+                               "on": {"type": "string", "format": "date"}, "kind": {"enum": ["a", "b"]},
+                               "tags": {"type": "array", "items": {"type": "string"}}}}}}
+        }))
+    }
+
+    fn check(status: u16, body: serde_json::Value) -> Result<(), String> {
+        contract().check(
+            "GET",
+            "/api/v1/things/7",
+            status,
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    #[test]
+    fn answers_that_keep_the_document_pass() {
+        assert_eq!(
+            check(200, json!({"id": 1, "name": null, "on": "2026-11-30", "kind": "a", "tags": ["x"]})),
+            Ok(())
+        );
+        assert_eq!(check(404, json!({})), Ok(()));
+        let c = contract();
+        assert_eq!(c.check("DELETE", "/api/v1/things/7", 204, None, b""), Ok(()));
+        // Unknown routes answer 404.
+        assert_eq!(c.check("GET", "/api/v1/nothing", 404, Some("application/json"), b"{}"), Ok(()));
+    }
+
+    #[test]
+    fn answers_that_break_it_are_caught() {
+        for (status, body) in [
+            (200, json!({"name": "abc"})),
+            (200, json!({"id": "1"})),
+            (200, json!({"id": 0})),
+            (200, json!({"id": 1, "name": "abcd"})),
+            (200, json!({"id": 1, "on": "30/11/2026"})),
+            (200, json!({"id": 1, "kind": "c"})),
+            (200, json!({"id": 1, "tags": [1]})),
+            (200, json!({"id": 1, "extra": true})),
+            (201, json!({"id": 1})),
+        ] {
+            assert!(check(status, body.clone()).is_err(), "{status} {body}");
+        }
+        let c = contract();
+        assert!(c.check("GET", "/api/v1/things/7", 200, Some("text/plain"), b"{\"id\": 1}").is_err());
+        assert!(c.check("DELETE", "/api/v1/things/7", 204, None, b"{}").is_err());
+        assert!(c.check("PUT", "/api/v1/things/7", 200, None, b"").is_err());
+    }
+}
