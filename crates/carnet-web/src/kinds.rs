@@ -344,6 +344,7 @@ pub struct AccountFields {
 
 #[derive(JsonSchema)]
 #[schemars(rename = "AccountInput")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewAccount {
     #[schemars(length(min = 1, max = 200))]
@@ -355,6 +356,7 @@ pub struct NewAccount {
 }
 
 #[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AccountPatch {
     #[schemars(length(min = 1, max = 200))]
@@ -386,6 +388,7 @@ pub struct ContactFields {
 
 #[derive(JsonSchema)]
 #[schemars(rename = "ContactInput")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewContact {
     #[schemars(length(min = 1, max = 200))]
@@ -400,6 +403,7 @@ pub struct NewContact {
 }
 
 #[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ContactPatch {
     #[schemars(length(min = 1, max = 200))]
@@ -437,6 +441,7 @@ pub struct OpportunityFields {
 
 #[derive(JsonSchema)]
 #[schemars(rename = "OpportunityInput")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewOpportunity {
     #[schemars(length(min = 1, max = 200))]
@@ -448,6 +453,7 @@ pub struct NewOpportunity {
 }
 
 #[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct OpportunityPatch {
     #[schemars(length(min = 1, max = 200))]
