@@ -8,7 +8,7 @@
 use super::facts;
 use super::parts::{add, instants, Parts, Request};
 use crate::db::{push_in_list, q, Db, Q};
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use carnet_domain::metrics::{week_key, Breakdown, Period};
 use carnet_domain::sales::SalesCatalog;
 use chrono_tz::Tz;
@@ -211,6 +211,13 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
         "segment_size" => {
             let today = facts::day(tz, db.now());
             let rows: Vec<(i64, i64)> = if p.to < today {
+                // The same rule as the pipeline: a past day without its snapshot has no answer.
+                if !super::snapshots::recorded(&mut c, p.to, "segments").await? {
+                    return Err(AppError::field(
+                        "period",
+                        format!("there is no snapshot of the segments on {}", p.to),
+                    ));
+                }
                 q("SELECT tag_id, accounts FROM segment_snapshots WHERE day = $1")
                     .bind(p.to.to_string())
                     .fetch_all(&mut c)

@@ -1,27 +1,68 @@
 //! History (K3): the open pipeline (count, amount and weighted amount per
 //! pipeline, stage, owner and segment) and the segment sizes as they were at the
-//! end of each day, so that "the pipeline on 1 March" is what it was then. The
-//! daily job takes yesterday's at the start of each day; [`backfill`] rebuilds
-//! past days of the pipeline from the stage history (with today's owners,
-//! segments and amounts: the history does not keep their changes).
+//! end of each day, so that "the pipeline on 1 March" is what it was then.
+//!
+//! A day's snapshot is taken once, by a job that runs at the end of that day in
+//! the reporting zone ([`take`]), and never overwritten. When the end of the day
+//! was missed (no node running), the pipeline is rebuilt from the stage history
+//! instead ([`backfill`], with today's owners, segments and amounts: the history
+//! does not keep their changes) and the segment sizes of that day stay unknown.
+//! `snapshot_days` says which days are recorded, and how.
 
-use crate::db::{q, Db, Handle};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::Result;
 use chrono::{Duration, NaiveDate};
 use std::collections::HashMap;
 
-/// Records the pipeline and the segment sizes as they are now, under `day`.
+/// How late after the end of a day its state may still be taken as that day's.
+pub const GRACE_SECS: i64 = 15 * 60;
+
+/// When `day` ends in the reporting zone (its snapshot is due then).
+pub async fn day_end(db: &Db, day: NaiveDate) -> Result<i64> {
+    let tz = super::facts::zone(&mut db.conn().await?).await?;
+    Ok(carnet_domain::time::day_start(tz, day + Duration::days(1)))
+}
+
+/// Whether `day` has its `kind` (`pipeline` or `segments`) recorded.
+pub async fn recorded(h: &mut impl Handle, day: NaiveDate, kind: &str) -> Result<bool> {
+    let found: Option<String> = q("SELECT source FROM snapshot_days WHERE day = $1 AND kind = $2")
+        .bind(day.to_string())
+        .bind(kind)
+        .scalar_opt(h)
+        .await?;
+    Ok(found.is_some())
+}
+
+async fn mark(tx: &mut Tx, day: NaiveDate, kind: &str, source: &str) -> Result<()> {
+    q("INSERT INTO snapshot_days (day, kind, source, taken_at) VALUES ($1, $2, $3, $4) ON CONFLICT (day, kind) DO NOTHING")
+        .bind(day.to_string())
+        .bind(kind)
+        .bind(source)
+        .bind(tx.now())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Records `day`'s snapshot, once: the pipeline and segment sizes as they are
+/// now when the day has just ended (within [`GRACE_SECS`]), the pipeline
+/// rebuilt from the stage history when its end was missed; nothing before the
+/// day has ended, nothing over a day already recorded.
 pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
+    let end = day_end(db, day).await?;
+    let now = db.now();
+    if now < end {
+        return Ok(());
+    }
+    if now > end + GRACE_SECS {
+        backfill(db, day, day).await?;
+        return Ok(());
+    }
     let mut tx = db.begin().await?;
+    if recorded(&mut tx, day, "pipeline").await? {
+        return Ok(());
+    }
     let d = day.to_string();
-    q("DELETE FROM pipeline_snapshots WHERE day = $1")
-        .bind(d.clone())
-        .execute(&mut tx)
-        .await?;
-    q("DELETE FROM segment_snapshots WHERE day = $1")
-        .bind(d.clone())
-        .execute(&mut tx)
-        .await?;
     q("INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted) \
        SELECT $1, p.pipeline_id, p.stage_id, p.owner_key, p.segment_key, p.currency, CAST(SUM(p.deals) AS BIGINT), CAST(SUM(p.amount) AS BIGINT), \
        CAST(SUM(p.amount * s.probability / 100) AS BIGINT) FROM open_pipeline p JOIN stages s ON s.id = p.stage_id \
@@ -34,6 +75,8 @@ pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
     .bind(d)
     .execute(&mut tx)
     .await?;
+    mark(&mut tx, day, "pipeline", "live").await?;
+    mark(&mut tx, day, "segments", "live").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -42,7 +85,7 @@ pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
 type SnapshotKey = (i64, i64, i64, i64, String);
 
 /// Rebuilds the pipeline snapshots of the days from `from` to `to` (included)
-/// from the stage history; days that already have one are left alone.
+/// from the stage history; days already recorded are left alone.
 pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> {
     let mut c = db.conn().await?;
     let tz = super::facts::zone(&mut c).await?;
@@ -61,7 +104,7 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
         .into_iter()
         .map(|(id, o, p)| (id, (o, p)))
         .collect();
-    let done: Vec<(String,)> = q("SELECT DISTINCT day FROM pipeline_snapshots").fetch_all(&mut c).await?;
+    let done: Vec<(String,)> = q("SELECT day FROM snapshot_days WHERE kind = 'pipeline'").fetch_all(&mut c).await?;
     drop(c);
     let done: std::collections::HashSet<String> = done.into_iter().map(|(d,)| d).collect();
     let mut by_opp: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
@@ -76,6 +119,10 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             continue;
         }
         let end = carnet_domain::time::day_start(tz, day + Duration::days(1));
+        if end > db.now() {
+            // A day not over yet has no history.
+            break;
+        }
         let mut sums: HashMap<SnapshotKey, (i64, i64, i64)> = HashMap::new();
         for (id, created, pipeline, owner, segment, currency, amount) in &opps {
             if *created >= end {
@@ -94,9 +141,14 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             e.2 += amount * prob / 100;
         }
         let mut tx = db.begin().await?;
+        if recorded(&mut tx, day, "pipeline").await? {
+            day += Duration::days(1);
+            continue;
+        }
         for ((pipeline, stage, owner, segment, currency), (n, amount, weighted)) in sums {
             insert(&mut tx, day, pipeline, stage, owner, segment, &currency, [n, amount, weighted]).await?;
         }
+        mark(&mut tx, day, "pipeline", "history").await?;
         tx.commit().await?;
         days += 1;
         day += Duration::days(1);

@@ -133,11 +133,18 @@ impl JobKind for TakeSnapshot {
     }
 }
 
-/// The daily job's part: the pipeline and segments as the previous day ended.
-fn daily<'a>(tx: &'a mut Tx, day: chrono::NaiveDate) -> BoxFut<'a, Result<()>> {
+/// The daily job's part: each day's snapshot is queued to run when that day
+/// ends in the reporting zone — today's, and yesterday's in case it was not
+/// queued (a job queued twice under its key runs once).
+fn daily<'a>(tx: &'a mut Tx, _utc_day: chrono::NaiveDate) -> BoxFut<'a, Result<()>> {
     Box::pin(async move {
-        let Some(yesterday) = day.pred_opt() else { return Ok(()) };
-        jobs::enqueue::<TakeSnapshot>(tx, &Day { day: yesterday }, When::Now, Some(format!("snapshot:{yesterday}"))).await
+        let tz = facts::zone(&mut *tx).await?;
+        let today = facts::day(tz, tx.now());
+        for day in [today.pred_opt(), Some(today)].into_iter().flatten() {
+            let end = carnet_domain::time::day_start(tz, day + chrono::Duration::days(1));
+            jobs::enqueue::<TakeSnapshot>(tx, &Day { day }, When::At(end), Some(format!("snapshot:{day}"))).await?;
+        }
+        Ok(())
     })
 }
 

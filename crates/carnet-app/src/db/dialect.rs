@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "job_claim", include_str!("../../migrations/0014_job_claim.sql")),
     (15, "events", include_str!("../../migrations/0015_events.sql")),
     (16, "idempotency", include_str!("../../migrations/0016_idempotency.sql")),
+    (17, "snapshot_days", include_str!("../../migrations/0017_snapshot_days.sql")),
 ];
 
 impl Dialect {

@@ -494,31 +494,17 @@ async fn metrics_api_dashboards_and_the_home_strip() {
     let bad = b.get("/?from=2026-03-05&to=2026-02-20").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "a period that ends before it starts");
 
-    // History: yesterday's pipeline comes from its snapshot.
+    // History: a past day without its snapshot has no answer (see
+    // `snapshots_are_taken_once_at_the_end_of_the_day` for the history itself).
     let yesterday = app.carnet.db.clock().today_utc() - chrono::Duration::days(1);
     let (s, e) = app
         .get(&format!("/api/v1/metrics/open_pipeline/values?from={yesterday}&to={yesterday}"))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "no snapshot yet: {e}");
-    app.post(
-        "/api/v1/opportunities",
-        json!({"name": "Open deal", "account": a["id"], "amount": "500"}),
-    )
-    .await;
-    carnet_app::analytics::snapshots::take(&app.carnet.db, yesterday).await.unwrap();
-    app.post(
-        "/api/v1/opportunities",
-        json!({"name": "Later deal", "account": a["id"], "amount": "700"}),
-    )
-    .await;
-    let (_, v) = app
-        .get(&format!("/api/v1/metrics/open_pipeline/values?from={yesterday}&to={yesterday}"))
-        .await;
-    assert_eq!(
-        (v["total"]["value"].as_f64(), v["computed_from"].as_str()),
-        (Some(500.0), Some("snapshot")),
-        "{v}"
-    );
+    for (name, amount) in [("Open deal", "500"), ("Later deal", "700")] {
+        app.post("/api/v1/opportunities", json!({"name": name, "account": a["id"], "amount": amount}))
+            .await;
+    }
     let (_, v) = app.get("/api/v1/metrics/open_pipeline/values").await;
     assert_eq!(v["total"]["value"].as_f64(), Some(1200.0));
 
@@ -961,4 +947,103 @@ async fn breakdowns_by_tags_and_custom_fields_equal_a_recount() {
         p.body.contains("value=\"Kept title\"") && p.body.contains(&format!("value=\"{persona}\" selected")),
         "typed values stay"
     );
+}
+
+/// K3: a day's pipeline and segment sizes are taken once, when the day ends in
+/// the reporting zone, and never overwritten by a later state; a day whose end
+/// was missed gets its pipeline from the stage history and no segment sizes; a
+/// past day without a snapshot answers 422 for both, and the daily job queues
+/// each day's snapshot for the end of that day in the reporting zone.
+#[tokio::test]
+async fn snapshots_are_taken_once_at_the_end_of_the_day() {
+    use carnet_app::analytics::snapshots;
+    let app = spawn_app().await;
+    let db = &app.carnet.db;
+    let paris = chrono_tz::Europe::Paris;
+    let x = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(); // the last day before summer time
+    let end_of = |d: chrono::NaiveDate| carnet_domain::time::day_start(paris, d + chrono::Duration::days(1));
+    let day = chrono::Duration::days(1);
+    let (_, gold) = app
+        .post("/api/v1/tag-categories", json!({"name": "Tier", "is_segment": true}))
+        .await;
+    let (_, tag) = app
+        .post(&format!("/api/v1/tag-categories/{}/tags", gold["id"]), json!({"name": "Gold"}))
+        .await;
+    // 23:50 on day x: an account of the segment with an open deal of 500.
+    db.clock().pin(Some(end_of(x) - 600));
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Acme", "tags": [tag["id"]]})).await;
+    app.post(
+        "/api/v1/opportunities",
+        json!({"name": "First", "account": a["id"], "amount": "500"}),
+    )
+    .await;
+    // Before the day has ended nothing is taken.
+    snapshots::take(db, x).await.unwrap();
+    assert!(!snapshots::recorded(&mut db.conn().await.unwrap(), x, "pipeline").await.unwrap());
+    // 00:01 the next day: taken as it is now, then a deal of 700 and a second Gold account.
+    db.clock().pin(Some(end_of(x) + 60));
+    snapshots::take(db, x).await.unwrap();
+    app.post(
+        "/api/v1/opportunities",
+        json!({"name": "Second", "account": a["id"], "amount": "700"}),
+    )
+    .await;
+    app.post("/api/v1/accounts", json!({"name": "Bolt", "tags": [tag["id"]]})).await;
+    // Taking it again (a second node, a restart) changes nothing.
+    snapshots::take(db, x).await.unwrap();
+    let app_ref = &app;
+    let value = |metric: &str, d: chrono::NaiveDate| {
+        let path = format!("/api/v1/metrics/{metric}/values?from={d}&to={d}");
+        async move { app_ref.get(&path).await }
+    };
+    let (s, v) = value("open_pipeline", x).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["total"]["value"].as_f64(), v["computed_from"].as_str()),
+        (Some(500.0), Some("snapshot"))
+    );
+    let (s, v) = value("segment_size", x).await;
+    assert_eq!((s, v["total"]["value"].as_f64()), (StatusCode::OK, Some(1.0)), "{v}");
+
+    // Day x+1 ends with no node running: two days later its pipeline is rebuilt
+    // from the stage history (both deals were open then), its segment sizes are unknown.
+    db.clock().pin(Some(end_of(x + day * 2) + 3600));
+    snapshots::take(db, x + day).await.unwrap();
+    let (_, v) = value("open_pipeline", x + day).await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(1200.0), "{v}");
+    let (s, e) = value("segment_size", x + day).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["fields"]["period"].as_str().unwrap().contains("no snapshot"), "{e}");
+    // Neither metric answers for a day never recorded.
+    for metric in ["open_pipeline", "segment_size"] {
+        let (s, _) = value(metric, x - day * 30).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{metric}");
+    }
+    // Day x still reads what it was.
+    assert_eq!(value("open_pipeline", x).await.1["total"]["value"].as_f64(), Some(500.0));
+
+    // The daily job (run at any hour, on any node) queues yesterday's and today's
+    // snapshots for the end of each day in the reporting zone, once.
+    let today = x + day * 3;
+    for _ in 0..2 {
+        let mut tx = db.begin().await.unwrap();
+        for task in db.registry().daily_tasks() {
+            task(&mut tx, db.clock().today_utc()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let mut c = db.conn().await.unwrap();
+    let queued: Vec<(String, i64)> = carnet_app::db::q("SELECT idempotency_key, run_at FROM jobs WHERE kind = 'snapshot' ORDER BY run_at")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued,
+        vec![
+            (format!("snapshot:{}", today - day), end_of(today - day)),
+            (format!("snapshot:{today}"), end_of(today)),
+        ]
+    );
+    // Summer time: the day after x is 23 hours long, and its end is Paris midnight.
+    assert_eq!(end_of(x + day) - end_of(x), 23 * 3600);
 }

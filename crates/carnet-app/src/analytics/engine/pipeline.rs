@@ -38,11 +38,7 @@ pub(super) async fn pipeline(
         filters(&mut query, "owner_key", "segment_key");
         query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
         let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
-        let any: Option<String> = q("SELECT day FROM pipeline_snapshots WHERE day = $1 LIMIT 1")
-            .bind(p.to.to_string())
-            .scalar_opt(&mut db.conn().await?)
-            .await?;
-        if any.is_none() && rows.is_empty() {
+        if !crate::analytics::snapshots::recorded(&mut db.conn().await?, p.to, "pipeline").await? {
             return Err(AppError::field(
                 "period",
                 format!("there is no snapshot of the pipeline on {}", p.to),
