@@ -206,6 +206,21 @@ impl Metric {
     fn splits_by_catalogue(&self) -> bool {
         matches!(self.family, Family::Deals | Family::Actions | Family::Effort)
     }
+    /// The filters the metric applies (the request parameters `owner`,
+    /// `segment`, `source`, `pipeline`, `stage`, `offer`, `type`, `tag`,
+    /// `field`, `currency`); any other is refused rather than ignored.
+    pub fn filters(&self) -> &'static [&'static str] {
+        match (self.family, self.id) {
+            (Family::Deals, _) => &["owner", "segment", "source", "pipeline", "offer", "tag", "field", "currency"],
+            (Family::Actions, _) => &["owner", "segment", "type", "tag", "field"],
+            (Family::Effort, _) => &["owner", "segment", "type", "tag", "field", "currency"],
+            (Family::Pipeline, _) => &["owner", "segment", "pipeline", "stage", "currency"],
+            (Family::Raw, "stalled_opportunities") => &["owner", "pipeline", "stage"],
+            (Family::Raw, "leads_from_marketing" | "lead_conversion") => &["owner"],
+            (Family::Raw, "lifetime_basket") => &["segment", "currency"],
+            (Family::Raw, _) => &["segment"],
+        }
+    }
     /// What the metric can be split by in this catalogue.
     pub fn breakdowns_in(&self, cat: &Catalog) -> Vec<Breakdown> {
         Breakdown::offered(cat).into_iter().filter(|b| self.allows(*b)).collect()
@@ -219,6 +234,11 @@ impl Metric {
         s
     }
 }
+
+/// Every filter parameter of a metric request.
+pub const FILTERS: &[&str] = &[
+    "owner", "segment", "source", "pipeline", "stage", "offer", "type", "tag", "field", "currency",
+];
 
 use Breakdown as B;
 

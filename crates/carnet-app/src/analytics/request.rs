@@ -99,6 +99,17 @@ pub fn parse(metric: &str, input: &RawInput, cat: &Catalog, user: &User, today: 
             None
         }
     };
+    if let Some(m) = m {
+        for k in metrics::FILTERS {
+            let given = input.all(k).iter().any(|v| !v.trim().is_empty());
+            if given && !m.filters().contains(k) {
+                e.add(
+                    *k,
+                    format!("{} cannot be filtered by {k} (it can by: {})", m.id, m.filters().join(", ")),
+                );
+            }
+        }
+    }
     let p = period(&mut e, input, today, "period", "from", "to");
     let compare = match (input.one("compare").trim(), p) {
         ("" | "none", _) if input.one("compare_from").is_empty() => None,

@@ -94,6 +94,8 @@ pub struct MetricOut {
     computed_from: Family,
     /// What it can be split by here: named breakdowns, tags:CATEGORY_ID, field:FIELD_ID.
     breakdowns: Vec<String>,
+    /// The filter parameters it takes (any other is refused).
+    filters: Vec<String>,
     /// A stock read at the period's end rather than a flow over it.
     at_period_end: bool,
     managers_only: bool,
@@ -240,6 +242,7 @@ pub fn metric_json(m: &Metric, v: &Viewer, cat: &Catalog) -> MetricOut {
         unit: m.unit,
         computed_from: m.family,
         breakdowns: m.breakdowns_in(cat).into_iter().map(Breakdown::key).collect(),
+        filters: m.filters().iter().map(|f| f.to_string()).collect(),
         at_period_end: m.at_end,
         managers_only: m.managers_only,
     }

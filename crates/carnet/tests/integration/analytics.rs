@@ -1047,3 +1047,50 @@ async fn snapshots_are_taken_once_at_the_end_of_the_day() {
     // Summer time: the day after x is 23 hours long, and its end is Paris midnight.
     assert_eq!(end_of(x + day) - end_of(x), 23 * 3600);
 }
+
+/// A filter a metric cannot apply is refused (422 naming it), never ignored;
+/// the catalogue lists the filters each metric takes.
+#[tokio::test]
+async fn filters_a_metric_cannot_apply_are_refused() {
+    let app = spawn_app().await;
+    let (_, cat) = app.get("/api/v1/metrics").await;
+    let listed = |id: &str| -> Vec<String> {
+        cat["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| serde_json::from_value(m["filters"].clone()).unwrap())
+            .unwrap()
+    };
+    assert!(listed("opportunities_won").contains(&"source".to_string()));
+    assert!(!listed("opportunities_won").contains(&"stage".to_string()));
+    assert_eq!(listed("customer_acquisition_cost"), ["segment"]);
+    let me = app.admin.id;
+    for (metric, query, field) in [
+        ("opportunities_won", "stage=1".to_string(), "stage"),
+        ("opportunities_won", "type=1".to_string(), "type"),
+        ("open_pipeline", "source=1".to_string(), "source"),
+        ("open_pipeline", "tag=1".to_string(), "tag"),
+        ("customer_acquisition_cost", format!("owner={me}"), "owner"),
+        ("time_spent", "pipeline=1".to_string(), "pipeline"),
+        ("time_spent", "currency=EUR".to_string(), "currency"),
+        ("segment_size", format!("owner={me}"), "owner"),
+        ("lifetime_basket", format!("owner={me}"), "owner"),
+    ] {
+        let (s, e) = app.get(&format!("/api/v1/metrics/{metric}/values?{query}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{metric}?{query}: {e}");
+        let why = e["error"]["fields"][field].as_str().unwrap_or_default();
+        assert!(why.contains("cannot be filtered"), "{metric}?{query}: {e}");
+    }
+    // The filters a metric takes still work.
+    for (metric, query) in [
+        ("opportunities_won", format!("owner={me}")),
+        ("open_pipeline", "pipeline=1".to_string()),
+        ("time_spent", format!("owner={me}")),
+        ("stalled_opportunities", "pipeline=1".to_string()),
+    ] {
+        let (s, e) = app.get(&format!("/api/v1/metrics/{metric}/values?{query}")).await;
+        assert_eq!(s, StatusCode::OK, "{metric}?{query}: {e}");
+    }
+}
