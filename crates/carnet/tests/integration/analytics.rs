@@ -1094,3 +1094,103 @@ async fn filters_a_metric_cannot_apply_are_refused() {
         assert_eq!(s, StatusCode::OK, "{metric}?{query}: {e}");
     }
 }
+
+/// Counts and rates take every deal whatever its currency; money is summed in
+/// the company's currency (or the one asked); an average divides the amounts by
+/// the deals they come from; actions per won deal divide the actions on won
+/// deals by those deals, in any currency. Checked against a recount of the
+/// opportunities as the API lists them.
+#[tokio::test]
+async fn counts_take_every_currency_and_money_stays_per_currency() {
+    let app = spawn_app().await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Globex"})).await;
+    let (_, p) = app.get("/api/v1/pipelines").await;
+    let stages = p["data"][0]["stages"].as_array().unwrap().clone();
+    let stage = |outcome: &str| stages.iter().find(|s| s["outcome"] == outcome).unwrap()["id"].clone();
+    // A pipeline in dollars, with an open and a won stage.
+    let (_, usd) = app.post("/api/v1/pipelines", json!({"name": "Export", "currency": "USD"})).await;
+    let mut usd_stages = Vec::new();
+    for (name, outcome) in [("Proposal", "open"), ("Signed", "won")] {
+        let (s, st) = app
+            .post(
+                &format!("/api/v1/pipelines/{}/stages", usd["id"]),
+                json!({"name": name, "probability": 50, "outcome": outcome}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{st}");
+        usd_stages.push(st["id"].clone());
+    }
+    let mut ids = Vec::new();
+    for (name, amount, pipeline) in [
+        ("Eur won", "100", &p["data"][0]["id"]),
+        ("Eur open", "200", &p["data"][0]["id"]),
+        ("Usd won", "1000", &usd["id"]),
+        ("Usd open", "300", &usd["id"]),
+    ] {
+        let (s, o) = app
+            .post(
+                "/api/v1/opportunities",
+                json!({"name": name, "account": a["id"], "amount": amount, "pipeline": pipeline}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+        ids.push(o["id"].as_i64().unwrap());
+    }
+    // Four done actions on the USD deal, then both "won" deals are won.
+    for i in 0..4 {
+        let (s, act) = app
+            .post(
+                "/api/v1/actions",
+                json!({"type": "Phone call", "subject": format!("Call {i}"), "opportunity": ids[2], "due_date": "2026-01-05"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{act}");
+        let (s, e) = app
+            .post(
+                &format!("/api/v1/actions/{}/finish", act["id"]),
+                json!({"outcome": "done", "spent_min": 30}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+    }
+    for (id, won) in [(ids[0], stage("won")), (ids[2], usd_stages[1].clone())] {
+        let (s, e) = app.post(&format!("/api/v1/opportunities/{id}/move"), json!({"stage": won})).await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+    }
+    // The recount, from the list the API gives.
+    let (_, list) = app.get("/api/v1/opportunities?limit=1000").await;
+    let deals = list["data"].as_array().unwrap();
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| deals.iter().filter(|d| f(d)).count() as f64;
+    let eur_sum = |f: &dyn Fn(&serde_json::Value) -> bool| {
+        deals
+            .iter()
+            .filter(|d| f(d) && d["currency"] == "EUR")
+            .map(|d| d["amount"].as_str().unwrap().parse::<f64>().unwrap())
+            .sum::<f64>()
+    };
+    let won = |d: &serde_json::Value| d["status"] == "won";
+    let open = |d: &serde_json::Value| d["status"] == "open";
+    let any = |_: &serde_json::Value| true;
+    let expected = [
+        ("opportunities_created", count(&any)),
+        ("opportunities_created_amount", eur_sum(&any)),
+        ("opportunities_won", count(&won)),
+        ("won_amount", eur_sum(&won)),
+        ("average_basket", eur_sum(&won) / count(&|d| won(d) && d["currency"] == "EUR")),
+        ("transformation_rate", 100.0 * count(&won) / count(&|d| d["status"] != "open")),
+        ("open_opportunities", count(&open)),
+        ("open_pipeline", eur_sum(&open)),
+        ("actions_per_won_deal", 4.0 / count(&won)),
+    ];
+    assert_eq!(expected[0].1, 4.0);
+    for (metric, want) in expected {
+        let (s, v) = app.get(&format!("/api/v1/metrics/{metric}/values?period=today")).await;
+        assert_eq!(s, StatusCode::OK, "{metric}: {v}");
+        assert_eq!(v["total"]["value"].as_f64(), Some(want), "{metric}: {v}");
+    }
+    // Asked in dollars: the same counts, the dollar amounts.
+    let (_, v) = app.get("/api/v1/metrics/won_amount/values?period=today&currency=USD").await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(1000.0), "{v}");
+    let (_, v) = app.get("/api/v1/metrics/opportunities_won/values?period=today&currency=USD").await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(2.0), "{v}");
+}

@@ -1,4 +1,9 @@
 //! Opportunities created, won and lost: from the deal facts, or recounted from the records.
+//!
+//! Counts take every deal whatever its currency; amounts and margins are summed
+//! in the request's currency only (the company's by default), and part 7 counts
+//! the won deals in that currency, so that an average basket divides amounts by
+//! the deals they come from.
 
 use super::*;
 
@@ -15,9 +20,8 @@ pub(super) async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Pe
     let mut out = Parts::new();
     for (grain, a, z) in ranges(p, b) {
         let mut query = in_buckets(format!(
-            "SELECT CAST({g} AS TEXT), kind, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals"
+            "SELECT CAST({g} AS TEXT), kind, currency, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), CAST(SUM(margin) AS BIGINT) FROM fact_deals"
         ), grain, &a, &z);
-        query.push(" AND currency = ").push_bind(f.currency.clone());
         rows_for(&mut query, "owner_key", &f.owners, per_person, other_dims);
         push_filter(&mut query, "segment_key", &f.segments);
         push_filter(&mut query, "source_key", &f.sources);
@@ -26,26 +30,32 @@ pub(super) async fn deal_facts(db: &Db, sales: &SalesCatalog, r: &Request, p: Pe
         // Rows brought back to zero by later changes are skipped.
         query.push(&format!(
             " GROUP BY {} HAVING SUM(deals) <> 0 OR SUM(amount) <> 0 OR SUM(margin) <> 0",
-            group_by(&[g, "kind"])
+            group_by(&[g, "kind", "currency"])
         ));
-        let rows: Vec<(String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
-        for (group, kind, n, amount, margin) in rows {
+        let rows: Vec<(String, String, String, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        for (group, kind, currency, n, amount, margin) in rows {
             add(
                 &mut out,
                 fact_group(b, grain, &group, sales),
-                7,
-                &deal_values(&kind, n, amount, margin),
+                WIDTH,
+                &deal_values(&kind, n, amount, margin, currency == f.currency),
             );
         }
     }
     Ok(out)
 }
 
-pub(super) fn deal_values(kind: &str, n: i64, amount: i64, margin: i64) -> Vec<(usize, f64)> {
+/// The parts of the deal family.
+const WIDTH: usize = 8;
+
+/// A group of `n` deals' parts: counts always, money only in the request's
+/// currency (`in_currency`).
+pub(super) fn deal_values(kind: &str, n: i64, amount: i64, margin: i64, in_currency: bool) -> Vec<(usize, f64)> {
+    let money = |x: i64| if in_currency { x as f64 } else { 0.0 };
     match kind {
-        "created" => vec![(0, n as f64), (1, amount as f64)],
-        "won" => vec![(2, n as f64), (3, amount as f64), (4, margin as f64)],
-        _ => vec![(5, n as f64), (6, amount as f64)],
+        "created" => vec![(0, n as f64), (1, money(amount))],
+        "won" => vec![(2, n as f64), (3, money(amount)), (4, money(margin)), (7, money(n))],
+        _ => vec![(5, n as f64), (6, money(amount))],
     }
 }
 
@@ -67,14 +77,9 @@ pub(super) async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Requ
     let mut query = q(format!(
         "SELECT created_at, closed_at, status, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), COALESCE(source_id, 0), \
                        pipeline_id, COALESCE(offer_id, 0), amount, COALESCE(margin, 0), {status}, {custom} \
-         FROM opportunities WHERE currency = "
+         , currency FROM opportunities WHERE "
     ));
-    query.push_bind(f.currency.clone());
-    query
-        .push(" AND ((created_at >= ")
-        .push_bind(a)
-        .push(" AND created_at < ")
-        .push_bind(b);
+    query.push("((created_at >= ").push_bind(a).push(" AND created_at < ").push_bind(b);
     query
         .push(") OR (status IN ('won', 'lost') AND closed_at >= ")
         .push_bind(a)
@@ -87,10 +92,25 @@ pub(super) async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Requ
     push_filter(&mut query, "pipeline_id", &f.pipelines);
     push_filter(&mut query, "COALESCE(offer_id, 0)", &f.offers);
     push_catalogue_filters(&mut query, f, &LINKS);
-    type R = (i64, Option<i64>, String, i64, i64, i64, i64, i64, i64, i64, i64, Option<String>);
+    type R = (
+        i64,
+        Option<i64>,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        String,
+    );
     let rows: Vec<R> = query.fetch_all(&mut db.conn().await?).await?;
     let mut out = Parts::new();
-    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin, account_status, groups) in rows {
+    for (created, closed, status, owner, segment, source, pipeline, offer, amount, margin, account_status, groups, currency) in rows {
+        let same = currency == f.currency;
         let dims = Dims {
             owner,
             status: account_status,
@@ -102,12 +122,12 @@ pub(super) async fn deal_records(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Requ
             ..Dims::default()
         };
         if created >= a && created < b {
-            let (day, values) = (Some(facts::day(tz, created)), deal_values("created", 1, amount, margin));
-            add_record(&mut out, r.breakdown, &dims, day, sales, 7, &values);
+            let (day, values) = (Some(facts::day(tz, created)), deal_values("created", 1, amount, margin, same));
+            add_record(&mut out, r.breakdown, &dims, day, sales, WIDTH, &values);
         }
         if let Some(cl) = closed.filter(|t| *t >= a && *t < b && (status == "won" || status == "lost")) {
-            let (day, values) = (Some(facts::day(tz, cl)), deal_values(&status, 1, amount, margin));
-            add_record(&mut out, r.breakdown, &dims, day, sales, 7, &values);
+            let (day, values) = (Some(facts::day(tz, cl)), deal_values(&status, 1, amount, margin, same));
+            add_record(&mut out, r.breakdown, &dims, day, sales, WIDTH, &values);
         }
     }
     Ok(out)

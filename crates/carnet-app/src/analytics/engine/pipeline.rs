@@ -1,4 +1,6 @@
 //! Today's open pipeline (the maintained totals) and a past day's (the snapshots).
+//! Deals are counted whatever their currency; amounts are summed in the
+//! request's currency only.
 
 use super::*;
 
@@ -16,7 +18,8 @@ pub(super) async fn pipeline(
     let today = facts::day(tz, db.now());
     let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0) as f64 / 100.0;
     let mut out = Parts::new();
-    let mut put = |dims: Dims, n: i64, amount: i64, weighted: f64| {
+    let mut put = |dims: Dims, n: i64, currency: &str, amount: i64, weighted: f64| {
+        let (amount, weighted) = if currency == f.currency { (amount, weighted) } else { (0, 0.0) };
         let key = group_key(r.breakdown, &dims, None, sales);
         add(&mut out, key, 3, &[(0, n as f64), (1, amount as f64), (2, weighted)]);
     };
@@ -29,22 +32,19 @@ pub(super) async fn pipeline(
     if p.to < today {
         let mut query = q(
             "SELECT pipeline_id, stage_id, owner_key, segment_key, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), \
-                           CAST(SUM(weighted) AS BIGINT) FROM pipeline_snapshots WHERE day = ",
+                           CAST(SUM(weighted) AS BIGINT), currency FROM pipeline_snapshots WHERE day = ",
         );
-        query
-            .push_bind(p.to.to_string())
-            .push(" AND currency = ")
-            .push_bind(f.currency.clone());
+        query.push_bind(p.to.to_string());
         filters(&mut query, "owner_key", "segment_key");
-        query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key");
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = query.fetch_all(&mut db.conn().await?).await?;
+        query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key, currency");
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, String)> = query.fetch_all(&mut db.conn().await?).await?;
         if !crate::analytics::snapshots::recorded(&mut db.conn().await?, p.to, "pipeline").await? {
             return Err(AppError::field(
                 "period",
                 format!("there is no snapshot of the pipeline on {}", p.to),
             ));
         }
-        for (pipeline, stage, owner, segment, n, amount, weighted) in rows {
+        for (pipeline, stage, owner, segment, n, amount, weighted, currency) in rows {
             let dims = Dims {
                 owner,
                 segment,
@@ -52,21 +52,20 @@ pub(super) async fn pipeline(
                 stage,
                 ..Dims::default()
             };
-            put(dims, n, amount, weighted as f64);
+            put(dims, n, &currency, amount, weighted as f64);
         }
         return Ok((out, "snapshot"));
     }
-    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = match source {
+    let rows: Vec<(i64, i64, i64, i64, i64, i64, String)> = match source {
         // The company's pipeline: the per-stage totals (a few rows).
         Source::Facts
             if f.owners.is_empty() && f.segments.is_empty() && !matches!(r.breakdown, Some(Breakdown::Owner | Breakdown::Segment)) =>
         {
-            let mut query = q("SELECT pipeline_id, stage_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) \
-                               FROM open_stage WHERE currency = ");
-            query.push_bind(f.currency.clone());
+            let mut query = q("SELECT pipeline_id, stage_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), \
+                               currency FROM open_stage WHERE 1 = 1");
             push_filter(&mut query, "pipeline_id", &f.pipelines);
             push_filter(&mut query, "stage_id", &f.stages);
-            query.push(" GROUP BY pipeline_id, stage_id");
+            query.push(" GROUP BY pipeline_id, stage_id, currency");
             query.fetch_all(&mut db.conn().await?).await?
         }
         Source::Facts => {
@@ -78,24 +77,22 @@ pub(super) async fn pipeline(
                 _ => ("CAST(0 AS BIGINT)", "CAST(0 AS BIGINT)"),
             };
             let mut query = q(format!(
-                "SELECT pipeline_id, stage_id, {o}, {sg}, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT) FROM open_pipeline WHERE currency = "
+                "SELECT pipeline_id, stage_id, {o}, {sg}, CAST(SUM(deals) AS BIGINT), CAST(SUM(amount) AS BIGINT), currency FROM open_pipeline WHERE 1 = 1"
             ));
-            query.push_bind(f.currency.clone());
             filters(&mut query, "owner_key", "segment_key");
-            query.push(&format!(" GROUP BY {}", group_by(&["pipeline_id", "stage_id", o, sg])));
+            query.push(&format!(" GROUP BY {}", group_by(&["pipeline_id", "stage_id", o, sg, "currency"])));
             query.fetch_all(&mut db.conn().await?).await?
         }
         Source::Records => {
             let mut query = q(
-                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), CAST(1 AS BIGINT), amount \
-                               FROM opportunities WHERE status = 'open' AND currency = ",
+                "SELECT pipeline_id, stage_id, COALESCE(owner_id, 0), COALESCE(segment_tag_id, 0), CAST(1 AS BIGINT), amount, currency \
+                               FROM opportunities WHERE status = 'open'",
             );
-            query.push_bind(f.currency.clone());
             filters(&mut query, "COALESCE(owner_id, 0)", "COALESCE(segment_tag_id, 0)");
             query.fetch_all(&mut db.conn().await?).await?
         }
     };
-    for (pipeline, stage, owner, segment, n, amount) in rows {
+    for (pipeline, stage, owner, segment, n, amount, currency) in rows {
         let dims = Dims {
             owner,
             segment,
@@ -103,7 +100,7 @@ pub(super) async fn pipeline(
             stage,
             ..Dims::default()
         };
-        put(dims, n, amount, amount as f64 * prob(stage));
+        put(dims, n, &currency, amount, amount as f64 * prob(stage));
     }
     Ok((out, "live"))
 }
