@@ -540,7 +540,11 @@ pub async fn move_all(tx: &mut Tx, cat: &Catalog, sales: &SalesCatalog, from_sta
         let mut d = draft_of(tx, cat, &o).await?;
         d.stage_id = to.stage_id;
         d.outcome = to.outcome;
-        d.lost_reason_id = to.lost_reason_id.or(d.lost_reason_id);
+        // A lost reason belongs to a lost deal: moved anywhere else, it goes.
+        d.lost_reason_id = match to.outcome {
+            Outcome::Lost => to.lost_reason_id.or(d.lost_reason_id),
+            Outcome::Open | Outcome::Won => None,
+        };
         move_locked(tx, sales, &o, &d, None).await?;
     }
     Ok(ids.len())

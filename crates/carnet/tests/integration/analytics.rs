@@ -1194,3 +1194,98 @@ async fn counts_take_every_currency_and_money_stays_per_currency() {
     let (_, v) = app.get("/api/v1/metrics/opportunities_won/values?period=today&currency=USD").await;
     assert_eq!(v["total"]["value"].as_f64(), Some(2.0), "{v}");
 }
+
+/// Deleting a stage moves its deals through the ordinary move: lost deals moved
+/// into a won stage are won on the day of the move (not on their loss date),
+/// deals moved into an open stage are open again without a closing date or a
+/// lost reason; the counts of the days before do not change.
+#[tokio::test]
+async fn deleting_a_stage_re_dates_the_deals_it_moves() {
+    let app = spawn_app().await;
+    let db = &app.carnet.db;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Initech"})).await;
+    let (_, p) = app.get("/api/v1/pipelines").await;
+    let pipeline = p["data"][0]["id"].clone();
+    let stage = |outcome: &str| {
+        p["data"][0]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["outcome"] == outcome)
+            .unwrap()["id"]
+            .clone()
+    };
+    let reason = app.get("/api/v1/lost-reasons").await.1["data"][0]["name"].clone();
+    let mut extra = Vec::new();
+    for name in ["Lost on price", "Lost on timing"] {
+        let (s, st) = app
+            .post(
+                &format!("/api/v1/pipelines/{pipeline}/stages"),
+                json!({"name": name, "probability": 0, "outcome": "lost"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{st}");
+        extra.push(st["id"].clone());
+    }
+    // Lost in January: one deal in each extra lost stage.
+    let january = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    db.clock()
+        .pin(Some(carnet_domain::time::day_start(chrono_tz::Europe::Paris, january) + 36_000));
+    let mut deals = Vec::new();
+    for (i, st) in extra.iter().enumerate() {
+        let (_, o) = app
+            .post(
+                "/api/v1/opportunities",
+                json!({"name": format!("Deal {i}"), "account": a["id"], "amount": "1000"}),
+            )
+            .await;
+        let (s, e) = app
+            .post(
+                &format!("/api/v1/opportunities/{}/move", o["id"]),
+                json!({"stage": st, "lost_reason": reason}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        deals.push(o["id"].clone());
+    }
+    let app_ref = &app;
+    let won_in = |period: &'static str| async move {
+        let (_, v) = app_ref.get(&format!("/api/v1/metrics/opportunities_won/values?{period}")).await;
+        v["total"]["value"].as_f64()
+    };
+    // In March, the first stage goes into the won stage, the second into an open one.
+    let march = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+    db.clock()
+        .pin(Some(carnet_domain::time::day_start(chrono_tz::Europe::Paris, march) + 36_000));
+    let (s, e) = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/stages/{}?move_to={}", extra[0], stage("won")),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    let (s, e) = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/stages/{}?move_to={}", extra[1], stage("open")),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    assert_eq!(won_in("from=2026-01-01&to=2026-01-31").await, Some(0.0));
+    assert_eq!(won_in("from=2026-03-01&to=2026-03-31").await, Some(1.0));
+    let (_, won) = app.get(&format!("/api/v1/opportunities/{}", deals[0])).await;
+    assert_eq!(won["status"], "won");
+    assert!(won["closed_at"].as_str().unwrap().starts_with("2026-03-10"), "{won}");
+    assert!(won["lost_reason"].is_null(), "{won}");
+    let (_, open) = app.get(&format!("/api/v1/opportunities/{}", deals[1])).await;
+    assert_eq!(open["status"], "open");
+    assert!(open["closed_at"].is_null() && open["lost_reason"].is_null(), "{open}");
+    // Neither is a lost deal any more: January counts no loss (a deal counts
+    // as lost on its closing date while it stays lost).
+    let (_, v) = app
+        .get("/api/v1/metrics/opportunities_lost/values?from=2026-01-01&to=2026-01-31")
+        .await;
+    assert_eq!(v["total"]["value"].as_f64(), Some(0.0), "{v}");
+}
