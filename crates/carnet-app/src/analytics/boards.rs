@@ -69,6 +69,7 @@ pub async fn set_figures(db: &Db, user_id: i64, list: &[String]) -> Result<()> {
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
+#[schemars(rename = "DashboardSummary")]
 pub struct Dashboard {
     pub id: i64,
     pub name: String,

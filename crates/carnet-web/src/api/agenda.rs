@@ -148,6 +148,7 @@ pub fn ops() -> Vec<Op> {
 
 /// `{"data": …}` around one object.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}Data")]
 pub struct One<T> {
     data: T,
 }

@@ -4,10 +4,11 @@
 use super::openapi::{delete, get, patch, post, put, Op};
 use super::types::{Body, Created, List};
 use super::Path;
+use super::Query;
 use crate::auth::{ApiUser, Viewer};
 use crate::error::{ApiError, ErrorDetail};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -35,12 +36,19 @@ pub fn ops() -> Vec<Op> {
             .free_query::<MetricQuery>(METRIC_QUERY_HELP)
             .answers::<ValuesOut>(200),
         get("/me/figures", get_figures)
-            .doc("metrics", "The caller's flash figures (metric ids, in order)")
-            .answers::<List<String>>(200),
+            .doc(
+                "metrics",
+                "The caller's flash figures with their values over a period, against the previous period and the year before",
+            )
+            .query::<FigureParams>()
+            .answers::<List<FigureOut>>(200),
         put("/me/figures", set_figures)
-            .doc("metrics", "Choose the caller's flash figures")
+            .doc(
+                "metrics",
+                "Choose the caller's flash figures (metric ids, in order); answers them with this month's values",
+            )
             .body::<FiguresIn>()
-            .answers::<List<String>>(200),
+            .answers::<List<FigureOut>>(200),
         get("/dashboards", list_dashboards)
             .doc("metrics", "Dashboards the caller sees")
             .answers::<List<Dashboard>>(200),
@@ -132,6 +140,33 @@ pub struct ValuesOut {
     computed_from: String,
     total: ValueRow,
     rows: Vec<ValueRow>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FigureParams {
+    /// A preset (today, this_week, this_month — the default —, last_month,
+    /// this_quarter, this_year, …).
+    period: Option<String>,
+}
+
+/// A flash figure: a metric's value over the period, with its comparisons.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Figure")]
+pub struct FigureOut {
+    metric: String,
+    name: String,
+    unit: Unit,
+    period: Option<PeriodOut>,
+    value: Option<f64>,
+    /// Over the previous period of the same length.
+    previous: Option<f64>,
+    change_percent: Option<f64>,
+    /// Over the same period a year before.
+    last_year: Option<f64>,
+    change_last_year_percent: Option<f64>,
+    /// Why the figure could not be computed for this user (the others still are).
+    error: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -300,13 +335,59 @@ pub async fn values(
     Ok(Json(values_json(&ctx, &r, &vals, &v)).into_response())
 }
 
-pub async fn get_figures(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
-    Ok(Json(List::from(boards::figures(&s.carnet.db, v.user.id).await?)).into_response())
+/// The caller's flash figures over `period` (this month by default), each
+/// against the previous period and the year before, as the home page shows them.
+async fn figures(s: &AppState, v: &Viewer, period: Option<String>) -> Result<Vec<FigureOut>, AppError> {
+    let db = &s.carnet.db;
+    let ctx = Context::load(db).await?;
+    let mut input = RawInput::default();
+    input.set("period", period.unwrap_or_else(|| "this_month".into()));
+    carnet_app::analytics::request::parse_period(&input, ctx.today).map_err(AppError::Invalid)?;
+    input.set("compare", "previous");
+    let mut cache = engine::Cache::default();
+    let mut out = Vec::new();
+    for id in boards::figures(db, v.user.id).await? {
+        let Ok(m) = metrics::find(&id) else { continue };
+        let mut f = FigureOut {
+            metric: m.id.to_string(),
+            name: m.name(v.user.locale).to_string(),
+            unit: m.unit,
+            period: None,
+            value: None,
+            previous: None,
+            change_percent: None,
+            last_year: None,
+            change_last_year_percent: None,
+            error: None,
+        };
+        match carnet_app::analytics::request::parse(m.id, &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
+            Ok(mut r) => {
+                r.also = Some(r.period.year_before());
+                let vals = engine::values_cached(db, &ctx.cat.sales, &r, engine::Source::Facts, &mut cache).await?;
+                f.period = Some(PeriodOut {
+                    from: vals.period.from.to_string(),
+                    to: vals.period.to.to_string(),
+                });
+                f.value = vals.total.value;
+                f.previous = vals.total.compare;
+                f.change_percent = change(vals.total.value, vals.total.compare);
+                f.last_year = vals.also;
+                f.change_last_year_percent = change(vals.total.value, vals.also);
+            }
+            Err(e) => f.error = Some(e.summary()),
+        }
+        out.push(f);
+    }
+    Ok(out)
+}
+
+pub async fn get_figures(State(s): State<AppState>, ApiUser(v): ApiUser, Query(p): Query<FigureParams>) -> ApiResult {
+    Ok(Json(List::from(figures(&s, &v, p.period).await?)).into_response())
 }
 
 pub async fn set_figures(State(s): State<AppState>, ApiUser(v): ApiUser, Body(b): Body<FiguresIn>) -> ApiResult {
     boards::set_figures(&s.carnet.db, v.user.id, &b.figures).await?;
-    get_figures(State(s), ApiUser(v)).await
+    Ok(Json(List::from(figures(&s, &v, None).await?)).into_response())
 }
 
 fn is_admin(v: &Viewer) -> bool {

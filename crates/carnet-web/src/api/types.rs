@@ -212,6 +212,7 @@ pub struct Created {
 
 /// `{"data": […]}`: a list without pages.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}List")]
 pub struct List<T> {
     pub data: Vec<T>,
 }
@@ -224,6 +225,7 @@ impl<T> From<Vec<T>> for List<T> {
 
 /// A page of a list; `next_cursor` is passed as `after` for the next page.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

@@ -485,7 +485,21 @@ async fn metrics_api_dashboards_and_the_home_strip() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let home = b.get("/?period=this_year").await;
     assert!(home.body.contains("data-metric=\"revenue\"") && !home.body.contains("data-metric=\"opportunities_won\""));
-    assert_eq!(app.get("/api/v1/me/figures").await.1["data"], json!(["time_spent", "revenue"]));
+    let (_, figs) = app.get("/api/v1/me/figures?period=this_year").await;
+    let ids: Vec<&str> = figs["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{figs}"))
+        .iter()
+        .map(|f| f["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["time_spent", "revenue"]);
+    // With their values, the same as the metric asked alone.
+    let (_, revenue) = app.get("/api/v1/metrics/revenue/values?period=this_year&compare=previous").await;
+    assert_eq!(figs["data"][1]["value"], revenue["total"]["value"], "{figs}");
+    assert_eq!(figs["data"][1]["previous"], revenue["total"]["compare"], "{figs}");
+    assert_eq!(figs["data"][1]["name"], "Revenue");
+    let (s, e) = app.get("/api/v1/me/figures?period=next_century").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let custom = b.get("/?from=2026-01-05&to=2026-02-20").await;
     assert!(
         custom.body.contains("value=\"2026-01-05\"") && custom.body.contains("Feb 20, 2026"),

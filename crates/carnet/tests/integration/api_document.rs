@@ -133,6 +133,10 @@ fn the_document_is_well_formed() {
         }
     }
     assert!(operations >= 80, "{operations} operations");
+    // Two types never share a name (schemars would number the second).
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(!name.ends_with(|c: char| c.is_ascii_digit()), "schema {name}: a name taken twice");
+    }
     // Inputs list only what each operation takes.
     let schemas = &doc["components"]["schemas"];
     let props = |name: &str| -> Vec<String> { schemas[name]["properties"].as_object().unwrap().keys().cloned().collect() };

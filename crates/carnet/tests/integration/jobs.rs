@@ -130,12 +130,14 @@ async fn two_processes_one_killed_run_every_job_once() {
     tx.commit().await.unwrap();
     let count = |sql: &'static str| async move { q(sql).scalar::<i64>(&mut db.conn().await.unwrap()).await.unwrap() };
 
+    // The survivor starts once the doomed node holds jobs, so that a slow start
+    // of the first (a loaded machine) cannot leave it nothing to hold.
     let doomed = Node::start(&app, "files-a");
-    let _survivor = Node::start(&app, "files-b");
     let pid = doomed.0.id();
     let held_by_doomed = format!("SELECT id FROM jobs WHERE status = 'running' AND locked_by LIKE '{pid}-%'");
     let mut held: Vec<(i64,)> = Vec::new();
-    for _ in 0..3000 {
+    // Bounded at a minute: a loaded machine starts a debug binary slowly.
+    for _ in 0..12_000 {
         held = q(held_by_doomed.clone()).fetch_all(&mut db.conn().await.unwrap()).await.unwrap();
         if !held.is_empty() {
             break;
@@ -143,6 +145,7 @@ async fn two_processes_one_killed_run_every_job_once() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(!held.is_empty(), "the first node never took a job");
+    let _survivor = Node::start(&app, "files-b");
     drop(doomed);
     // What the dead node held when it died (its last transaction is rolled back).
     let held: Vec<(i64,)> = q(held_by_doomed).fetch_all(&mut db.conn().await.unwrap()).await.unwrap();

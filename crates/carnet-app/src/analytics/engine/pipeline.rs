@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// A snapshot group: pipeline, stage, owner, segment, deals, amount, weighted, currency.
+type SnapshotRow = (i64, i64, i64, i64, i64, i64, i64, String);
+
 /// The open pipeline at the end of the period: today's maintained totals, or
 /// the snapshot of a past day.
 pub(super) async fn pipeline(
@@ -37,7 +40,7 @@ pub(super) async fn pipeline(
         query.push_bind(p.to.to_string());
         filters(&mut query, "owner_key", "segment_key");
         query.push(" GROUP BY pipeline_id, stage_id, owner_key, segment_key, currency");
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, String)> = query.fetch_all(&mut db.conn().await?).await?;
+        let rows: Vec<SnapshotRow> = query.fetch_all(&mut db.conn().await?).await?;
         if !crate::analytics::snapshots::recorded(&mut db.conn().await?, p.to, "pipeline").await? {
             return Err(AppError::field(
                 "period",
