@@ -492,6 +492,13 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("agenda.outcome_cancelled", "Cancelled", "Annulée"),
     ("agenda.outcome_rescheduled", "Rescheduled", "Reportée"),
     ("settings.jobs", "Background jobs", "Tâches de fond"),
+    ("settings.analysis", "Analysis", "Analyse"),
+    ("analysis.zone", "Reporting time zone", "Fuseau horaire des indicateurs"),
+    (
+        "analysis.zone_help",
+        "Where the company's days begin and end in every figure. Changing it recomputes the figures; the history already recorded keeps its days.",
+        "Où commencent et finissent les journées de l'entreprise dans tous les indicateurs. Le changer recalcule les indicateurs ; l'historique déjà enregistré garde ses journées.",
+    ),
     ("settings.agenda", "Agenda", "Agenda"),
     ("nav.dashboards", "Dashboards", "Tableaux de bord"),
     ("field.hourly_cost", "Hourly cost", "Coût horaire"),

@@ -175,11 +175,18 @@ pub fn same_parts(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.round() as i64 == y.round() as i64)
 }
 
-/// Recomputes the facts (in the reporting zone, changed first when given).
+/// The reporting zone: where the company's days begin and end in every figure.
+pub async fn report_zone(db: &Db) -> Result<chrono_tz::Tz> {
+    facts::zone(&mut db.conn().await?).await
+}
+
+/// Recomputes the facts (in the reporting zone, changed first when given; the
+/// change is a settings event).
 pub async fn rebuild(db: &Db, time_zone: Option<&str>) -> Result<()> {
     let mut tx = db.begin().await?;
     if let Some(z) = time_zone {
         carnet_domain::i18n::parse_time_zone(z).map_err(|e| AppError::field("time_zone", e))?;
+        crate::platform::events::settings_changed(&mut tx, "analysis", false).await?;
         q("DELETE FROM app_settings WHERE key = 'report_time_zone'")
             .execute(&mut tx)
             .await?;

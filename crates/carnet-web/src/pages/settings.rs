@@ -36,6 +36,7 @@ pub const SECTIONS: &[&str] = &[
     "offers",
     "sales_lists",
     "agenda",
+    "analysis",
     "users",
     "jobs",
 ];
@@ -56,6 +57,9 @@ struct SettingsPage {
     rule_fields: Vec<(String, String)>,
     rules: Vec<(i64, String, String, String)>,
     agenda: AgendaSettings,
+    /// The reporting zone (analysis section) and the zones to choose from.
+    report_zone: String,
+    zones: Vec<&'static str>,
     error: Option<String>,
     draft: RawInput,
     saved: bool,
@@ -178,6 +182,20 @@ async fn settings_page(
             agenda_settings(s, v, &cat).await.or_page(v)?
         } else {
             AgendaSettings::default()
+        },
+        report_zone: if section == "analysis" {
+            carnet_app::analytics::report_zone(&s.carnet.db)
+                .await
+                .or_page(v)?
+                .name()
+                .to_string()
+        } else {
+            String::new()
+        },
+        zones: if section == "analysis" {
+            chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
+        } else {
+            vec![]
         },
         cat,
         saved,
@@ -351,6 +369,7 @@ async fn section_post(
         "offers" => post_offers(db, i).await,
         "sales_lists" => post_sales_lists(db, i).await,
         "agenda" => post_agenda(db, i).await,
+        "analysis" => post_analysis(db, i).await,
         _ => Err(AppError::NotFound),
     };
     match result {
@@ -483,6 +502,15 @@ async fn post_users(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
 }
 
 /// Background jobs: retry a failed one.
+/// The reporting zone: the company's days in every figure. Changing it
+/// recomputes the figures (past snapshots keep the days they were taken for).
+async fn post_analysis(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
+    match i.one("op") {
+        "zone" => carnet_app::analytics::rebuild(db, Some(i.one("time_zone"))).await,
+        _ => Err(AppError::NotFound),
+    }
+}
+
 async fn post_jobs(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
     match i.one("op") {
         "retry" => carnet_app::platform::jobs::retry(db, id_of(i, "id")?).await,

@@ -309,3 +309,34 @@ async fn home_feed_shows_company_activity() {
     let search = b.get("/search?q=summ").await;
     assert!(search.body.contains(&format!("/accounts/{}", a["id"])));
 }
+
+/// The reporting zone is a setting of the analysis section: shown, changed
+/// (the figures follow), refused when it is not a zone.
+#[tokio::test]
+async fn the_reporting_zone_is_set_in_the_settings() {
+    let app = spawn_app().await;
+    let b = app.browser(ADMIN_EMAIL).await;
+    let page = b.get("/settings/analysis").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Reporting time zone") && page.body.contains("<option selected>Europe/Paris</option>"));
+    let p = b
+        .post_form("/settings/analysis", &[("op", "zone"), ("time_zone", "Mars/Olympus")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("time_zone"), "the error names the field");
+    let p = b
+        .post_form("/settings/analysis", &[("op", "zone"), ("time_zone", "America/New_York")])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let zone = carnet_app::analytics::report_zone(&app.carnet.db).await.unwrap();
+    assert_eq!(zone, chrono_tz::America::New_York);
+    assert!(b
+        .get("/settings/analysis")
+        .await
+        .body
+        .contains("<option selected>America/New_York</option>"));
+    // A sales rep cannot.
+    let (rep, _) = app.user_with_key("rep@test.example", "sales").await;
+    let r = app.browser(&rep.email).await;
+    assert_eq!(r.get("/settings/analysis").await.status, StatusCode::FORBIDDEN);
+}
