@@ -569,7 +569,8 @@ pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
         "opportunity_cost_lost" => cents(p[5]),
         "open_opportunities" => p[0],
         "open_pipeline" => cents(p[1]),
-        "weighted_pipeline" => cents(p[2]),
+        // Cent-percents (Σ amount × probability), divided once here.
+        "weighted_pipeline" => cents(p[2] / 100.0),
         "stalled_opportunities" | "leads_from_marketing" | "segment_size" => p[0],
         "lead_conversion" => ratio(p[2], p[0])? * 100.0,
         "customer_acquisition_cost" | "lifetime_basket" => cents(ratio(p[1], p[0])?),

@@ -7,7 +7,8 @@
 //! was missed (no node running), the pipeline is rebuilt from the stage history
 //! instead ([`backfill`], with today's owners, segments and amounts: the history
 //! does not keep their changes) and the segment sizes of that day stay unknown.
-//! `snapshot_days` says which days are recorded, and how.
+//! `snapshot_days` says which days are recorded, and how. The weighted amount
+//! is stored exact, in cent-percents (Σ amount × probability).
 
 use crate::db::{q, Db, Handle, Tx};
 use crate::error::Result;
@@ -65,7 +66,7 @@ pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
     let d = day.to_string();
     q("INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted) \
        SELECT $1, p.pipeline_id, p.stage_id, p.owner_key, p.segment_key, p.currency, CAST(SUM(p.deals) AS BIGINT), CAST(SUM(p.amount) AS BIGINT), \
-       CAST(SUM(p.amount * s.probability / 100) AS BIGINT) FROM open_pipeline p JOIN stages s ON s.id = p.stage_id \
+       CAST(SUM(p.amount * s.probability) AS BIGINT) FROM open_pipeline p JOIN stages s ON s.id = p.stage_id \
        GROUP BY p.pipeline_id, p.stage_id, p.owner_key, p.segment_key, p.currency HAVING SUM(p.deals) <> 0")
     .bind(d.clone())
     .execute(&mut tx)
@@ -138,7 +139,7 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             let e = sums.entry((*pipeline, stage, *owner, *segment, currency.clone())).or_default();
             e.0 += 1;
             e.1 += amount;
-            e.2 += amount * prob / 100;
+            e.2 += amount * prob;
         }
         let mut tx = db.begin().await?;
         if recorded(&mut tx, day, "pipeline").await? {

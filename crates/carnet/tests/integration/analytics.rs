@@ -1303,3 +1303,53 @@ async fn deleting_a_stage_re_dates_the_deals_it_moves() {
         .await;
     assert_eq!(v["total"]["value"].as_f64(), Some(0.0), "{v}");
 }
+
+/// The weighted pipeline is rounded once: live, in a day's snapshot and in a
+/// day rebuilt from the history, three one-cent deals at 50 % weigh 1.5 cents.
+#[tokio::test]
+async fn the_weighted_pipeline_is_rounded_once() {
+    use carnet_app::analytics::snapshots;
+    let app = spawn_app().await;
+    let db = &app.carnet.db;
+    let paris = chrono_tz::Europe::Paris;
+    let x = chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+    let end_of = |d: chrono::NaiveDate| carnet_domain::time::day_start(paris, d + chrono::Duration::days(1));
+    db.clock().pin(Some(end_of(x) - 3600));
+    let (_, pipe) = app.post("/api/v1/pipelines", json!({"name": "Small"})).await;
+    let (_, st) = app
+        .post(
+            &format!("/api/v1/pipelines/{}/stages", pipe["id"]),
+            json!({"name": "Half", "probability": 50}),
+        )
+        .await;
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Tiny"})).await;
+    for i in 0..3 {
+        let (s, o) = app
+            .post(
+                "/api/v1/opportunities",
+                json!({"name": format!("Cent {i}"), "account": a["id"], "amount": "0.01", "pipeline": pipe["id"], "stage": st["id"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+    }
+    let (app_ref, pid) = (&app, pipe["id"].to_string());
+    let pid = &pid;
+    let weighted = |q: String| async move {
+        let (s, v) = app_ref
+            .get(&format!("/api/v1/metrics/weighted_pipeline/values?pipeline={pid}&{q}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["total"]["value"].as_f64().unwrap()
+    };
+    let live = weighted(String::new()).await;
+    assert!((live - 0.015).abs() < 1e-9, "live {live}");
+    // Day x taken live at its end; day x+1 rebuilt from the history two days later.
+    db.clock().pin(Some(end_of(x) + 60));
+    snapshots::take(db, x).await.unwrap();
+    db.clock().pin(Some(end_of(x + chrono::Duration::days(2)) + 3600));
+    snapshots::take(db, x + chrono::Duration::days(1)).await.unwrap();
+    for day in [x, x + chrono::Duration::days(1)] {
+        let past = weighted(format!("from={day}&to={day}")).await;
+        assert_eq!(past, live, "{day}");
+    }
+}

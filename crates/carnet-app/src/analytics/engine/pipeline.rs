@@ -19,12 +19,14 @@ pub(super) async fn pipeline(
 ) -> Result<(Parts, &'static str)> {
     let f = &r.filters;
     let today = facts::day(tz, db.now());
-    let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0) as f64 / 100.0;
+    // The weighted amount is kept exact, in cent-percents (amount × probability),
+    // and divided once, in the metric's formula: live, snapshot and backfill alike.
+    let prob = |stage: i64| sales.stage(stage).map(|(_, s)| s.probability).unwrap_or(0);
     let mut out = Parts::new();
-    let mut put = |dims: Dims, n: i64, currency: &str, amount: i64, weighted: f64| {
-        let (amount, weighted) = if currency == f.currency { (amount, weighted) } else { (0, 0.0) };
+    let mut put = |dims: Dims, n: i64, currency: &str, amount: i64, weighted: i64| {
+        let (amount, weighted) = if currency == f.currency { (amount, weighted) } else { (0, 0) };
         let key = group_key(r.breakdown, &dims, None, sales);
-        add(&mut out, key, 3, &[(0, n as f64), (1, amount as f64), (2, weighted)]);
+        add(&mut out, key, 3, &[(0, n as f64), (1, amount as f64), (2, weighted as f64)]);
     };
     let filters = |query: &mut Q, owner: &str, segment: &str| {
         push_filter(query, owner, &f.owners);
@@ -55,7 +57,7 @@ pub(super) async fn pipeline(
                 stage,
                 ..Dims::default()
             };
-            put(dims, n, &currency, amount, weighted as f64);
+            put(dims, n, &currency, amount, weighted);
         }
         return Ok((out, "snapshot"));
     }
@@ -103,7 +105,7 @@ pub(super) async fn pipeline(
             stage,
             ..Dims::default()
         };
-        put(dims, n, &currency, amount, amount as f64 * prob(stage));
+        put(dims, n, &currency, amount, amount * prob(stage));
     }
     Ok((out, "live"))
 }
