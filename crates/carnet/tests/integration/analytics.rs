@@ -1195,6 +1195,8 @@ async fn counts_take_every_currency_and_money_stays_per_currency() {
         ("open_opportunities", count(&open)),
         ("open_pipeline", eur_sum(&open)),
         ("actions_per_won_deal", 4.0 / count(&won)),
+        // Four half hours over the won deals.
+        ("hours_per_won_deal", 2.0 / count(&won)),
     ];
     assert_eq!(expected[0].1, 4.0);
     for (metric, want) in expected {

@@ -164,7 +164,7 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
     };
     let mut total_parts = sum(&cur, cur_total.as_ref());
     // Per-won-deal effort by action type: every type is divided by all won deals.
-    if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
+    if per_won_deal(r) {
         total_parts[6] = cur.values().map(|v| v[6]).fold(0.0, f64::max);
     }
     let keys: Vec<String> = {
@@ -203,7 +203,7 @@ pub async fn values_cached(db: &Db, sales: &SalesCatalog, r: &Request, source: S
         value: formula(r.metric, &total_parts),
         compare: cmp.as_ref().and_then(|(cm, cm_total)| {
             let mut t = sum(cm, cm_total.as_ref());
-            if r.metric.id == "actions_per_won_deal" && r.breakdown == Some(Breakdown::ActionType) {
+            if per_won_deal(r) {
                 t[6] = cm.values().map(|v| v[6]).fold(0.0, f64::max);
             }
             formula(r.metric, &t)
@@ -296,6 +296,12 @@ fn add_record(
     if b.is_some_and(Breakdown::is_custom) {
         add(out, TOTAL.to_string(), n, values);
     }
+}
+
+/// An effort per won deal split by action type: every type is divided by all
+/// the won deals (a deal is not of one type).
+fn per_won_deal(r: &Request) -> bool {
+    matches!(r.metric.id, "actions_per_won_deal" | "hours_per_won_deal") && r.breakdown == Some(Breakdown::ActionType)
 }
 
 /// Whether a request splits or filters by tags or custom fields, which the
