@@ -56,6 +56,32 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
     let mut out = Parts::new();
     let mut c = db.conn().await?;
     match r.metric.id {
+        "stalled_opportunities" if p.to < facts::day(tz, db.now()) => {
+            // A past period: the deals stalled at its end, from that day's snapshot.
+            if !super::snapshots::recorded(&mut c, p.to, "pipeline").await? {
+                return Err(AppError::field(
+                    "period",
+                    format!("there is no snapshot of the pipeline on {}", p.to),
+                ));
+            }
+            let unknown: i64 = q("SELECT COUNT(*) FROM pipeline_snapshots WHERE day = $1 AND stalled IS NULL")
+                .bind(p.to.to_string())
+                .scalar(&mut c)
+                .await?;
+            if unknown > 0 {
+                return Err(AppError::field("period", format!("stalled deals were not recorded on {}", p.to)));
+            }
+            let mut query = q("SELECT owner_key, pipeline_id, stage_id, CAST(SUM(stalled) AS BIGINT) FROM pipeline_snapshots WHERE day = ");
+            query.push_bind(p.to.to_string());
+            filter(&mut query, "owner_key", &f.owners);
+            filter(&mut query, "pipeline_id", &f.pipelines);
+            filter(&mut query, "stage_id", &f.stages);
+            query.push(" GROUP BY owner_key, pipeline_id, stage_id");
+            let rows: Vec<(i64, i64, i64, i64)> = query.fetch_all(&mut c).await?;
+            for (owner, pipeline, stage, n) in rows {
+                add(&mut out, stalled_key(b, owner, pipeline, stage), 2, &[(0, n as f64)]);
+            }
+        }
         "stalled_opportunities" => {
             let mut query = q(
                 "SELECT COALESCE(o.owner_id, 0), o.pipeline_id, o.stage_id FROM opportunities o JOIN stages s ON s.id = o.stage_id \
@@ -67,13 +93,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             filter(&mut query, "o.stage_id", &f.stages);
             let rows: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
             for (owner, pipeline, stage) in rows {
-                let key = match b {
-                    Some(Breakdown::Owner) => owner.to_string(),
-                    Some(Breakdown::Pipeline) => pipeline.to_string(),
-                    Some(Breakdown::Stage) => stage.to_string(),
-                    _ => String::new(),
-                };
-                add(&mut out, key, 2, &[(0, 1.0)]);
+                add(&mut out, stalled_key(b, owner, pipeline, stage), 2, &[(0, 1.0)]);
             }
         }
         "leads_from_marketing" | "lead_conversion" => {
@@ -243,4 +263,14 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
         _ => {}
     }
     Ok(out)
+}
+
+/// A stalled deal's group for a breakdown by owner, pipeline or stage.
+fn stalled_key(b: Option<Breakdown>, owner: i64, pipeline: i64, stage: i64) -> String {
+    match b {
+        Some(Breakdown::Owner) => owner.to_string(),
+        Some(Breakdown::Pipeline) => pipeline.to_string(),
+        Some(Breakdown::Stage) => stage.to_string(),
+        _ => String::new(),
+    }
 }

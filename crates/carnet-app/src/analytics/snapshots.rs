@@ -76,9 +76,45 @@ pub async fn take(db: &Db, day: NaiveDate) -> Result<()> {
     .bind(d)
     .execute(&mut tx)
     .await?;
+    stalled_at(&mut tx, day, end).await?;
     mark(&mut tx, day, "pipeline", "live").await?;
     mark(&mut tx, day, "segments", "live").await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Sets how many of each group's deals are stalled at `end` (entered their
+/// stage more than its `stall_days` before), on `day`'s snapshot rows.
+async fn stalled_at(tx: &mut Tx, day: NaiveDate, end: i64) -> Result<()> {
+    let d = day.to_string();
+    q("UPDATE pipeline_snapshots SET stalled = 0 WHERE day = $1")
+        .bind(d.clone())
+        .execute(&mut *tx)
+        .await?;
+    let groups: Vec<(i64, i64, i64, i64, String, i64)> = q(
+        "SELECT o.pipeline_id, o.stage_id, COALESCE(o.owner_id, 0), COALESCE(o.segment_tag_id, 0), o.currency, COUNT(*) \
+         FROM opportunities o JOIN stages s ON s.id = o.stage_id \
+         WHERE o.status = 'open' AND s.stall_days IS NOT NULL AND s.stall_days > 0 AND o.stage_entered_at < $1 - s.stall_days * 86400 \
+         GROUP BY o.pipeline_id, o.stage_id, COALESCE(o.owner_id, 0), COALESCE(o.segment_tag_id, 0), o.currency",
+    )
+    .bind(end)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (pipeline, stage, owner, segment, currency, n) in groups {
+        q(
+            "UPDATE pipeline_snapshots SET stalled = $1 WHERE day = $2 AND pipeline_id = $3 AND stage_id = $4 AND owner_key = $5 \
+           AND segment_key = $6 AND currency = $7",
+        )
+        .bind(n)
+        .bind(d.clone())
+        .bind(pipeline)
+        .bind(stage)
+        .bind(owner)
+        .bind(segment)
+        .bind(currency)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -99,11 +135,11 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
         q("SELECT opportunity_id, to_stage_id, moved_at FROM stage_history ORDER BY opportunity_id, moved_at, id")
             .fetch_all(&mut c)
             .await?;
-    let stages: HashMap<i64, (String, i64)> = q("SELECT id, outcome, probability FROM stages")
-        .fetch_all::<(i64, String, i64)>(&mut c)
+    let stages: HashMap<i64, (String, i64, i64)> = q("SELECT id, outcome, probability, COALESCE(stall_days, 0) FROM stages")
+        .fetch_all::<(i64, String, i64, i64)>(&mut c)
         .await?
         .into_iter()
-        .map(|(id, o, p)| (id, (o, p)))
+        .map(|(id, o, p, stall)| (id, (o, p, stall)))
         .collect();
     let done: Vec<(String,)> = q("SELECT day FROM snapshot_days WHERE kind = 'pipeline'").fetch_all(&mut c).await?;
     drop(c);
@@ -124,15 +160,17 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             // A day not over yet has no history.
             break;
         }
-        let mut sums: HashMap<SnapshotKey, (i64, i64, i64)> = HashMap::new();
+        let mut sums: HashMap<SnapshotKey, (i64, i64, i64, i64)> = HashMap::new();
         for (id, created, pipeline, owner, segment, currency, amount) in &opps {
             if *created >= end {
                 continue;
             }
-            let Some(stage) = by_opp.get(id).and_then(|m| m.iter().rfind(|(at, _)| *at < end)).map(|(_, s)| *s) else {
+            let Some((entered, stage)) = by_opp.get(id).and_then(|m| m.iter().rfind(|(at, _)| *at < end)).copied() else {
                 continue;
             };
-            let Some((outcome, prob)) = stages.get(&stage) else { continue };
+            let Some((outcome, prob, stall)) = stages.get(&stage) else {
+                continue;
+            };
             if outcome != "open" {
                 continue;
             }
@@ -140,14 +178,27 @@ pub async fn backfill(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize> 
             e.0 += 1;
             e.1 += amount;
             e.2 += amount * prob;
+            if *stall > 0 && entered < end - stall * 86_400 {
+                e.3 += 1;
+            }
         }
         let mut tx = db.begin().await?;
         if recorded(&mut tx, day, "pipeline").await? {
             day += Duration::days(1);
             continue;
         }
-        for ((pipeline, stage, owner, segment, currency), (n, amount, weighted)) in sums {
-            insert(&mut tx, day, pipeline, stage, owner, segment, &currency, [n, amount, weighted]).await?;
+        for ((pipeline, stage, owner, segment, currency), (n, amount, weighted, stalled)) in sums {
+            insert(
+                &mut tx,
+                day,
+                pipeline,
+                stage,
+                owner,
+                segment,
+                &currency,
+                [n, amount, weighted, stalled],
+            )
+            .await?;
         }
         mark(&mut tx, day, "pipeline", "history").await?;
         tx.commit().await?;
@@ -166,11 +217,11 @@ async fn insert(
     owner: i64,
     segment: i64,
     currency: &str,
-    m: [i64; 3],
+    m: [i64; 4],
 ) -> Result<()> {
     q(
-        "INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted) \
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO pipeline_snapshots (day, pipeline_id, stage_id, owner_key, segment_key, currency, deals, amount, weighted, stalled) \
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(day.to_string())
     .bind(pipeline)
@@ -181,6 +232,7 @@ async fn insert(
     .bind(m[0])
     .bind(m[1])
     .bind(m[2])
+    .bind(m[3])
     .execute(h)
     .await?;
     Ok(())

@@ -1355,3 +1355,72 @@ async fn the_weighted_pipeline_is_rounded_once() {
         assert_eq!(past, live, "{day}");
     }
 }
+
+/// Stalled opportunities of a past period are those stalled at its end, from
+/// that day's snapshot (taken live or rebuilt from the stage history), not
+/// today's count.
+#[tokio::test]
+async fn stalled_deals_of_a_past_period_are_those_stalled_at_its_end() {
+    use carnet_app::analytics::snapshots;
+    let app = spawn_app().await;
+    let db = &app.carnet.db;
+    let paris = chrono_tz::Europe::Paris;
+    let day = chrono::Duration::days(1);
+    let x = chrono::NaiveDate::from_ymd_opt(2026, 6, 20).unwrap();
+    let start_of = |d: chrono::NaiveDate| carnet_domain::time::day_start(paris, d);
+    // Day x-10, 10:00: a deal enters a stage that allows 3 days.
+    db.clock().pin(Some(start_of(x - day * 10) + 36_000));
+    let (_, pipe) = app.post("/api/v1/pipelines", json!({"name": "Slow"})).await;
+    let mut stages = Vec::new();
+    for name in ["Waiting", "Talking"] {
+        let (_, st) = app
+            .post(
+                &format!("/api/v1/pipelines/{}/stages", pipe["id"]),
+                json!({"name": name, "probability": 20, "stall_days": 3}),
+            )
+            .await;
+        stages.push(st["id"].clone());
+    }
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Sloth"})).await;
+    let (s, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Sleepy", "account": a["id"], "amount": "100", "pipeline": pipe["id"], "stage": stages[0]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    // Day x ends with the deal stalled; taken live.
+    db.clock().pin(Some(start_of(x + day) + 60));
+    snapshots::take(db, x).await.unwrap();
+    // The next morning it moves on: no longer stalled.
+    db.clock().pin(Some(start_of(x + day) + 36_000));
+    let (s, e) = app
+        .post(&format!("/api/v1/opportunities/{}/move", o["id"]), json!({"stage": stages[1]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    // Two past days rebuilt from the history: not yet stalled (x-8), stalled (x-5).
+    for d in [x - day * 8, x - day * 5] {
+        snapshots::take(db, d).await.unwrap();
+    }
+    let stalled = |q: String| {
+        let app = &app;
+        async move {
+            let (s, v) = app.get(&format!("/api/v1/metrics/stalled_opportunities/values?{q}")).await;
+            assert_eq!(s, StatusCode::OK, "{q}: {v}");
+            v["total"]["value"].as_f64().unwrap()
+        }
+    };
+    assert_eq!(stalled("period=today".into()).await, 0.0);
+    assert_eq!(stalled(format!("from={x}&to={x}")).await, 1.0);
+    assert_eq!(stalled(format!("from={}&to={}", x - day * 5, x - day * 5)).await, 1.0);
+    assert_eq!(stalled(format!("from={}&to={}", x - day * 8, x - day * 8)).await, 0.0);
+    // A past day without a snapshot has no answer.
+    let (s, _) = app
+        .get(&format!(
+            "/api/v1/metrics/stalled_opportunities/values?from={}&to={}",
+            x - day * 2,
+            x - day * 2
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
