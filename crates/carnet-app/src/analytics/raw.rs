@@ -149,7 +149,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
         "customer_acquisition_cost" => {
             // New customers: accounts whose first won deal closed in the period.
             let mut query = q(format!(
-                "SELECT o.account_id, {} FROM opportunities o WHERE o.status = 'won' AND o.closed_at >= ",
+                "SELECT o.account_id, {}, MIN(o.closed_at) FROM opportunities o WHERE o.status = 'won' AND o.closed_at >= ",
                 segment_of("o.account_id")
             ));
             query.push_bind(a).push(" AND o.closed_at < ").push_bind(z);
@@ -157,19 +157,25 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                 " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = o.account_id AND w.status = 'won' AND w.closed_at < ",
             );
             query.push_bind(a).push(") GROUP BY o.account_id");
-            let customers: Vec<(i64, i64)> = query.fetch_all(&mut c).await?;
+            // Their acquisition's time: the actions done on them up to their first win.
+            let customers: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
             let costs = crate::access::users::hourly_costs(db).await?;
             for chunk in customers.chunks(500) {
                 let ids: Vec<i64> = chunk.iter().map(|x| x.0).collect();
                 let mut sq = q(
-                    "SELECT account_id, COALESCE(assignee_id, 0), CAST(SUM(COALESCE(spent_min, 0)) AS BIGINT) FROM actions \
+                    "SELECT account_id, COALESCE(assignee_id, 0), COALESCE(spent_min, 0), COALESCE(done_at, planned_at) FROM actions \
                                 WHERE outcome = 'done' AND COALESCE(done_at, planned_at) < ",
                 );
                 sq.push_bind(z).push(" AND account_id IN ");
                 push_in_list(&mut sq, &ids);
-                sq.push(" GROUP BY account_id, COALESCE(assignee_id, 0)");
-                let spent: Vec<(i64, i64, i64)> = sq.fetch_all(&mut c).await?;
-                for (acc, segment) in chunk {
+                let done: Vec<(i64, i64, i64, i64)> = sq.fetch_all(&mut c).await?;
+                let won_at: HashMap<i64, i64> = chunk.iter().map(|(acc, _, at)| (*acc, *at)).collect();
+                let spent: Vec<(i64, i64, i64)> = done
+                    .into_iter()
+                    .filter(|(acc, _, _, at)| won_at.get(acc).is_some_and(|w| at <= w))
+                    .map(|(acc, who, minutes, _)| (acc, who, minutes))
+                    .collect();
+                for (acc, segment, _) in chunk {
                     if !f.segments.is_empty() && !f.segments.contains(segment) {
                         continue;
                     }

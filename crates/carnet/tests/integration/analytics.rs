@@ -1424,3 +1424,69 @@ async fn stalled_deals_of_a_past_period_are_those_stalled_at_its_end() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Customer acquisition cost: a new customer's time cost is the time spent on
+/// its actions up to its first won deal, not after.
+#[tokio::test]
+async fn acquisition_cost_counts_the_time_up_to_the_first_win() {
+    let app = spawn_app().await;
+    let db = &app.carnet.db;
+    let (s, e) = app
+        .patch(&format!("/api/v1/users/{}", app.admin.id), json!({"hourly_cost": "60.00"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let at = |day: u32, hour: i64| {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 9, day).unwrap();
+        carnet_domain::time::day_start(chrono_tz::Europe::Paris, d) + hour * 3600
+    };
+    db.clock().pin(Some(at(1, 9)));
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Newco"})).await;
+    let (_, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "First order", "account": a["id"], "amount": "5000"}),
+        )
+        .await;
+    let act = |minutes: i64| {
+        let (app, a) = (&app, a["id"].clone());
+        async move {
+            let (_, x) = app
+                .post(
+                    "/api/v1/actions",
+                    json!({"type": "Phone call", "subject": "Call", "account": a, "due_date": "2026-09-01"}),
+                )
+                .await;
+            let (s, e) = app
+                .post(
+                    &format!("/api/v1/actions/{}/finish", x["id"]),
+                    json!({"outcome": "done", "spent_min": minutes}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{e}");
+        }
+    };
+    db.clock().pin(Some(at(3, 10)));
+    act(60).await;
+    db.clock().pin(Some(at(10, 10)));
+    let (_, p) = app.get("/api/v1/pipelines").await;
+    let won = p["data"][0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["outcome"] == "won")
+        .unwrap()["id"]
+        .clone();
+    let (s, e) = app
+        .post(&format!("/api/v1/opportunities/{}/move", o["id"]), json!({"stage": won}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    // After the win, in the same month: account management, not acquisition.
+    db.clock().pin(Some(at(20, 10)));
+    act(120).await;
+    db.clock().pin(Some(at(28, 10)));
+    let (s, v) = app
+        .get("/api/v1/metrics/customer_acquisition_cost/values?from=2026-09-01&to=2026-09-30")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["total"]["value"].as_f64(), Some(60.0), "one hour at 60.00: {v}");
+}
