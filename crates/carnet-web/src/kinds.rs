@@ -270,6 +270,7 @@ pub struct OpportunityOut {
     source: Option<SourceBrief>,
     lost_reason: Option<Named>,
     /// YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     expected_close: Option<String>,
     description: Option<String>,
     days_in_stage: i64,
@@ -432,6 +433,7 @@ pub struct OpportunityFields {
     /// Source id or name.
     source: Option<Ref>,
     /// YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     expected_close: Option<String>,
     /// Lost reason id or name (lost stages).
     lost_reason: Option<Ref>,

@@ -180,6 +180,7 @@ pub struct ActionOut {
     starts_at: Option<String>,
     duration_min: Option<i64>,
     /// Tasks: YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     due_date: Option<String>,
     planned_at: String,
     done_at: Option<String>,
@@ -257,6 +258,7 @@ pub struct NewAction {
     /// Instead of duration: the end, like starts_at.
     ends_at: Option<String>,
     /// Tasks: YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     due_date: Option<String>,
     time_zone: Option<String>,
     /// Reminder, minutes before the start (tasks: before 09:00 on the due day).
@@ -290,6 +292,7 @@ pub struct ActionPatch {
     /// Instead of duration: the end, like starts_at.
     ends_at: Option<String>,
     /// Tasks: YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     due_date: Option<String>,
     time_zone: Option<String>,
     /// Reminder, minutes before the start (tasks: before 09:00 on the due day).

@@ -263,6 +263,7 @@ pub struct CardOut {
     days_in_stage: i64,
     stalled: bool,
     segment: Option<SegmentOut>,
+    #[schemars(extend("format" = "date"))]
     expected_close: Option<String>,
 }
 
@@ -397,6 +398,7 @@ pub struct OrderOut {
     id: i64,
     account_id: i64,
     number: String,
+    #[schemars(extend("format" = "date"))]
     order_date: String,
     amount: Money,
     margin: Option<Money>,
@@ -429,6 +431,7 @@ pub struct NewOrder {
     #[schemars(length(min = 1, max = 200))]
     number: String,
     /// YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
     order_date: String,
     amount: Decimal,
     margin: Option<Decimal>,
@@ -443,6 +446,7 @@ pub struct OrderPatch {
     account: Option<i64>,
     #[schemars(length(min = 1, max = 200))]
     number: Option<String>,
+    #[schemars(extend("format" = "date"))]
     order_date: Option<String>,
     amount: Option<Decimal>,
     margin: Option<Decimal>,
