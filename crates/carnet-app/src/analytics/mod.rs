@@ -92,6 +92,35 @@ impl Context {
     }
 }
 
+/// A flash figure: its metric, and its values over the period asked (with the
+/// comparison asked and the year before in `also`), or why it cannot be had.
+pub type Figure = (
+    &'static carnet_domain::metrics::Metric,
+    std::result::Result<Values, carnet_domain::FieldErrors>,
+);
+
+impl Context {
+    /// A user's flash figures for one request (period, comparison, filters),
+    /// each also against the same period a year before; the figures of one
+    /// family share their sums (`engine::Cache`).
+    pub async fn flash_figures(&self, db: &Db, user: &User, input: &RawInput) -> Result<Vec<Figure>> {
+        let mut cache = engine::Cache::default();
+        let mut out = Vec::new();
+        for id in boards::figures(db, user.id).await? {
+            let Ok(m) = carnet_domain::metrics::find(&id) else { continue };
+            let values = match request::parse(m.id, input, &self.cat, user, self.today, &self.currency) {
+                Ok(mut r) => {
+                    r.also = Some(r.period.year_before());
+                    Ok(engine::values_cached(db, &self.cat.sales, &r, Source::Facts, &mut cache).await?)
+                }
+                Err(e) => Err(e),
+            };
+            out.push((m, values));
+        }
+        Ok(out)
+    }
+}
+
 /// What `carnet analytics verify` found: the checks made and the differences.
 pub struct Verification {
     pub checks: usize,

@@ -344,41 +344,39 @@ async fn figures(s: &AppState, v: &Viewer, period: Option<String>) -> Result<Vec
     input.set("period", period.unwrap_or_else(|| "this_month".into()));
     carnet_app::analytics::request::parse_period(&input, ctx.today).map_err(AppError::Invalid)?;
     input.set("compare", "previous");
-    let mut cache = engine::Cache::default();
-    let mut out = Vec::new();
-    for id in boards::figures(db, v.user.id).await? {
-        let Ok(m) = metrics::find(&id) else { continue };
-        let mut f = FigureOut {
-            metric: m.id.to_string(),
-            name: m.name(v.user.locale).to_string(),
-            unit: m.unit,
-            period: None,
-            value: None,
-            previous: None,
-            change_percent: None,
-            last_year: None,
-            change_last_year_percent: None,
-            error: None,
-        };
-        match carnet_app::analytics::request::parse(m.id, &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
-            Ok(mut r) => {
-                r.also = Some(r.period.year_before());
-                let vals = engine::values_cached(db, &ctx.cat.sales, &r, engine::Source::Facts, &mut cache).await?;
-                f.period = Some(PeriodOut {
-                    from: vals.period.from.to_string(),
-                    to: vals.period.to.to_string(),
-                });
-                f.value = vals.total.value;
-                f.previous = vals.total.compare;
-                f.change_percent = change(vals.total.value, vals.total.compare);
-                f.last_year = vals.also;
-                f.change_last_year_percent = change(vals.total.value, vals.also);
+    let figures = ctx.flash_figures(db, &v.user, &input).await?;
+    Ok(figures
+        .into_iter()
+        .map(|(m, values)| {
+            let mut f = FigureOut {
+                metric: m.id.to_string(),
+                name: m.name(v.user.locale).to_string(),
+                unit: m.unit,
+                period: None,
+                value: None,
+                previous: None,
+                change_percent: None,
+                last_year: None,
+                change_last_year_percent: None,
+                error: None,
+            };
+            match values {
+                Ok(vals) => {
+                    f.period = Some(PeriodOut {
+                        from: vals.period.from.to_string(),
+                        to: vals.period.to.to_string(),
+                    });
+                    f.value = vals.total.value;
+                    f.previous = vals.total.compare;
+                    f.change_percent = change(vals.total.value, vals.total.compare);
+                    f.last_year = vals.also;
+                    f.change_last_year_percent = change(vals.total.value, vals.also);
+                }
+                Err(e) => f.error = Some(e.summary()),
             }
-            Err(e) => f.error = Some(e.summary()),
-        }
-        out.push(f);
-    }
-    Ok(out)
+            f
+        })
+        .collect())
 }
 
 pub async fn get_figures(State(s): State<AppState>, ApiUser(v): ApiUser, Query(p): Query<FigureParams>) -> ApiResult {

@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use carnet_app::analytics::request::sees_everyone;
-use carnet_app::analytics::{boards, engine, Context};
+use carnet_app::analytics::{boards, Context};
 use carnet_app::AppError;
 use carnet_domain::i18n::Fmt;
 use carnet_domain::metrics::{self, Unit};
@@ -98,14 +98,8 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
     if let (true, Some(r)) = (everyone, rep) {
         input.set("owner", r.to_string());
     }
-    let ids = boards::figures(db, v.user.id).await?;
     let mut figures = Vec::new();
-    let mut cache = engine::Cache::default();
-    for id in &ids {
-        let m = match metrics::find(id) {
-            Ok(m) => m,
-            Err(_) => continue,
-        };
+    for (m, values) in ctx.flash_figures(db, &v.user, &input).await? {
         let mut f = Figure {
             id: m.id,
             name: m.name(v.user.locale).to_string(),
@@ -115,10 +109,8 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
             last_year: ("—".into(), "flat"),
             error: None,
         };
-        match carnet_app::analytics::request::parse(id, &input, &ctx.cat, &v.user, ctx.today, &ctx.currency) {
-            Ok(mut r) => {
-                r.also = Some(r.period.year_before());
-                let vals = engine::values_cached(db, &ctx.cat.sales, &r, engine::Source::Facts, &mut cache).await?;
+        match values {
+            Ok(vals) => {
                 f.value = show_value(&fmt, m.unit, vals.total.value, &ctx.currency);
                 f.previous = show_change(&fmt, change(vals.total.value, vals.total.compare));
                 f.last_year = show_change(&fmt, change(vals.total.value, vals.also));
@@ -127,6 +119,11 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
         }
         figures.push(f);
     }
+    let chosen = metrics::CATALOGUE
+        .iter()
+        .filter(|m| everyone || !m.managers_only)
+        .map(|m| (m.id, m.name(v.user.locale).to_string(), figures.iter().any(|f| f.id == m.id)))
+        .collect();
     let p = carnet_app::analytics::request::parse_period(&input, ctx.today).map_err(AppError::Invalid)?;
     Ok(Strip {
         figures,
@@ -147,11 +144,7 @@ pub async fn strip(s: &AppState, v: &Viewer, pairs: &[(String, String)]) -> Resu
         } else {
             vec![]
         },
-        chosen: metrics::CATALOGUE
-            .iter()
-            .filter(|m| everyone || !m.managers_only)
-            .map(|m| (m.id, m.name(v.user.locale).to_string(), ids.iter().any(|x| x == m.id)))
-            .collect(),
+        chosen,
     })
 }
 
