@@ -120,7 +120,12 @@ fn caller(h: &HeaderMap) -> Option<String> {
 async fn idempotent(s: AppState, req: Request, next: Next, key: String) -> Response {
     let (mut parts, body) = req.into_parts();
     let user = match ApiUser::from_request_parts(&mut parts, &s).await {
-        Ok(ApiUser(v)) => v.user.id,
+        Ok(ApiUser(v)) => {
+            let id = v.user.id;
+            // Handed on: the handler does not authenticate the caller again.
+            parts.extensions.insert(v);
+            id
+        }
         Err(e) => return e.into_response(),
     };
     let Ok(bytes) = to_bytes(body, crate::API_BODY_LIMIT).await else {
