@@ -108,15 +108,8 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(carnet_app::registry()).await
 }
 
-/// A running Carnet filled with the demo company, signed in as its
-/// administrator, without a rate limit (for tests that send many requests).
-pub async fn spawn_demo() -> TestApp {
-    let (addr, carnet, dir, url, contract) = spawn_empty_with(carnet_app::registry(), ApiLimits::OFF).await;
-    carnet_app::demo::fill(&carnet, 7).await.unwrap();
-    let admin = users::find_by_email(&carnet.db, carnet_app::demo::DEMO_ADMIN)
-        .await
-        .unwrap()
-        .unwrap();
+/// The test handle of a started Carnet, with an API key for `admin`.
+async fn signed_in(addr: SocketAddr, carnet: Carnet, dir: PathBuf, url: String, contract: Arc<Contract>, admin: User) -> TestApp {
     let (_, key) = keys::create(&carnet.db, admin.id, "tests").await.unwrap();
     TestApp {
         url,
@@ -130,6 +123,18 @@ pub async fn spawn_demo() -> TestApp {
     }
 }
 
+/// A running Carnet filled with the demo company, signed in as its
+/// administrator, without a rate limit (for tests that send many requests).
+pub async fn spawn_demo() -> TestApp {
+    let (addr, carnet, dir, url, contract) = spawn_empty_with(carnet_app::registry(), ApiLimits::OFF).await;
+    carnet_app::demo::fill(&carnet, 7).await.unwrap();
+    let admin = users::find_by_email(&carnet.db, carnet_app::demo::DEMO_ADMIN)
+        .await
+        .unwrap()
+        .unwrap();
+    signed_in(addr, carnet, dir, url, contract, admin).await
+}
+
 /// A running Carnet whose registry the test chose.
 pub async fn spawn_app_with(registry: carnet_app::platform::registry::Registry) -> TestApp {
     let (addr, carnet, dir, url, contract) = spawn_empty_with(registry, ApiLimits::default()).await;
@@ -139,17 +144,7 @@ pub async fn spawn_app_with(registry: carnet_app::platform::registry::Registry) 
     )
     .await
     .unwrap();
-    let (_, key) = keys::create(&carnet.db, admin.id, "tests").await.unwrap();
-    TestApp {
-        url,
-        addr,
-        carnet,
-        admin,
-        key,
-        http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        dir,
-        contract,
-    }
+    signed_in(addr, carnet, dir, url, contract, admin).await
 }
 
 impl TestApp {
