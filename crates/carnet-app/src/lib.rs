@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod mail;
 pub mod platform;
 pub mod records;
 pub mod sales;
@@ -26,6 +27,8 @@ pub struct Carnet {
     pub files_dir: PathBuf,
     /// Largest accepted attachment, in bytes.
     pub max_upload_bytes: usize,
+    /// The SMTP relay and this node's sending pace.
+    pub mailer: std::sync::Arc<mail::Mailer>,
 }
 
 /// Every capability's job kinds, event subscribers and watchers: the one place
@@ -37,6 +40,7 @@ pub fn registry() -> platform::registry::Registry {
     let r = sales::register(r);
     let r = analytics::register(r);
     let r = settings::register(r);
+    let r = mail::register(r);
     agenda::register(r)
 }
 
@@ -56,11 +60,33 @@ impl Carnet {
         sales::seed_defaults(&db).await?;
         agenda::seed_defaults(&db).await?;
         analytics::boards::ensure_default(&db).await?;
+        mail::seed_defaults(&db).await?;
+        agenda::calendar::instance_id(&db).await?;
+        platform::signing::install(&db, "http://localhost:8080").await?;
         std::fs::create_dir_all(&files_dir).map_err(AppError::internal)?;
         Ok(Carnet {
             db,
             files_dir,
             max_upload_bytes: 10 * 1024 * 1024,
+            mailer: std::sync::Arc::new(mail::Mailer::new(None, "localhost")),
         })
+    }
+
+    /// Sends through this relay (none: messages wait in the outbox).
+    pub fn with_relay(mut self, relay: Option<mail::smtp::Relay>) -> Self {
+        let hello = self.site().map(|s| s.host()).unwrap_or_else(|_| "localhost".into());
+        self.mailer = std::sync::Arc::new(mail::Mailer::new(relay, &hello));
+        self
+    }
+
+    /// Where people reach this installation: every link Carnet hands out is built from it.
+    pub fn set_public_url(&self, url: &str) {
+        if let Ok(site) = self.site() {
+            site.set_public_url(url);
+        }
+    }
+
+    pub fn site(&self) -> Result<std::sync::Arc<platform::signing::Site>, AppError> {
+        platform::signing::site(self.db.shared())
     }
 }

@@ -17,6 +17,7 @@ fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

@@ -31,10 +31,6 @@ pub struct AppState {
     pub booking_limiter: Arc<ratelimit::Limiter>,
     /// Set when Carnet is served over TLS (directly or behind a proxy): cookies get `Secure`.
     pub secure_cookies: bool,
-    /// The address people reach Carnet at (`https://crm.example.com`): links
-    /// Carnet hands out (calendar feeds) are built from it, never from the
-    /// request's `Host` header, when it is set.
-    pub public_url: Option<String>,
     /// The API's pace per caller and per address, and where it is counted.
     pub api_limits: api::guard::ApiLimits,
     pub api_throttle: Arc<ratelimit::Throttle>,
@@ -52,7 +48,6 @@ impl AppState {
             login_limiter: Arc::new(ratelimit::Limiter::new(10, 15 * 60)),
             booking_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
             secure_cookies,
-            public_url: None,
             api_limits: api::guard::ApiLimits::default(),
             api_throttle: Arc::new(ratelimit::Throttle::default()),
             contract: None,
@@ -71,9 +66,12 @@ impl AppState {
         self
     }
 
-    /// With a public base URL (see [`AppState::public_url`]).
-    pub fn with_public_url(mut self, url: Option<String>) -> Self {
-        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+    /// With a public base URL: every link Carnet hands out is built from it
+    /// (it is the Carnet's, shared by every server of the process).
+    pub fn with_public_url(self, url: Option<String>) -> Self {
+        if let Some(u) = url {
+            self.carnet.set_public_url(&u);
+        }
         self
     }
 }

@@ -1,6 +1,8 @@
 //! What the `carnet` binary does, as a library so that tests and benchmarks start
 //! the same server the command starts.
 
+pub mod smtp_sink;
+
 use carnet_app::{AppError, Carnet};
 use std::path::PathBuf;
 
@@ -27,6 +29,8 @@ pub struct Config {
     pub job_lease_secs: i64,
     /// API requests a minute per key or session (twice as many per address); 0: no limit.
     pub api_rate_limit: u32,
+    /// The SMTP relay (`--smtp-url`); none: emails wait in the outbox.
+    pub smtp: Option<carnet_app::mail::smtp::Relay>,
 }
 
 pub fn init_logging() {
@@ -45,7 +49,11 @@ pub fn init_logging() {
 }
 
 pub async fn open(cfg: &Config) -> Result<Carnet, AppError> {
-    Carnet::open(&cfg.database_url, cfg.files_dir.clone()).await
+    let carnet = Carnet::open(&cfg.database_url, cfg.files_dir.clone()).await?;
+    if let Some(url) = &cfg.public_url {
+        carnet.set_public_url(url);
+    }
+    Ok(carnet.with_relay(cfg.smtp.clone()))
 }
 
 /// Prints where Carnet listens, the setup link on a database without users,
@@ -68,6 +76,10 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", cfg.listen)))?;
     let addr = listener.local_addr().map_err(AppError::internal)?;
+    // Without a configured public address, links point where this server listens.
+    if cfg.public_url.is_none() {
+        carnet.set_public_url(&format!("http://{addr}"));
+    }
     print_ready(&carnet, addr, login).await?;
     let db = carnet.db.clone();
     // Background workers run the durable job queue beside the web server.
@@ -83,7 +95,6 @@ pub async fn run_server(carnet: Carnet, cfg: &Config, login: Option<(&str, &str)
         })
         .collect();
     let state = carnet_web::AppState::new(carnet, cfg.secure_cookies)
-        .with_public_url(cfg.public_url.clone())
         .with_api_limits(carnet_web::api::guard::ApiLimits::per_minute(cfg.api_rate_limit));
     carnet_web::serve(state, listener, shutdown_signal())
         .await

@@ -41,6 +41,11 @@ struct ServeArgs {
     /// address); beyond, 429 with Retry-After. 0 turns the limit off.
     #[arg(long, env = "CARNET_API_RATE_LIMIT", default_value_t = carnet::DEFAULT_API_RATE_LIMIT)]
     api_rate_limit: u32,
+    /// The SMTP relay emails go through: smtp://user:password@host:587 (STARTTLS),
+    /// smtps://…:465 (TLS from the start), or smtp://host:25?tls=none for a
+    /// local relay. Without one, emails wait in the outbox.
+    #[arg(long, env = "CARNET_SMTP_URL", value_parser = smtp_url, hide_env_values = true)]
+    smtp_url: Option<carnet_app::mail::smtp::Relay>,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +90,21 @@ enum Command {
     },
     /// Print the API's OpenAPI 3.1 document (also served at /api/openapi.json).
     Openapi,
+    /// Email: accept delivery reports.
+    Mail {
+        #[command(subcommand)]
+        action: MailAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailAction {
+    /// Read a delivery status notification (RFC 3464) from standard input and
+    /// suppress the addresses it reports as failed for good.
+    Bounce {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,7 +175,12 @@ fn config(db: &DbArgs, serve: Option<&ServeArgs>) -> Config {
         public_url: serve.and_then(|s| s.public_url.clone()),
         job_lease_secs: serve.map_or(carnet::DEFAULT_JOB_LEASE_SECS, |s| s.job_lease_secs),
         api_rate_limit: serve.map_or(carnet::DEFAULT_API_RATE_LIMIT, |s| s.api_rate_limit),
+        smtp: serve.and_then(|s| s.smtp_url.clone()),
     }
+}
+
+fn smtp_url(raw: &str) -> Result<carnet_app::mail::smtp::Relay, String> {
+    carnet_app::mail::smtp::Relay::parse(raw)
 }
 
 /// An http(s) base URL without a query or fragment.
@@ -274,6 +299,23 @@ async fn main() {
                 println!("{n} days of pipeline history rebuilt");
             }
         },
+        Command::Mail {
+            action: MailAction::Bounce { db },
+        } => {
+            let carnet = open(&config(&db, None)).await.unwrap_or_else(|e| fail(e));
+            let mut raw = Vec::new();
+            std::io::stdin()
+                .take(carnet_app::mail::bounces::MAX_REPORT as u64 + 1)
+                .read_to_end(&mut raw)
+                .unwrap_or_else(|e| fail(e));
+            let report = carnet_app::mail::bounces::accept(&carnet.db, &raw, "dsn")
+                .await
+                .unwrap_or_else(|e| fail(e));
+            for r in &report.recipients {
+                println!("{} {} {}", r.address, r.action, r.status);
+            }
+            println!("{} address(es) suppressed", report.suppressed.len());
+        }
         Command::Openapi => {
             println!("{:#}", carnet_web::api::openapi::build());
         }

@@ -37,6 +37,14 @@ pub async fn instance_id(db: &Db) -> Result<String> {
         .await?)
 }
 
+/// The installation's id read in a transaction (created at start by [`instance_id`]).
+pub async fn instance_id_in(h: &mut impl crate::db::Handle) -> Result<String> {
+    q("SELECT value FROM app_settings WHERE key = 'instance_id'")
+        .scalar_opt::<String>(h)
+        .await?
+        .ok_or_else(|| AppError::internal("the instance id is created at start"))
+}
+
 /// Makes a new subscription token for a user, revoking the previous ones.
 pub async fn new_token(db: &Db, user_id: i64) -> Result<String> {
     let token = random_token();
@@ -115,7 +123,7 @@ fn utc(ts: i64) -> String {
         .unwrap_or_default()
 }
 
-fn event(a: &Action, types: &[ActionTypeDef], host: &str, lines: &mut Vec<String>) {
+fn event(a: &Action, types: &[ActionTypeDef], host: &str, people: &[String], lines: &mut Vec<String>) {
     let kind = types.iter().find(|t| t.id == a.type_id).map(|t| t.name.as_str()).unwrap_or("");
     lines.push("BEGIN:VEVENT".into());
     lines.push(format!("UID:action-{}@{host}", a.id));
@@ -145,6 +153,7 @@ fn event(a: &Action, types: &[ActionTypeDef], host: &str, lines: &mut Vec<String
         Some("cancelled") | Some("rescheduled") => "CANCELLED",
         _ => "CONFIRMED",
     };
+    lines.extend(people.iter().cloned());
     lines.push(format!("STATUS:{status}"));
     lines.push("TRANSP:OPAQUE".into());
     lines.push("END:VEVENT".into());
@@ -152,17 +161,54 @@ fn event(a: &Action, types: &[ActionTypeDef], host: &str, lines: &mut Vec<String
 
 /// A calendar of these actions.
 pub fn render(name: &str, list: &[Action], types: &[ActionTypeDef], host: &str) -> String {
-    let mut lines = vec![
+    let mut lines = header("PUBLISH");
+    lines.push(format!("X-WR-CALNAME:{}", text(name)));
+    for a in list {
+        event(a, types, host, &[], &mut lines);
+    }
+    finish(lines)
+}
+
+fn header(method: &str) -> Vec<String> {
+    vec![
         "BEGIN:VCALENDAR".to_string(),
         "VERSION:2.0".into(),
         "PRODID:-//Carnet//Carnet CRM//EN".into(),
         "CALSCALE:GREGORIAN".into(),
-        "METHOD:PUBLISH".into(),
-        format!("X-WR-CALNAME:{}", text(name)),
+        format!("METHOD:{method}"),
+    ]
+}
+
+/// An invitation (iTIP, RFC 5546) to one attendee: `REQUEST` for a new or moved
+/// appointment, `CANCEL` for a cancelled one; the same UID every time and the
+/// action's SEQUENCE, so the attendee's calendar updates its copy.
+pub fn invitation(
+    a: &Action,
+    types: &[ActionTypeDef],
+    host: &str,
+    method: &str,
+    organizer: &(String, String),
+    attendee: &(String, String),
+) -> String {
+    let mut lines = header(method);
+    let people = [
+        format!("ORGANIZER;CN={}:mailto:{}", param(&organizer.0), organizer.1),
+        format!(
+            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{}",
+            param(&attendee.0),
+            attendee.1
+        ),
     ];
-    for a in list {
-        event(a, types, host, &mut lines);
-    }
+    event(a, types, host, &people, &mut lines);
+    finish(lines)
+}
+
+/// A parameter value (CN): quoted, without the characters a quoted value may not hold.
+fn param(s: &str) -> String {
+    format!("\"{}\"", s.chars().filter(|c| !matches!(c, '"' | '\r' | '\n')).collect::<String>())
+}
+
+fn finish(mut lines: Vec<String>) -> String {
     lines.push("END:VCALENDAR".into());
     let mut out = String::new();
     for l in lines {

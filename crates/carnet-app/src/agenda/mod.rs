@@ -19,8 +19,13 @@ use carnet_domain::values::required_name;
 use carnet_domain::FieldErrors;
 
 pub async fn types(db: &Db) -> Result<Vec<ActionTypeDef>> {
+    types_in(&mut db.conn().await?).await
+}
+
+/// The action types, read through any handle (a writer's transaction).
+pub async fn types_in(h: &mut impl crate::db::Handle) -> Result<Vec<ActionTypeDef>> {
     let rows: Vec<(i64, String, String, String, String)> = q("SELECT id, name, color, icon, kind FROM action_types ORDER BY position, id")
-        .fetch_all(&mut db.conn().await?)
+        .fetch_all(h)
         .await?;
     Ok(rows
         .into_iter()

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "snapshot_days", include_str!("../../migrations/0017_snapshot_days.sql")),
     (18, "weighted_exact", include_str!("../../migrations/0018_weighted_exact.sql")),
     (19, "snapshot_stalled", include_str!("../../migrations/0019_snapshot_stalled.sql")),
+    (20, "mail", include_str!("../../migrations/0020_mail.sql")),
 ];
 
 impl Dialect {

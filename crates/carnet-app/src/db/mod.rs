@@ -46,6 +46,9 @@ pub struct Shared {
     registry: OnceLock<Arc<Registry>>,
     /// The settings catalogue and the version it was read at (see `settings::catalog`).
     pub catalog: std::sync::Mutex<Option<(i64, Arc<carnet_domain::records::Catalog>)>>,
+    /// Where people reach this installation and the key it signs links with
+    /// (set at start, see `platform::signing`).
+    pub site: OnceLock<Arc<crate::platform::signing::Site>>,
 }
 
 impl Shared {

@@ -44,10 +44,20 @@ pub enum EventKind {
     BookingCancelled,
     /// A settings section changed (statuses, tags, custom fields, pipelines…).
     SettingsChanged,
+    /// The relay accepted an email of the outbox.
+    EmailSent,
+    /// A person (not a proxy or scanner) opened an email.
+    EmailOpened,
+    /// A person clicked a link of an email.
+    EmailClicked,
+    /// An address bounced for good (at send time or by a delivery report).
+    EmailBounced,
+    /// A recipient unsubscribed from marketing emails.
+    Unsubscribed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::RecordCreated,
         EventKind::RecordUpdated,
         EventKind::RecordDeleted,
@@ -64,6 +74,11 @@ impl EventKind {
         EventKind::BookingMade,
         EventKind::BookingCancelled,
         EventKind::SettingsChanged,
+        EventKind::EmailSent,
+        EventKind::EmailOpened,
+        EventKind::EmailClicked,
+        EventKind::EmailBounced,
+        EventKind::Unsubscribed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +99,11 @@ impl EventKind {
             EventKind::BookingMade => "booking_made",
             EventKind::BookingCancelled => "booking_cancelled",
             EventKind::SettingsChanged => "settings_changed",
+            EventKind::EmailSent => "email_sent",
+            EventKind::EmailOpened => "email_opened",
+            EventKind::EmailClicked => "email_clicked",
+            EventKind::EmailBounced => "email_bounced",
+            EventKind::Unsubscribed => "unsubscribed",
         }
     }
 

@@ -802,9 +802,9 @@ pub async fn delete_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id
     done()
 }
 
-pub async fn create_feed(State(s): State<AppState>, ApiUser(v): ApiUser, headers: axum::http::HeaderMap) -> ApiResult {
+pub async fn create_feed(State(s): State<AppState>, ApiUser(v): ApiUser) -> ApiResult {
     let token = carnet_app::agenda::calendar::new_token(&s.carnet.db, v.user.id).await?;
-    let url = crate::pages::calendar::feed_url(&s, &headers, &token);
+    let url = crate::pages::calendar::feed_url(&s, &token)?;
     Ok((StatusCode::CREATED, Json(FeedOut { url })).into_response())
 }
 

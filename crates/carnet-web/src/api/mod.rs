@@ -6,6 +6,7 @@
 mod agenda;
 pub mod contract;
 pub mod guard;
+mod mail;
 pub mod metrics;
 pub mod openapi;
 mod records;
@@ -20,10 +21,17 @@ use carnet_app::AppError;
 
 /// Every operation of the API, module by module.
 pub fn ops() -> Vec<openapi::Op> {
-    [records::ops(), settings::ops(), sales::ops(), agenda::ops(), metrics::ops()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        records::ops(),
+        settings::ops(),
+        sales::ops(),
+        agenda::ops(),
+        metrics::ops(),
+        mail::ops(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The API's router, built from [`ops`]: what is served is what is documented.

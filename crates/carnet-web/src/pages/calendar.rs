@@ -6,7 +6,7 @@ use super::{OrPage, PageResult};
 use crate::auth::PageUser;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -63,12 +63,8 @@ async fn download(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Pa
     Ok(ics(body, Some(&format!("action-{id}.ics"))))
 }
 
-/// The subscription URL for a token: from the configured public URL, or, when
-/// none is set, as seen by this request.
-pub fn feed_url(s: &AppState, headers: &HeaderMap, token: &str) -> String {
-    if let Some(base) = &s.public_url {
-        return format!("{base}/calendar/{token}.ics");
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{}://{host}/calendar/{token}.ics", if s.secure_cookies { "https" } else { "http" })
+/// The subscription URL for a token, built from the public address (never
+/// from the request's `Host` header, which anyone can set).
+pub fn feed_url(s: &AppState, token: &str) -> Result<String, carnet_app::AppError> {
+    Ok(s.carnet.site()?.url(&format!("/calendar/{token}.ics")))
 }

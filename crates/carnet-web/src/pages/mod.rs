@@ -6,6 +6,7 @@ mod analysis;
 mod booking;
 pub mod calendar;
 mod home;
+mod mail;
 mod records;
 mod sales;
 mod session;
@@ -42,6 +43,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(analysis::routes())
         .merge(calendar::routes())
         .merge(booking::routes())
+        .merge(mail::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))

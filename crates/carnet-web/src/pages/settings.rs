@@ -37,6 +37,7 @@ pub const SECTIONS: &[&str] = &[
     "sales_lists",
     "agenda",
     "analysis",
+    "email",
     "users",
     "jobs",
 ];
@@ -60,6 +61,8 @@ struct SettingsPage {
     /// The reporting zone (analysis section) and the zones to choose from.
     report_zone: String,
     zones: Vec<&'static str>,
+    /// The email section: settings, sending status, messages to decide, templates, suppressions.
+    email: Option<EmailSection>,
     error: Option<String>,
     draft: RawInput,
     saved: bool,
@@ -197,6 +200,11 @@ async fn settings_page(
         } else {
             vec![]
         },
+        email: if section == "email" {
+            Some(email_section(s, &fmt).await.or_page(v)?)
+        } else {
+            None
+        },
         cat,
         saved,
         l: Layout::new(v, fmt.t("settings.title"), "settings"),
@@ -208,6 +216,144 @@ async fn settings_page(
     } else {
         render(&page)
     })
+}
+
+/// The email section's view.
+struct EmailSection {
+    settings: carnet_app::mail::MailSettings,
+    relay: Option<String>,
+    counts: Vec<(String, i64)>,
+    last_error: Option<(String, String)>,
+    /// Messages whose delivery is unknown, then failed ones: (id, to, subject, when, error).
+    unknown: Vec<(i64, String, String, String, String)>,
+    failed: Vec<(i64, String, String, String, String)>,
+    /// (id, key, language, name, category, subject, html, preview subject, preview html, built-in)
+    templates: Vec<TemplateView>,
+    /// (address, reason, source, when)
+    suppressions: Vec<(String, String, String, String)>,
+}
+
+struct TemplateView {
+    id: i64,
+    key: String,
+    locale: String,
+    name: String,
+    category: String,
+    subject: String,
+    html: String,
+    preview_subject: String,
+    preview_html: String,
+    builtin: bool,
+}
+
+async fn email_section(s: &AppState, fmt: &carnet_domain::i18n::Fmt) -> Result<EmailSection, AppError> {
+    use carnet_app::mail::{self, library, outbox, suppression, templates};
+    let db = &s.carnet.db;
+    let status = mail::status(&s.carnet).await?;
+    let rows = |list: Vec<outbox::Email>| {
+        list.into_iter()
+            .map(|e| {
+                (
+                    e.id,
+                    e.to_address,
+                    e.subject,
+                    fmt.datetime(e.sending_at.unwrap_or(e.queued_at)),
+                    e.last_error.unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let templates = library::list(db)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let sample = templates::Merge::sample(t.locale == "fr");
+            let (preview_subject, preview_html) = match library::render(&t, &sample) {
+                Ok(r) => (r.subject, r.html),
+                Err(e) => (e.to_string(), String::new()),
+            };
+            TemplateView {
+                id: t.id,
+                key: t.template_key,
+                locale: t.locale,
+                name: t.name,
+                category: t.category,
+                subject: t.subject,
+                html: t.html,
+                preview_subject,
+                preview_html,
+                builtin: t.builtin,
+            }
+        })
+        .collect();
+    Ok(EmailSection {
+        settings: mail::MailSettings::load(&mut db.conn().await?).await?,
+        relay: status.relay,
+        counts: status.counts.into_iter().collect(),
+        last_error: status
+            .last_error
+            .map(|e| (e, status.last_error_at.map(|t| fmt.datetime(t)).unwrap_or_default())),
+        unknown: rows(outbox::list(db, Some("unknown"), None, None, 100).await?),
+        failed: rows(outbox::list(db, Some("failed"), None, None, 20).await?),
+        templates,
+        suppressions: suppression::list(db, 200)
+            .await?
+            .into_iter()
+            .map(|x| (x.address, x.reason, x.source, fmt.datetime(x.created_at)))
+            .collect(),
+    })
+}
+
+/// Email: the sender and pace, the test email, decisions on messages, templates, suppressions.
+async fn post_email(s: &AppState, v: &Viewer, i: &RawInput) -> Result<(), AppError> {
+    use carnet_app::mail::{self, library, outbox, suppression};
+    let db = &s.carnet.db;
+    let template_input = || -> Result<library::TemplateInput, AppError> {
+        Ok(library::TemplateInput {
+            template_key: i.one("template_key").to_string(),
+            locale: i.one("locale").to_string(),
+            name: i.one("name").to_string(),
+            category: match i.one("category") {
+                "marketing" => outbox::Category::Marketing,
+                "transactional" => outbox::Category::Transactional,
+                _ => return Err(AppError::field("category", "must be transactional or marketing")),
+            },
+            subject: i.one("subject").to_string(),
+            html: i.one("html").to_string(),
+        })
+    };
+    match i.one("op") {
+        "settings" => {
+            let per_minute = i
+                .one("per_minute")
+                .trim()
+                .parse()
+                .map_err(|_| AppError::field("per_minute", "must be a whole number from 0 to 100000"))?;
+            mail::MailSettings::save(
+                db,
+                &mail::MailSettingsInput {
+                    sender_name: i.one("sender_name").to_string(),
+                    sender_address: i.one("sender_address").to_string(),
+                    tracking: checked(i, "tracking"),
+                    per_minute,
+                },
+            )
+            .await
+            .map(drop)
+        }
+        "test" => mail::owed::test_email(db, v.user.id).await.map(drop),
+        "delivered" => outbox::decide(db, id_of(i, "id")?, true).await,
+        "again" => outbox::decide(db, id_of(i, "id")?, false).await,
+        "template_create" => library::create(db, &template_input()?).await.map(drop),
+        "template_update" => library::update(db, id_of(i, "id")?, &template_input()?).await,
+        "template_delete" => library::delete(db, id_of(i, "id")?).await,
+        "suppress" => {
+            let source = format!("user {}", v.user.id);
+            suppression::add_manual(db, i.one("address"), suppression::Reason::Manual, &source, None).await
+        }
+        "unsuppress" => suppression::remove(db, i.one("address")).await,
+        _ => Err(AppError::NotFound),
+    }
 }
 
 /// The agenda section: action types, follow-up and recurring rules, each rule
@@ -370,6 +516,7 @@ async fn section_post(
         "sales_lists" => post_sales_lists(db, i).await,
         "agenda" => post_agenda(db, i).await,
         "analysis" => post_analysis(db, i).await,
+        "email" => post_email(&s, &v, i).await,
         _ => Err(AppError::NotFound),
     };
     match result {
@@ -679,6 +826,8 @@ struct ProfilePage {
     hours: Vec<(String, String, String)>,
     appointment_types: Vec<(i64, String)>,
     name: String,
+    /// The name the user's emails go out under (empty: their name).
+    sender_name: String,
     email: String,
     locale: String,
     tz: String,
@@ -734,6 +883,7 @@ async fn profile_page(
             .map(|t| (t.id, t.name))
             .collect(),
         name: v.user.name.clone(),
+        sender_name: carnet_app::mail::sender_name(db, v.user.id).await.or_page(v)?.unwrap_or_default(),
         email: v.user.email.clone(),
         locale: v.user.locale.as_str().into(),
         tz: v.user.tz.name().into(),
@@ -755,12 +905,7 @@ async fn profile(State(s): State<AppState>, PageUser(v): PageUser, Query(q): Que
     profile_page(&s, &v, None, None, q.saved.is_some()).await
 }
 
-async fn profile_post(
-    State(s): State<AppState>,
-    PageUser(v): PageUser,
-    headers: axum::http::HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> PageResult {
+async fn profile_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
     let i = checked_form(&v, pairs)?;
     let db = &s.carnet.db;
     let result: Result<Option<String>, AppError> = async {
@@ -783,6 +928,7 @@ async fn profile_post(
                     },
                 )
                 .await?;
+                carnet_app::mail::set_sender_name(db, v.user.id, Some(i.one("sender_name"))).await?;
                 Ok(None)
             }
             "password" => {
@@ -795,9 +941,8 @@ async fn profile_post(
             "create_key" => Ok(Some(keys::create(db, v.user.id, i.one("name")).await?.1)),
             "calendar" => Ok(Some(super::calendar::feed_url(
                 &s,
-                &headers,
                 &carnet_app::agenda::calendar::new_token(db, v.user.id).await?,
-            ))),
+            )?)),
             "revoke_calendar" => carnet_app::agenda::calendar::revoke(db, v.user.id).await.map(|_| None),
             "booking" => {
                 let num = |k: &str, default: i64| -> Result<i64, AppError> {

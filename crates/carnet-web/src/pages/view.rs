@@ -229,8 +229,47 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
                 format!("{}: {} → {} ({reason})", fmt.t("feed.stage_changed"), s("from"), s("to"))
             }
         }
+        "email" => format!("{} “{}” {} {}", fmt.t("feed.email"), s("subject"), fmt.t("email.to"), s("to")),
+        "unsubscribed" => fmt.t("feed.unsubscribed").to_string(),
         other => other.to_string(),
     }
+}
+
+/// Adds to the email entries of a timeline what became of each message: its
+/// state, and a person's opens and clicks ("opened twice, clicked …").
+pub async fn describe_emails(
+    db: &carnet_app::Db,
+    entries: &[Entry],
+    views: &mut [EntryView],
+    fmt: &Fmt,
+) -> Result<(), carnet_app::AppError> {
+    let ids: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.kind == "email")
+        .filter_map(|e| e.data_json()["email_id"].as_i64())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let summaries = carnet_app::mail::outbox::summaries(db, &ids).await?;
+    for (e, v) in entries.iter().zip(views.iter_mut()) {
+        let Some(sum) = e.data_json()["email_id"].as_i64().and_then(|id| summaries.get(&id)) else {
+            continue;
+        };
+        let mut parts = vec![fmt.t(&format!("email.status_{}", sum.status)).to_string()];
+        if sum.status == "sent" {
+            parts.push(match sum.opens {
+                0 => fmt.t("email.not_opened").to_string(),
+                1 => format!("{} {}", fmt.t("email.opened"), fmt.t("email.once")),
+                n => format!("{} {n} {}", fmt.t("email.opened"), fmt.t("email.times")),
+            });
+        }
+        if !sum.clicked.is_empty() {
+            parts.push(format!("{} {}", fmt.t("email.clicked"), sum.clicked.join(", ")));
+        }
+        v.text = format!("{} — {}", v.text, parts.join(", "));
+    }
+    Ok(())
 }
 
 pub fn entry_view(e: &Entry, fmt: &Fmt, viewer_id: i64, is_admin: bool) -> EntryView {

@@ -254,6 +254,69 @@ async fn every_writer_records_its_events_in_its_transaction() {
     last = got.last().unwrap().id;
     expect("a cancelled booking", got, &[(BookingCancelled, "action")], Some(booked), None);
 
+    // An email: sent by its job, opened and clicked by a person, unsubscribed, bounced.
+    let sink = carnet::smtp_sink::Sink::start().await;
+    let mailer = app
+        .carnet
+        .clone()
+        .with_relay(Some(carnet_app::mail::smtp::Relay::parse(&sink.url()).unwrap()));
+    let (s, m) = app
+        .post(
+            "/api/v1/emails",
+            json!({"contact_id": contact, "to": "eve@client.example", "subject": "Hello", "body": "See https://acme.example/x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let mid = m["id"].as_i64().unwrap();
+    assert!(events_since(&app, last).await.is_empty(), "queueing is not an event");
+    {
+        use carnet_app::platform::registry::JobKind;
+        carnet_app::mail::outbox::Send::run_alone(&mailer, carnet_app::mail::outbox::SendPayload { email_id: mid })
+            .await
+            .unwrap();
+    }
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect("an email sent", got, &[(EmailSent, "email")], Some(mid), admin);
+    let site = app.carnet.site().unwrap();
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 3600));
+    let ua = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0";
+    for url in [
+        carnet_app::mail::tracking::open_url(&site, mid),
+        carnet_app::mail::tracking::click_url(&site, mid, 0),
+    ] {
+        let res = app.http.get(url).header("user-agent", ua).send().await.unwrap();
+        assert!(res.status().is_success() || res.status().is_redirection());
+    }
+    app.carnet.db.clock().pin(None);
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect(
+        "opened and clicked",
+        got,
+        &[(EmailOpened, "email"), (EmailClicked, "email")],
+        Some(mid),
+        None,
+    );
+    app.http
+        .post(carnet_app::mail::compose::unsubscribe_url(&site, mid))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect("an unsubscribe", got, &[(Unsubscribed, "email")], Some(mid), None);
+    let report = format!(
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\nFinal-Recipient: rfc822; eve@client.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {}\r\n\r\n--B--\r\n",
+        m["message_id"].as_str().unwrap()
+    );
+    let (s, r) = app.post("/api/v1/mail/bounces", json!({"message": report})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect("a bounce", got, &[(EmailBounced, "email")], Some(mid), None);
+
     for (path, entity, id) in [
         ("opportunities", "opportunity", lost),
         ("contacts", "contact", contact),

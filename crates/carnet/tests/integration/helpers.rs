@@ -93,6 +93,7 @@ async fn spawn_empty_with(
     let carnet = Carnet::open_with(&url, dir.join("files"), registry).await.expect("Carnet opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    carnet.set_public_url(&format!("http://{addr}"));
     let mut contract = Contract::new(carnet_web::api::openapi::build());
     // While mending the document: see every violation, not the first of each test.
     contract.report_only = std::env::var("CARNET_CONTRACT_REPORT").is_ok();

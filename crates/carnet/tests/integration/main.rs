@@ -13,6 +13,7 @@ mod api_document;
 mod api_limits;
 mod booking;
 mod browser;
+mod email;
 mod foundations;
 mod jobs;
 mod pages;

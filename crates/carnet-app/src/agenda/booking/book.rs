@@ -157,12 +157,14 @@ pub(super) async fn insert_booking(
         },
     )
     .await?;
-    let token = random_token();
-    q("INSERT INTO bookings (token_hash, action_id, created_at, team_id) VALUES ($1, $2, $3, $4)")
+    let nonce = random_token();
+    let token = crate::platform::signing::site(tx.shared())?.sign("booking", &format!("{id}.{nonce}"));
+    q("INSERT INTO bookings (token_hash, action_id, created_at, team_id, nonce) VALUES ($1, $2, $3, $4, $5)")
         .bind(token_hash(&token))
         .bind(id)
         .bind(t)
         .bind(team_id)
+        .bind(nonce)
         .execute(&mut *tx)
         .await?;
     let data = serde_json::json!({
@@ -177,6 +179,19 @@ pub(super) async fn insert_booking(
     )
     .await?;
     Ok((id, token))
+}
+
+/// The manage-link token of a booked appointment, derived again from its
+/// nonce with the installation's key (so its emails can carry the link while
+/// the table keeps only the token's hash); `None` for an appointment that was
+/// not booked online, or booked before tokens were derived.
+pub async fn manage_token(tx: &mut Tx, action_id: i64) -> Result<Option<String>> {
+    let nonce: Option<Option<String>> = q("SELECT nonce FROM bookings WHERE action_id = $1")
+        .bind(action_id)
+        .scalar_opt(&mut *tx)
+        .await?;
+    let site = crate::platform::signing::site(tx.shared())?;
+    Ok(nonce.flatten().map(|n| site.sign("booking", &format!("{action_id}.{n}"))))
 }
 
 /// The appointment behind a manage link.

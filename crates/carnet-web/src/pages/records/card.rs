@@ -1,6 +1,8 @@
 //! The card of a record: details, links, timeline, comments, attachments.
 
 use super::*;
+use crate::auth::Viewer;
+use carnet_domain::fields::Entity;
 
 pub struct AttachmentView {
     pub name: String,
@@ -26,9 +28,28 @@ pub(super) struct CardPage {
     can_delete: bool,
     can_link: bool,
     max_upload_mb: usize,
+    /// The "write an email" form (contact cards, for those who may write).
+    email: Option<Compose>,
+}
+
+/// The email form of a contact card, with what was typed when it was refused.
+#[derive(Default)]
+pub struct Compose {
+    pub templates: Vec<(i64, String)>,
+    pub template_id: Option<i64>,
+    pub subject: String,
+    pub body: String,
+    pub error: Option<String>,
+    /// Open when it holds a refused draft.
+    pub open: bool,
 }
 
 pub(super) async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
+    card_page::<K>(&s, &v, id, None).await
+}
+
+async fn card_page<K: PageKind>(s: &AppState, v: &Viewer, id: i64, draft: Option<Compose>) -> PageResult {
+    let v = v.clone();
     let db = &s.carnet.db;
     let cat = K::catalog(db).await.or_page(&v)?;
     let card = K::card(db, &cat, id).await.or_page(&v)?;
@@ -38,12 +59,28 @@ pub(super) async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): Pa
     let related = K::related(db, &cat, id, &fmt).await.or_page(&v)?;
     let admin = v.can(Permission::ManageSettings);
     let name = K::card_name(&card);
-    Ok(render(&CardPage {
+    let email = if K::ENTITY == Entity::Contact && v.can(Permission::Comment) {
+        let locale = v.user.locale.as_str();
+        let mut c = draft.unwrap_or_default();
+        c.templates = carnet_app::mail::library::list(db)
+            .await
+            .or_page(&v)?
+            .into_iter()
+            .filter(|t| t.locale == locale)
+            .map(|t| (t.id, t.name))
+            .collect();
+        Some(c)
+    } else {
+        None
+    };
+    let mut timeline: Vec<EntryView> = entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect();
+    view::describe_emails(db, &entries, &mut timeline, &fmt).await.or_page(&v)?;
+    let page = CardPage {
         path: K::PATH,
         id,
         parts: K::card_parts(&card, &cat, &fmt, s.carnet.db.now()),
         roles: view::role_options(&cat),
-        timeline: entries.iter().map(|e| entry_view(e, &fmt, v.user.id, admin)).collect(),
+        timeline,
         attachments: files
             .iter()
             .map(|a| AttachmentView {
@@ -61,7 +98,52 @@ pub(super) async fn card<K: PageKind>(State(s): State<AppState>, PageUser(v): Pa
         max_upload_mb: s.carnet.max_upload_bytes / (1024 * 1024),
         l: Layout::new(&v, name.clone(), K::PATH),
         name,
-    }))
+        email,
+    };
+    Ok(if page.email.as_ref().is_some_and(|c| c.error.is_some()) {
+        render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    } else {
+        render(&page)
+    })
+}
+
+/// A rep's email from a contact card: sent (queued), or the card again with
+/// the form as typed and the reasons.
+pub(super) async fn send_email<K: PageKind>(
+    State(s): State<AppState>,
+    PageUser(v): PageUser,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let input = checked_form(&v, pairs)?;
+    v.require(Permission::Comment).or_page(&v)?;
+    if K::ENTITY != Entity::Contact {
+        return Err(PageError::new(crate::pages::app_error_page(AppError::NotFound, Some(&v))));
+    }
+    let template_id = input.one("template_id").trim().parse::<i64>().ok();
+    let one = carnet_app::mail::oneoff::OneOff {
+        contact_id: Some(id),
+        template_id,
+        subject: input.one("subject").to_string(),
+        body: input.one("body").to_string(),
+        tracking: Some(input.one("no_tracking").is_empty()),
+        ..Default::default()
+    };
+    match carnet_app::mail::oneoff::send(&s.carnet.db, v.user.id, &one).await {
+        Ok(_) => Ok(see_other(&format!("/{}/{id}?sent=1#timeline", K::PATH))),
+        Err(AppError::Invalid(e)) => {
+            let draft = Compose {
+                template_id,
+                subject: one.subject,
+                body: one.body,
+                error: Some(e.summary()),
+                open: true,
+                ..Default::default()
+            };
+            card_page::<K>(&s, &v, id, Some(draft)).await
+        }
+        Err(e) => Err(PageError::new(crate::pages::app_error_page(e, Some(&v)))),
+    }
 }
 
 pub(super) async fn comment<K: PageKind>(

@@ -243,5 +243,6 @@ pub fn routes<K: PageKind>() -> Router<AppState> {
         .route(&format!("/{p}/{{id}}/edit"), get(edit_form::<K>))
         .route(&format!("/{p}/{{id}}/delete"), post(delete::<K>))
         .route(&format!("/{p}/{{id}}/comments"), post(comment::<K>))
+        .route(&format!("/{p}/{{id}}/email"), post(card::send_email::<K>))
         .route(&format!("/{p}/{{id}}/comments/{{entry}}/delete"), post(delete_comment::<K>))
 }
