@@ -802,3 +802,82 @@ async fn settings_say_whether_sending_works_and_never_show_the_password() {
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.body.contains("value=\"pas-une-adresse\"") && p.body.contains("value=\"Acme Ventes\""));
 }
+
+/// `carnet serve` with 2,000 queued emails is killed (SIGKILL) five times while
+/// sending, then left to finish: every recipient got at most one copy, and
+/// every message is `sent` or `unknown` — and every `sent` one arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_sending_nothing_goes_twice() {
+    use crate::jobs::Node;
+    let app = spawn_app().await;
+    unthrottled(&app).await;
+    let sink = Sink::start().await;
+    let n = 2000usize;
+    let db = &app.carnet.db;
+    let mut tx = db.begin().await.unwrap();
+    for i in 0..n {
+        let to = carnet_domain::values::EmailAddress::parse(&format!("r{i}@client.example")).unwrap();
+        let e = carnet_app::mail::outbox::NewEmail::new(
+            carnet_app::mail::outbox::Category::Transactional,
+            to,
+            format!("Message {i}"),
+            format!("<p>Hello {i}, see https://acme.example/{i}</p>"),
+        );
+        carnet_app::mail::outbox::queue(&mut tx, e).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let count = |status: &'static str| async move {
+        q("SELECT COUNT(*) FROM emails WHERE status = $1")
+            .bind(status)
+            .scalar::<i64>(&mut db.conn().await.unwrap())
+            .await
+            .unwrap()
+    };
+    let url = sink.url();
+    for round in 0..5 {
+        let before = sink.received();
+        let mut node = Node::start_with(&app, &format!("files-{round}"), &[("CARNET_SMTP_URL", &url)]);
+        // Killed once it is well into sending (or after 60 s, whatever it did).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while sink.received() < before + 150 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        node.0.kill().unwrap();
+        node.0.wait().unwrap();
+        println!("round {round}: killed after {} new messages", sink.received() - before);
+    }
+    let node = Node::start_with(&app, "files-last", &[("CARNET_SMTP_URL", &url)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while (count("queued").await > 0 || count("sending").await > 0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(node);
+    let (sent, unknown, queued, sending) = (
+        count("sent").await,
+        count("unknown").await,
+        count("queued").await,
+        count("sending").await,
+    );
+    println!(
+        "after 5 kills: {sent} sent, {unknown} unknown, {queued} queued, {sending} sending; the relay received {}",
+        sink.received()
+    );
+    assert_eq!((queued, sending), (0, 0), "everything was settled");
+    assert_eq!(sent + unknown, n as i64, "every message is sent or unknown");
+    let mut copies = std::collections::HashMap::<String, usize>::new();
+    for m in sink.messages() {
+        for t in m.to {
+            *copies.entry(t).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = copies.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(twice.is_empty(), "recipients with more than one copy: {twice:?}");
+    let sent_to: Vec<String> = q("SELECT to_address FROM emails WHERE status = 'sent'")
+        .fetch_all::<(String,)>(&mut db.conn().await.unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a,)| a)
+        .collect();
+    assert!(sent_to.iter().all(|a| copies.contains_key(a)), "a message marked sent arrived");
+}

@@ -67,14 +67,20 @@ async fn two_workers_never_run_the_same_job() {
 }
 
 /// A `carnet serve` process, killed when dropped.
-struct Node(std::process::Child);
+/// A real `carnet serve` process on the test's database (jobs leased for 2 s).
+pub(crate) struct Node(pub std::process::Child);
 
 impl Node {
-    fn start(app: &TestApp, name: &str) -> Node {
+    pub(crate) fn start(app: &TestApp, name: &str) -> Node {
+        Node::start_with(app, name, &[])
+    }
+
+    pub(crate) fn start_with(app: &TestApp, name: &str, env: &[(&str, &str)]) -> Node {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_carnet"))
             .args(["serve", "--listen", "127.0.0.1:0", "--job-lease-secs", "2"])
             .env("CARNET_DATABASE_URL", &app.url)
             .env("CARNET_FILES_DIR", app.dir.join(name))
+            .envs(env.iter().copied())
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
