@@ -7,7 +7,7 @@
 //! scenario is also run as the plain SQL a hand-written CRM would send, in the
 //! same run, as the baseline; results are medians, p95 and the ratio.
 //!
-//!   cargo bench -p carnet --bench records -- [--contacts N] [--db sqlite|postgres|both] [--requests R] [--suite records|sales|agenda|analysis|all]
+//!   cargo bench -p carnet --bench records -- [--contacts N] [--db sqlite|postgres|both] [--requests R] [--suite records|sales|agenda|analysis|writer|email|all]
 //!
 //! The sales suite (same data: N opportunities over the accounts) measures the
 //! board of a pipeline, a stage move and the forecast. The agenda suite (10·N
@@ -16,6 +16,14 @@
 //! figures and the default dashboard against plain SQL over the raw tables; run
 //! it at two sizes (`--contacts 10000` and `--contacts 1000000`) to see that
 //! its cost does not grow with the data.
+//!
+//! The email suite (`--suite email`, its own fresh database; `--messages M`,
+//! default 2000) sends M tracked messages through the outbox to an SMTP sink on
+//! loopback with two workers, against the same messages sent by a bare lettre
+//! loop over one pooled connection; then hits the open pixel and the click
+//! redirect (each hit queued, then recorded and classified by group commit)
+//! from 8 concurrent clients,
+//! against `/healthz` on the same server.
 //!
 //! Data sets are kept between runs (target/bench/*.db, PostgreSQL database
 //! carnet_bench_N) and reused when they already hold N contacts.
@@ -31,6 +39,7 @@ struct Args {
     requests: usize,
     pg: String,
     suite: String,
+    messages: usize,
 }
 
 fn args() -> Args {
@@ -40,6 +49,7 @@ fn args() -> Args {
         requests: 300,
         pg: "postgres://postgres@127.0.0.1:5432".into(),
         suite: "all".into(),
+        messages: 2000,
     };
     let v: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -51,6 +61,7 @@ fn args() -> Args {
             "--requests" => a.requests = next.parse().expect("--requests R"),
             "--pg" => a.pg = next,
             "--suite" => a.suite = next,
+            "--messages" => a.messages = next.parse().expect("--messages M"),
             _ => {
                 i += 1;
                 continue;
@@ -845,6 +856,10 @@ async fn main() {
             lines.extend(writer_suite(k, &a).await);
             continue;
         }
+        if a.suite == "email" {
+            lines.extend(email_suite(k, &a).await);
+            continue;
+        }
         lines.extend(run(k, &a).await);
     }
     println!("{}", lines.join("\n"));
@@ -988,4 +1003,200 @@ async fn writer_suite(kind: &str, a: &Args) -> Vec<String> {
     );
     eprintln!("{line}");
     vec![line]
+}
+
+/// A fresh database of its own for a suite that writes (`carnet-{name}.db`, `carnet_bench_{name}`).
+async fn fresh(kind: &str, a: &Args, name: &str) -> Carnet {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = std::path::PathBuf::from(target).join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = match kind {
+        "sqlite" => {
+            let file = dir.join(format!("carnet-{name}.db"));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+            }
+            format!("sqlite:{}", file.display())
+        }
+        _ => {
+            let admin = carnet_app::Db::connect(&format!("{}/postgres", a.pg)).await.unwrap();
+            let mut c = admin.conn().await.unwrap();
+            carnet_app::db::dialect::exec_raw(&mut c, &format!("DROP DATABASE IF EXISTS carnet_bench_{name}"))
+                .await
+                .unwrap();
+            carnet_app::db::dialect::exec_raw(&mut c, &format!("CREATE DATABASE carnet_bench_{name}"))
+                .await
+                .unwrap();
+            format!("{}/carnet_bench_{name}", a.pg)
+        }
+    };
+    Carnet::open(&url, dir.join("files")).await.unwrap()
+}
+
+/// The email suite (see the top of the file).
+async fn email_suite(kind: &str, a: &Args) -> Vec<String> {
+    use carnet_app::mail::{outbox, smtp::Relay};
+    let m = a.messages;
+    let sink = carnet::smtp_sink::Sink::start().await;
+    sink.count_only();
+    let carnet = fresh(kind, a, "email").await.with_relay(Some(Relay::parse(&sink.url()).unwrap()));
+    let db = &carnet.db;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    carnet.set_public_url(&format!("http://{addr}"));
+    tokio::spawn(carnet_web::serve(
+        carnet_web::AppState::new(carnet.clone(), false).with_api_limits(carnet_web::api::guard::ApiLimits::OFF),
+        listener,
+        std::future::pending(),
+    ));
+    carnet_app::mail::MailSettings::save(
+        db,
+        &carnet_app::mail::MailSettingsInput {
+            sender_name: "Bench".into(),
+            sender_address: "bench@carnet.example".into(),
+            tracking: true,
+            per_minute: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let queue = |round: usize| {
+        let carnet = carnet.clone();
+        async move {
+            let mut tx = carnet.db.begin().await.unwrap();
+            for i in 0..m {
+                let to = carnet_domain::values::EmailAddress::parse(&format!("r{round}-{i}@client.example")).unwrap();
+                let html = format!(
+                    "<p>Hello {i},</p><p>Our <a href=\"https://acme.example/prices\">prices</a> and <a href=\"https://acme.example/case/{i}\">a case study</a>.</p>"
+                );
+                outbox::queue(
+                    &mut tx,
+                    outbox::NewEmail::new(outbox::Category::Marketing, to, format!("News {i}"), html),
+                )
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+    };
+    let (mut rates, mut bases) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        queue(round).await;
+        let before = sink.received();
+        let t = Instant::now();
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let c = carnet.clone();
+                tokio::spawn(async move {
+                    while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{w}"), 60, carnet_app::platform::jobs::BATCH)
+                        .await
+                        .unwrap()
+                        > 0
+                    {}
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(sink.received() - before, m, "every message reached the sink");
+        rates.push(m as f64 / secs);
+        // The same messages, sent by a bare lettre loop (one pooled connection, no database).
+        let site = carnet.site().unwrap();
+        let rows = outbox::list(db, Some("sent"), None, None, m as i64).await.unwrap();
+        let built: Vec<_> = rows.iter().map(|e| carnet_app::mail::compose::message(e, &site).unwrap()).collect();
+        // One connection (without Nagle's delay, as Carnet's), messages sent one after the other.
+        let before = sink.received();
+        let t = Instant::now();
+        let stream = tokio::net::TcpStream::connect(sink.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let hello = lettre::transport::smtp::extension::ClientId::Domain("bench.example".into());
+        let mut conn = lettre::transport::smtp::client::AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+            .await
+            .unwrap();
+        for (envelope, bytes) in &built {
+            conn.send(envelope, bytes).await.unwrap();
+        }
+        conn.quit().await.unwrap();
+        bases.push(built.len() as f64 / t.elapsed().as_secs_f64());
+        assert_eq!(sink.received() - before, built.len());
+    }
+    let (rate, base) = (median(&mut rates), median(&mut bases));
+    let mut out = vec![format!(
+        "| {kind} | outbox: {m} tracked marketing messages to an SMTP sink, 2 workers (median of 3) | {rate:.0} messages/s {} (≥ 300/s) | | {base:.0} messages/s bare lettre loop | ×{:.2} |",
+        if rate >= 300.0 { "✓" } else { "✗" },
+        rate / base
+    )];
+    eprintln!("{}", out.last().unwrap());
+    // Opens and clicks: every hit recorded (a row, the counters, an event for a person's).
+    let site = carnet.site().unwrap();
+    let ids: Vec<(i64,)> = q("SELECT id FROM emails ORDER BY id LIMIT 1000")
+        .fetch_all(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    db.clock().pin(Some(db.now() + 3600));
+    let opens: Vec<String> = ids.iter().map(|(id,)| carnet_app::mail::tracking::open_url(&site, *id)).collect();
+    let clicks: Vec<String> = ids
+        .iter()
+        .map(|(id,)| carnet_app::mail::tracking::click_url(&site, *id, 0))
+        .collect();
+    let health = vec![format!("http://{addr}/healthz")];
+    let hits = 4000;
+    let (h_rate, h) = hammer(&health, hits).await;
+    for (label, urls) in [("open pixel", &opens), ("click redirect", &clicks)] {
+        let (r, st) = hammer(urls, hits).await;
+        out.push(format!(
+            "| {kind} | {label}: {hits} hits from 8 clients, each queued then recorded and classified by group commit | {r:.0} hits/s {} (≥ 5000/s) | p50 {:.2} ms, p95 {:.2} ms {} (≤ 5 ms) | {h_rate:.0} req/s /healthz (p95 {:.2} ms) | ×{:.2} |",
+            if r >= 5000.0 { "✓" } else { "✗" },
+            st.p50,
+            st.p95,
+            if st.p95 <= 5.0 { "✓" } else { "✗" },
+            h.p95,
+            r / h_rate
+        ));
+        eprintln!("{}", out.last().unwrap());
+    }
+    carnet.mailer.recorder(db).settled().await;
+    db.clock().pin(None);
+    let recorded: i64 = q("SELECT COUNT(*) FROM email_events")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert!(recorded >= 2 * hits as i64, "every hit was recorded ({recorded})");
+    carnet.db.close().await;
+    out
+}
+
+/// `n` GETs spread over `urls` from 8 concurrent clients: the rate and each request's latency.
+async fn hammer(urls: &[String], n: usize) -> (f64, Stat) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0")
+        .build()
+        .unwrap();
+    let urls = std::sync::Arc::new(urls.to_vec());
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|w| {
+            let (client, urls) = (client.clone(), urls.clone());
+            tokio::spawn(async move {
+                let mut d = Vec::new();
+                for i in (w..n).step_by(8) {
+                    let u = &urls[i % urls.len()];
+                    let s = Instant::now();
+                    let res = client.get(u).send().await.unwrap();
+                    assert!(res.status().is_success() || res.status().is_redirection(), "{u}: {}", res.status());
+                    res.bytes().await.unwrap();
+                    d.push(s.elapsed());
+                }
+                d
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    (n as f64 / t.elapsed().as_secs_f64(), stat(all))
 }

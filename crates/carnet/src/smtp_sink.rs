@@ -46,6 +46,7 @@ impl Sink {
         let s = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(session(stream, s.clone()));
             }
         });

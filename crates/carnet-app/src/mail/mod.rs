@@ -41,6 +41,8 @@ pub fn register(r: Registry) -> Registry {
 pub struct Mailer {
     pool: Option<smtp::Pool>,
     next_slot: tokio::sync::Mutex<Option<Instant>>,
+    /// Writes opens and clicks by group commit (started on the first hit).
+    recorder: std::sync::OnceLock<tracking::Recorder>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -56,7 +58,12 @@ impl Mailer {
         Mailer {
             pool: relay.map(|r| smtp::Pool::new(r, hello)),
             next_slot: tokio::sync::Mutex::new(None),
+            recorder: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn recorder(&self, db: &Db) -> &tracking::Recorder {
+        self.recorder.get_or_init(|| tracking::Recorder::start(db))
     }
 
     pub fn pool(&self) -> Option<&smtp::Pool> {

@@ -190,13 +190,27 @@ impl Pool {
         }
         let r = &self.relay;
         let tls = |host: &str| TlsParameters::new(host.to_string()).map_err(|e| Delivery::Temporary(format!("TLS set-up: {e}")));
-        let implicit = match r.tls {
-            TlsMode::Implicit => Some(tls(&r.host)?),
-            _ => None,
+        let unreachable = |e: &dyn std::fmt::Display| Delivery::Temporary(format!("cannot reach {}:{}: {e}", r.host, r.port));
+        let mut c = match r.tls {
+            TlsMode::Implicit => {
+                AsyncSmtpConnection::connect_tokio1((r.host.as_str(), r.port), Some(TIMEOUT), &self.hello, Some(tls(&r.host)?), None)
+                    .await
+                    .map_err(|e| unreachable(&e))?
+            }
+            // Our own socket, without Nagle's delay: lettre writes a message and its
+            // final dot separately, and the second write would otherwise wait for the
+            // relay's delayed acknowledgement of the first (40 ms a message).
+            TlsMode::None | TlsMode::StartTls => {
+                let stream = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect((r.host.as_str(), r.port)))
+                    .await
+                    .map_err(|_| unreachable(&"connection timed out"))?
+                    .map_err(|e| unreachable(&e))?;
+                stream.set_nodelay(true).map_err(|e| unreachable(&e))?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(|e| unreachable(&e))?
+            }
         };
-        let mut c = AsyncSmtpConnection::connect_tokio1((r.host.as_str(), r.port), Some(TIMEOUT), &self.hello, implicit, None)
-            .await
-            .map_err(|e| Delivery::Temporary(format!("cannot reach {}:{}: {e}", r.host, r.port)))?;
         if r.tls == TlsMode::StartTls {
             if !c.can_starttls() {
                 c.abort().await;

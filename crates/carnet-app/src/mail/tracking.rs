@@ -11,6 +11,7 @@ use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use crate::platform::events::{self, EventKind, NewEvent};
 use crate::platform::signing::Site;
+use crate::Carnet;
 
 /// The links of a message after tracking: the HTML with links rewritten, and the
 /// original addresses in order (a click token names an index).
@@ -146,7 +147,7 @@ pub fn classify_click(hit: &Hit<'_>, secs_after_delivery: Option<i64>, others_in
     None
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 struct Sent {
     sent_at: Option<i64>,
     links: String,
@@ -154,100 +155,298 @@ struct Sent {
     user_id: Option<i64>,
 }
 
-async fn sent(db: &Db, id: i64) -> Result<Sent> {
-    q("SELECT sent_at, links, contact_id, user_id FROM emails WHERE id = $1")
+/// What a hit needs of its message, from the recorder's cache of sent
+/// messages (what a sent message holds here does not change) or the database.
+async fn sent(c: &Carnet, id: i64) -> Result<std::sync::Arc<Sent>> {
+    let recorder = c.mailer.recorder(&c.db);
+    if let Some(e) = recorder.cached(id) {
+        return Ok(e);
+    }
+    let e: Sent = q("SELECT sent_at, links, contact_id, user_id FROM emails WHERE id = $1")
         .bind(id)
-        .fetch_optional(&mut db.conn().await?)
+        .fetch_optional(&mut c.db.conn().await?)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    let e = std::sync::Arc::new(e);
+    if e.sent_at.is_some() {
+        recorder.cache(id, e.clone());
+    }
+    Ok(e)
 }
 
 /// Records an open from the pixel's token. A forged token is `NotFound`.
-pub async fn open(db: &Db, token: &str, hit: &Hit<'_>) -> Result<()> {
-    let site = crate::platform::signing::site(db.shared())?;
+pub async fn open(c: &Carnet, token: &str, hit: &Hit<'_>) -> Result<()> {
+    let site = crate::platform::signing::site(c.db.shared())?;
     let id = read_token(&site, "open", token, 1).ok_or(AppError::NotFound)?[0];
-    let e = sent(db, id).await?;
-    let now = db.now();
-    let machine = classify_open(hit, e.sent_at.map(|s| now - s));
-    let mut tx = db.begin().await?;
-    insert(&mut tx, id, "open", None, hit, machine.as_deref()).await?;
-    if machine.is_none() {
-        q("UPDATE emails SET opens = opens + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-        let data = serde_json::json!({"email_id": id, "contact_id": e.contact_id, "user_id": e.user_id});
-        events::record(&mut tx, NewEvent::new(EventKind::EmailOpened, "email", id, None, data)).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    let e = sent(c, id).await?;
+    c.mailer.recorder(&c.db).record(Pending::new(id, None, hit, &e)).await
 }
 
 /// Records a click from its token and returns where to send the person: the
 /// link that was in the message. A forged token or an index beyond the
 /// message's links is `NotFound`.
-pub async fn click(db: &Db, token: &str, hit: &Hit<'_>) -> Result<String> {
-    let site = crate::platform::signing::site(db.shared())?;
+pub async fn click(c: &Carnet, token: &str, hit: &Hit<'_>) -> Result<String> {
+    let site = crate::platform::signing::site(c.db.shared())?;
     let nums = read_token(&site, "click", token, 2).ok_or(AppError::NotFound)?;
     let (id, idx) = (nums[0], nums[1]);
-    let e = sent(db, id).await?;
+    let e = sent(c, id).await?;
     let links: Vec<String> = serde_json::from_str(&e.links).map_err(AppError::internal)?;
     let url = usize::try_from(idx)
         .ok()
         .and_then(|i| links.get(i))
         .cloned()
         .ok_or(AppError::NotFound)?;
-    let now = db.now();
-    let mut tx = db.begin().await?;
-    let others: i64 = q("SELECT COUNT(DISTINCT link_index) FROM email_events WHERE email_id = $1 AND kind = 'click' AND link_index <> $2 AND created_at >= $3")
-        .bind(id)
-        .bind(idx)
-        .bind(now - BURST_SECS)
-        .scalar(&mut tx)
+    c.mailer
+        .recorder(&c.db)
+        .record(Pending::new(id, Some((idx, url.clone())), hit, &e))
         .await?;
-    let machine = classify_click(hit, e.sent_at.map(|s| now - s), others);
-    if machine.is_some() && others >= 2 {
-        // The burst shows the earlier clicks were the scanner's too.
-        let n = q(
-            "UPDATE email_events SET human = FALSE, why = $1 WHERE email_id = $2 AND kind = 'click' AND human = TRUE AND created_at >= $3",
-        )
-        .bind(machine.clone())
-        .bind(id)
-        .bind(now - BURST_SECS)
-        .execute(&mut tx)
-        .await?;
-        q("UPDATE emails SET clicks = clicks - $1 WHERE id = $2")
-            .bind(n as i64)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-    }
-    insert(&mut tx, id, "click", Some(idx), hit, machine.as_deref()).await?;
-    if machine.is_none() {
-        q("UPDATE emails SET clicks = clicks + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-        let data = serde_json::json!({"email_id": id, "link": url, "contact_id": e.contact_id, "user_id": e.user_id});
-        events::record(&mut tx, NewEvent::new(EventKind::EmailClicked, "email", id, None, data)).await?;
-    }
-    tx.commit().await?;
     Ok(url)
 }
 
-async fn insert(tx: &mut crate::db::Tx, id: i64, kind: &str, idx: Option<i64>, hit: &Hit<'_>, machine: Option<&str>) -> Result<()> {
-    let ua = hit.user_agent.map(|u| u.chars().take(300).collect::<String>());
-    q("INSERT INTO email_events (email_id, kind, link_index, human, why, user_agent, address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(id)
-        .bind(kind)
-        .bind(idx)
-        .bind(machine.is_none())
-        .bind(machine)
-        .bind(ua)
-        .bind(hit.address)
-        .bind(tx.now())
-        .execute(tx)
-        .await?;
+/// A hit waiting to be written.
+struct Pending {
+    email_id: i64,
+    /// A click: the link's index and address.
+    click: Option<(i64, String)>,
+    user_agent: Option<String>,
+    address: Option<String>,
+    head: bool,
+    sent_at: Option<i64>,
+    contact_id: Option<i64>,
+    user_id: Option<i64>,
+}
+
+impl Pending {
+    fn new(email_id: i64, click: Option<(i64, String)>, hit: &Hit<'_>, e: &Sent) -> Pending {
+        Pending {
+            email_id,
+            click,
+            user_agent: hit.user_agent.map(|u| u.chars().take(300).collect()),
+            address: hit.address.map(str::to_string),
+            head: hit.head,
+            sent_at: e.sent_at,
+            contact_id: e.contact_id,
+            user_id: e.user_id,
+        }
+    }
+
+    fn hit(&self) -> Hit<'_> {
+        Hit {
+            user_agent: self.user_agent.as_deref(),
+            address: self.address.as_deref(),
+            head: self.head,
+        }
+    }
+}
+
+/// Writes hits by group commit. A pixel or a redirect is answered as soon as
+/// its hit is queued — a person's mail client does not wait for the database —
+/// and the hits that arrive while a transaction commits are written together
+/// in the next one. A crash loses at most the hits queued in the last moments
+/// (the group being written); the queue is bounded, so a flood slows the
+/// answers down instead of growing memory. PostgreSQL takes several writers at
+/// once, so there hits go to a few lanes (by message, so that a message's
+/// clicks stay in order for the burst check); SQLite has one writer.
+pub struct Recorder {
+    lanes: Vec<tokio::sync::mpsc::Sender<Msg>>,
+    /// Sent messages recently hit (emptied when full): a pixel costs no read.
+    recent: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<Sent>>>,
+}
+
+/// Messages the cache holds at most.
+const CACHED: usize = 20_000;
+
+enum Msg {
+    Hit(Pending),
+    /// Answered once everything queued before it is committed.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Hits written in one transaction at most.
+const GROUP: usize = 512;
+
+impl Recorder {
+    pub fn start(db: &Db) -> Recorder {
+        let lanes = match db.dialect() {
+            crate::db::dialect::Dialect::Sqlite => 1,
+            crate::db::dialect::Dialect::Postgres => 4,
+        };
+        Recorder {
+            lanes: (0..lanes).map(|_| lane(db.clone())).collect(),
+            recent: Default::default(),
+        }
+    }
+
+    fn cached(&self, id: i64) -> Option<std::sync::Arc<Sent>> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    }
+
+    fn cache(&self, id: i64, e: std::sync::Arc<Sent>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() >= CACHED {
+            recent.clear();
+        }
+        recent.insert(id, e);
+    }
+
+    async fn record(&self, p: Pending) -> Result<()> {
+        let lane = &self.lanes[p.email_id.rem_euclid(self.lanes.len() as i64) as usize];
+        lane.send(Msg::Hit(p))
+            .await
+            .map_err(|_| AppError::internal("the hit recorder stopped"))
+    }
+
+    /// Waits until every hit queued so far is committed (tests, shutdown).
+    pub async fn settled(&self) {
+        for lane in &self.lanes {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if lane.send(Msg::Barrier(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+}
+
+/// One writer: takes what is waiting (up to [`GROUP`] hits) and commits it together.
+fn lane(db: Db) -> tokio::sync::mpsc::Sender<Msg> {
+    let (queue, mut rx) = tokio::sync::mpsc::channel::<Msg>(4 * GROUP);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let (mut group, mut barriers) = (Vec::new(), Vec::new());
+            let mut next = Some(first);
+            while let Some(m) = next.take() {
+                match m {
+                    Msg::Hit(p) => group.push(p),
+                    Msg::Barrier(b) => barriers.push(b),
+                }
+                if group.len() < GROUP {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !group.is_empty() {
+                if let Err(e) = write(&db, &group).await {
+                    tracing::error!(error = %e, hits = group.len(), "recording opens and clicks");
+                }
+            }
+            for b in barriers {
+                let _ = b.send(());
+            }
+        }
+    });
+    queue
+}
+
+/// Writes a group of hits in one transaction, set-based: the recent clicks of
+/// the group's messages read once; each hit classified in order (a click
+/// against the clicks of its message just before it, in the table or earlier
+/// in the group); the hits inserted in one statement, the counters moved once
+/// per message, and a person's hits recorded as events.
+async fn write(db: &Db, group: &[Pending]) -> Result<()> {
+    use std::collections::HashMap;
+    let mut tx = db.begin().await?;
+    let now = tx.now();
+    // Recent clicks per message: (link index, human).
+    let mut recent: HashMap<i64, Vec<(i64, bool)>> = HashMap::new();
+    let clicked: Vec<i64> = group.iter().filter(|p| p.click.is_some()).map(|p| p.email_id).collect();
+    if !clicked.is_empty() {
+        let mut query = q("SELECT email_id, link_index, human FROM email_events WHERE kind = 'click' AND created_at >= ");
+        query.push_bind(now - BURST_SECS).push(" AND email_id IN ");
+        crate::db::push_in_list(&mut query, &clicked);
+        for (email, idx, human) in query.fetch_all::<(i64, Option<i64>, bool)>(&mut tx).await? {
+            recent.entry(email).or_default().push((idx.unwrap_or(-1), human));
+        }
+    }
+    let mut rows = Vec::with_capacity(group.len());
+    let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut evs = Vec::new();
+    let mut bursts: Vec<(i64, String)> = Vec::new();
+    for p in group {
+        let id = p.email_id;
+        let since = p.sent_at.map(|s| now - s);
+        let data = serde_json::json!({"email_id": id, "contact_id": p.contact_id, "user_id": p.user_id});
+        let (machine, idx) = match &p.click {
+            None => (classify_open(&p.hit(), since), None),
+            Some((idx, url)) => {
+                let seen = recent.entry(id).or_default();
+                let mut others: Vec<i64> = seen.iter().map(|(i, _)| *i).filter(|i| i != idx).collect();
+                others.sort_unstable();
+                others.dedup();
+                let machine = classify_click(&p.hit(), since, others.len() as i64);
+                if let Some(why) = machine.as_ref().filter(|_| others.len() >= 2) {
+                    // The burst shows the earlier clicks were the scanner's too.
+                    let earlier_human = seen.iter().filter(|(_, h)| *h).count() as i64;
+                    counts.entry(id).or_default().1 -= earlier_human;
+                    for s in seen.iter_mut() {
+                        s.1 = false;
+                    }
+                    bursts.push((id, why.clone()));
+                }
+                seen.push((*idx, machine.is_none()));
+                if machine.is_none() {
+                    let mut data = data.clone();
+                    data["link"] = url.clone().into();
+                    evs.push(NewEvent::new(EventKind::EmailClicked, "email", id, None, data));
+                }
+                (machine, Some(*idx))
+            }
+        };
+        if machine.is_none() {
+            let c = counts.entry(id).or_default();
+            if p.click.is_some() {
+                c.1 += 1;
+            } else {
+                c.0 += 1;
+                evs.push(NewEvent::new(EventKind::EmailOpened, "email", id, None, data));
+            }
+        }
+        rows.push(vec![
+            id.into(),
+            (if p.click.is_some() { "click" } else { "open" }).into(),
+            idx.into(),
+            machine.is_none().into(),
+            machine.into(),
+            p.user_agent.clone().into(),
+            p.address.clone().into(),
+            now.into(),
+        ]);
+    }
+    crate::db::dialect::bulk_insert(
+        &mut tx,
+        "email_events",
+        &[
+            "email_id",
+            "kind",
+            "link_index",
+            "human",
+            "why",
+            "user_agent",
+            "address",
+            "created_at",
+        ],
+        &rows,
+    )
+    .await?;
+    // After the insert, so that the group's own earlier clicks are caught too.
+    for (id, why) in bursts {
+        q("UPDATE email_events SET human = FALSE, why = $1 WHERE email_id = $2 AND kind = 'click' AND human = TRUE AND created_at >= $3")
+            .bind(why)
+            .bind(id)
+            .bind(now - BURST_SECS)
+            .execute(&mut tx)
+            .await?;
+    }
+    for (id, (opens, clicks)) in counts.into_iter().filter(|(_, c)| *c != (0, 0)) {
+        q("UPDATE emails SET opens = opens + $1, clicks = clicks + $2 WHERE id = $3")
+            .bind(opens)
+            .bind(clicks)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+    }
+    if !evs.is_empty() {
+        events::record_many(&mut tx, evs).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

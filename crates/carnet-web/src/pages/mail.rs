@@ -51,7 +51,7 @@ async fn open(
     Path(token): Path<String>,
 ) -> Response {
     let ip = addr.ip().to_string();
-    match tracking::open(&s.carnet.db, &token, &hit(&method, &headers, &ip)).await {
+    match tracking::open(&s.carnet, &token, &hit(&method, &headers, &ip)).await {
         Ok(()) => (
             [(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store, private")],
             PIXEL,
@@ -70,7 +70,7 @@ async fn click(
     Path(token): Path<String>,
 ) -> Response {
     let ip = addr.ip().to_string();
-    match tracking::click(&s.carnet.db, &token, &hit(&method, &headers, &ip)).await {
+    match tracking::click(&s.carnet, &token, &hit(&method, &headers, &ip)).await {
         Ok(url) => (
             StatusCode::FOUND,
             [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store, private".into())],

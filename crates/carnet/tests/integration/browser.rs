@@ -457,3 +457,108 @@ async fn the_agenda_and_booking_in_the_browser() {
     );
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
 }
+
+/// A rep writes to a contact from the card and sees it on the timeline; a
+/// prospect books on the public page and the confirmation reaches the relay;
+/// the card with its email form fits a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    let sink = carnet::smtp_sink::Sink::start().await;
+    // The node's job worker, sending through the sink.
+    let sender = app
+        .carnet
+        .clone()
+        .with_relay(Some(carnet_app::mail::smtp::Relay::parse(&sink.url()).unwrap()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(carnet_app::platform::jobs::worker(sender, "browser".into(), 60, stopped));
+    let (_, c) = app
+        .post(
+            "/api/v1/contacts",
+            json!({"first_name": "Margaux", "last_name": "Girard", "email": "margaux@riverside.example"}),
+        )
+        .await;
+    let cid = c["id"].as_i64().unwrap();
+    let d = Driver::start().await;
+    let base = format!("http://{}", app.addr);
+    d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
+
+    d.goto(&format!("{base}/contacts/{cid}")).await;
+    d.click("#write-email summary").await;
+    // Refused without a subject: the form stays open with what was typed.
+    d.type_in("#em-body", "Hello Margaux,\n\nHere is our price list: https://acme.example/prices")
+        .await;
+    d.run_js("document.querySelector('#em-subject').removeAttribute('maxlength');")
+        .await;
+    d.click("#write-email button.primary").await;
+    d.wait_for_text("subject: is required").await;
+    assert!(d.source().await.contains("Here is our price list"));
+    d.type_in("#em-subject", "Our prices").await;
+    d.click("#write-email button.primary").await;
+    d.wait_for_text("sent an email “Our prices”").await;
+    d.screenshot("contact-email-sent").await;
+    let got = sink.wait_for(1, 20).await;
+    assert_eq!(got[0].to, vec!["margaux@riverside.example".to_string()]);
+    // The timeline follows the message: sent, not opened yet.
+    for _ in 0..50 {
+        d.goto(&format!("{base}/contacts/{cid}")).await;
+        if d.source().await.contains("not opened yet") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(d.source().await.contains("sent — not opened yet"));
+
+    // At phone width the card and its email form fit.
+    d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844})))
+        .await;
+    d.goto(&format!("{base}/contacts/{cid}")).await;
+    d.click("#write-email summary").await;
+    let overflow = d
+        .run_js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(overflow.as_i64().unwrap_or(1) <= 0, "no sideways scrolling at 390 px: {overflow}");
+    d.screenshot("contact-email-phone").await;
+    d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 1280, "height": 900})))
+        .await;
+
+    // A prospect books: the confirmation, with its invitation, reaches the relay.
+    let (s, _) = app
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/me/booking-page",
+            Some(json!({"slug": "ada", "type": "Videoconference", "duration": 30, "min_notice": 0, "horizon_days": 30,
+                        "hours": {"monday": "09:00-12:00", "tuesday": "09:00-12:00", "wednesday": "09:00-12:00", "thursday": "09:00-12:00", "friday": "09:00-12:00"}})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::NO_CONTENT);
+    let mut monday = app.carnet.db.clock().today_utc() + chrono::Duration::days(2);
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday += chrono::Duration::days(1);
+    }
+    let slot = carnet_domain::agenda::parse_local(&format!("{monday}T09:00"), chrono_tz::Europe::Paris).unwrap();
+    d.goto(&format!("{base}/book/ada")).await;
+    d.click(&format!("input[name=slot][value='{slot}']")).await;
+    d.type_in("#b-name", "Paula Prospect").await;
+    d.type_in("#b-email", "paula@prospect.example").await;
+    d.click("form button.primary").await;
+    d.wait_for_text("Your meeting is booked").await;
+    let got = sink.wait_for(3, 20).await;
+    let confirmation = got
+        .iter()
+        .find(|m| m.to == vec!["paula@prospect.example".to_string()])
+        .expect("the prospect's confirmation arrived");
+    let text = String::from_utf8_lossy(&confirmation.data);
+    assert!(text.contains("text/calendar") && text.contains("method=REQUEST"), "{text}");
+    let _ = stop.send(true);
+    let _ = worker.await;
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+}

@@ -40,6 +40,8 @@ async fn contact(app: &TestApp, email: &str) -> i64 {
 }
 
 async fn email(app: &TestApp, id: i64) -> Value {
+    // Opens and clicks are answered once queued, written by group commit.
+    app.carnet.mailer.recorder(&app.carnet.db).settled().await;
     let (s, e) = app.get(&format!("/api/v1/emails/{id}")).await;
     assert_eq!(s, StatusCode::OK, "{e}");
     e
@@ -216,6 +218,7 @@ async fn opens_and_clicks_are_told_apart_from_proxies_and_scanners() {
     assert_eq!(get(other, safari).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(get(app.url("/t/o/1.AAAA.gif"), safari).await.status(), StatusCode::NOT_FOUND);
     // The timeline tells the rep.
+    app.carnet.mailer.recorder(&app.carnet.db).settled().await;
     let b = app.browser(ADMIN_EMAIL).await;
     let card = b.get(&format!("/contacts/{cid}")).await;
     assert!(
