@@ -48,6 +48,9 @@ CREATE INDEX emails_status ON emails(status, id);
 CREATE INDEX emails_contact ON emails(contact_id, id);
 CREATE INDEX emails_opportunity ON emails(opportunity_id, id);
 CREATE INDEX emails_to ON emails(to_key, id);
+-- The email metrics read the messages handed to the relay in a period.
+CREATE INDEX emails_attempted ON emails(sending_at);
+CREATE INDEX emails_sent_at ON emails(sent_at);
 
 -- What happened to a sent message: open, click, unsubscribe, bounce, complaint.
 -- `human` is FALSE for proxy fetches and security scanners; `why` says why.

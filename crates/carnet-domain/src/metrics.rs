@@ -217,6 +217,7 @@ impl Metric {
             (Family::Pipeline, _) => &["owner", "segment", "pipeline", "stage", "currency"],
             (Family::Raw, "stalled_opportunities") => &["owner", "pipeline", "stage"],
             (Family::Raw, "leads_from_marketing" | "lead_conversion") => &["owner"],
+            (Family::Raw, id) if id.starts_with("email") => &["owner"],
             (Family::Raw, "lifetime_basket") => &["segment", "currency"],
             (Family::Raw, _) => &["segment"],
         }
@@ -274,6 +275,9 @@ macro_rules! metric {
         }
     };
 }
+
+/// Email metrics split by the sender (the rep) and by time.
+const EMAIL_BREAKDOWNS: &[Breakdown] = &[Breakdown::Owner, Breakdown::Day, Breakdown::Week, Breakdown::Month];
 
 pub const CATALOGUE: &[Metric] = &[
     metric!("opportunities_created", Count, Deals, DEAL_BREAKDOWNS, false, false,
@@ -360,6 +364,26 @@ pub const CATALOGUE: &[Metric] = &[
         "Leads from marketing", "Leads issus du marketing",
         "Contacts created in the period whose source is a marketing source (a campaign or a form).",
         "Contacts créés dans la période dont l'origine est une origine marketing (campagne ou formulaire)."),
+    metric!("emails_sent", Count, Raw, EMAIL_BREAKDOWNS, false, false,
+        "Emails sent", "E-mails envoyés",
+        "Messages the relay accepted in the period (by the time it accepted them): every kind, a rep's own, reminders, marketing.",
+        "Messages acceptés par le relais dans la période (à l'heure où il les a acceptés) : tous, ceux d'un commercial, les rappels, le marketing."),
+    metric!("email_open_rate", Percent, Raw, EMAIL_BREAKDOWNS, false, false,
+        "Email open rate", "Taux d'ouverture des e-mails",
+        "Of the messages sent in the period, the share a person opened at least once (image proxies, Apple Mail Privacy Protection and scanners do not count); messages sent without tracking are left out.",
+        "Des messages envoyés dans la période, la part qu'une personne a ouverte au moins une fois (proxys d'images, protection de la confidentialité d'Apple Mail et scanners exclus) ; les messages envoyés sans suivi n'y sont pas."),
+    metric!("email_click_rate", Percent, Raw, EMAIL_BREAKDOWNS, false, false,
+        "Email click rate", "Taux de clic des e-mails",
+        "Of the tracked messages sent in the period, the share in which a person clicked a link at least once (scanners do not count).",
+        "Des messages suivis envoyés dans la période, la part dans laquelle une personne a cliqué au moins un lien (scanners exclus)."),
+    metric!("email_unsubscribe_rate", Percent, Raw, EMAIL_BREAKDOWNS, false, false,
+        "Unsubscribe rate", "Taux de désinscription",
+        "Of the messages sent in the period, the share whose recipient unsubscribed through that message.",
+        "Des messages envoyés dans la période, la part dont le destinataire s'est désinscrit par ce message."),
+    metric!("email_bounce_rate", Percent, Raw, EMAIL_BREAKDOWNS, false, false,
+        "Bounce rate", "Taux de rejet",
+        "Of the messages handed to the relay in the period (sent or refused), the share that bounced for good: refused at sending (5xx on the mailbox) or reported undeliverable afterwards.",
+        "Des messages remis au relais dans la période (envoyés ou refusés), la part rejetée définitivement : refusée à l'envoi (5xx sur la boîte) ou signalée non remise ensuite."),
     metric!("lead_conversion", Percent, Raw, &[B::Owner], false, false,
         "Lead conversion", "Conversion des leads",
         "Of the leads from marketing created in the period: the share whose account got an opportunity afterwards, then the share won (a funnel).",
@@ -545,9 +569,13 @@ pub fn width(m: &Metric) -> usize {
         (Family::Effort, _) => 7,
         (Family::Pipeline, _) => 3,
         (Family::Raw, "lead_conversion") => 3,
+        (Family::Raw, id) if id.starts_with("email") => EMAIL_PARTS,
         (Family::Raw, _) => 2,
     }
 }
+
+/// The parts of the email metrics (see [`formula`]).
+pub const EMAIL_PARTS: usize = 7;
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (b != 0.0).then(|| a / b)
@@ -578,6 +606,12 @@ pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
         "weighted_pipeline" => cents(p[2] / 100.0),
         "stalled_opportunities" | "leads_from_marketing" | "segment_size" => p[0],
         "lead_conversion" => ratio(p[2], p[0])? * 100.0,
+        // Parts: handed to the relay, sent, sent with tracking, opened, clicked, unsubscribed, bounced.
+        "emails_sent" => p[1],
+        "email_open_rate" => ratio(p[3], p[2])? * 100.0,
+        "email_click_rate" => ratio(p[4], p[2])? * 100.0,
+        "email_unsubscribe_rate" => ratio(p[5], p[1])? * 100.0,
+        "email_bounce_rate" => ratio(p[6], p[0])? * 100.0,
         "customer_acquisition_cost" | "lifetime_basket" => cents(ratio(p[1], p[0])?),
         _ => return None,
     })

@@ -2,7 +2,9 @@
 //! stalled opportunities (a count of today's open deals by their age in stage),
 //! leads from marketing and their conversion (bounded by the contacts created
 //! in the period), customer acquisition cost and lifetime value (per new or
-//! existing customer), segment sizes (today's tags, or the daily snapshot).
+//! existing customer), segment sizes (today's tags, or the daily snapshot), and
+//! the email rates (the messages handed to the relay in the period, through the
+//! outbox's time indexes).
 //! None is in the home strip or the default dashboard by default.
 
 use super::facts;
@@ -144,6 +146,50 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                     v.push((2, step(won)));
                 }
                 add(&mut out, key, n, &v);
+            }
+        }
+        id if id.starts_with("email") => {
+            // Messages handed to the relay in the period (their last attempt),
+            // sent ones by the time the relay accepted them.
+            let mut query = q(
+                "SELECT COALESCE(e.user_id, 0), e.status, COALESCE(e.sent_at, e.sending_at), e.tracking, e.opens > 0, e.clicks > 0, \
+                 EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'unsubscribe'), \
+                 EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'bounce') \
+                 FROM emails e WHERE e.status IN ('sent', 'failed', 'unknown') AND ((e.sent_at >= ",
+            );
+            query
+                .push_bind(a)
+                .push(" AND e.sent_at < ")
+                .push_bind(z)
+                .push(") OR (e.sent_at IS NULL AND e.sending_at >= ")
+                .push_bind(a)
+                .push(" AND e.sending_at < ")
+                .push_bind(z)
+                .push("))");
+            filter(&mut query, "e.user_id", &f.owners);
+            let rows: Vec<(i64, String, i64, bool, bool, bool, bool, bool)> = query.fetch_all(&mut c).await?;
+            let n = carnet_domain::metrics::EMAIL_PARTS;
+            for (owner, status, at, tracking, opened, clicked, unsubscribed, bounced) in rows {
+                let key = match b {
+                    Some(Breakdown::Owner) => owner.to_string(),
+                    _ => time_key(b, tz, at).unwrap_or_default(),
+                };
+                let one = |x: bool| if x { 1.0 } else { 0.0 };
+                let sent = status == "sent";
+                add(
+                    &mut out,
+                    key,
+                    n,
+                    &[
+                        (0, 1.0),
+                        (1, one(sent)),
+                        (2, one(sent && tracking)),
+                        (3, one(sent && tracking && opened)),
+                        (4, one(sent && tracking && clicked)),
+                        (5, one(sent && unsubscribed)),
+                        (6, one(bounced)),
+                    ],
+                );
             }
         }
         "customer_acquisition_cost" => {

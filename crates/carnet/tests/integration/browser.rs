@@ -515,7 +515,7 @@ async fn emails_in_the_browser() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(d.source().await.contains("sent — not opened yet"));
+    assert!(d.source().await.contains("— sent, not opened yet"));
 
     // At phone width the card and its email form fit.
     d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844})))
@@ -525,7 +525,13 @@ async fn emails_in_the_browser() {
     let overflow = d
         .run_js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
         .await;
-    assert!(overflow.as_i64().unwrap_or(1) <= 0, "no sideways scrolling at 390 px: {overflow}");
+    let wide = d
+        .run_js("return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).join(' | ');")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "no sideways scrolling at 390 px: {overflow}: {wide}"
+    );
     d.screenshot("contact-email-phone").await;
     d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 1280, "height": 900})))
         .await;

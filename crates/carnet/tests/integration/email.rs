@@ -884,3 +884,126 @@ async fn killed_while_sending_nothing_goes_twice() {
         .collect();
     assert!(sent_to.iter().all(|a| copies.contains_key(a)), "a message marked sent arrived");
 }
+
+/// The email metrics equal a plain recount over the outbox: sent, open, click,
+/// unsubscribe and bounce rates, by rep.
+#[tokio::test]
+async fn email_figures_equal_a_recount_of_the_outbox() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    sink.refuse("gone", 550, "5.1.1 user unknown");
+    let carnet = through(&app, &sink);
+    unthrottled(&app).await;
+    let (rep, rep_key) = app.user_with_key("rep@test.example", "sales").await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let to = if i % 5 == 4 {
+            format!("gone{i}@client.example")
+        } else {
+            format!("p{i}@client.example")
+        };
+        let key = if i % 2 == 0 { app.key.clone() } else { rep_key.clone() };
+        let (s, e) = app
+            .api_with(
+                &key,
+                Method::POST,
+                "/api/v1/emails",
+                Some(json!({"to": to, "subject": format!("n{i}"), "body": "https://acme.example/a", "tracking": i != 3})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        ids.push(e["id"].as_i64().unwrap());
+    }
+    drain(&carnet).await;
+    let site = app.carnet.site().unwrap();
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 3600));
+    let human = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    for (n, id) in ids.iter().enumerate() {
+        if n % 3 == 0 || n == 5 {
+            app.http
+                .get(carnet_app::mail::tracking::open_url(&site, *id))
+                .header("user-agent", human)
+                .send()
+                .await
+                .unwrap();
+        }
+        if n % 4 == 1 {
+            app.http
+                .get(carnet_app::mail::tracking::open_url(&site, *id))
+                .header("user-agent", "Mozilla/5.0")
+                .send()
+                .await
+                .unwrap();
+            app.http
+                .get(carnet_app::mail::tracking::click_url(&site, *id, 0))
+                .header("user-agent", human)
+                .send()
+                .await
+                .unwrap();
+        }
+        if n == 2 || n == 7 {
+            app.http
+                .post(carnet_app::mail::compose::unsubscribe_url(&site, *id))
+                .form(&[("List-Unsubscribe", "One-Click")])
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    app.carnet.mailer.recorder(&app.carnet.db).settled().await;
+    app.carnet.db.clock().pin(None);
+    // The recount: plain SQL over the outbox and its events.
+    let db = &app.carnet.db;
+    let count = |sql: String| async move { q(sql).scalar::<i64>(&mut db.conn().await.unwrap()).await.unwrap() as f64 };
+    for owner in [app.admin.id, rep.id] {
+        let w = format!("user_id = {owner}");
+        let attempted = count(format!(
+            "SELECT COUNT(*) FROM emails WHERE {w} AND status IN ('sent', 'failed', 'unknown')"
+        ))
+        .await;
+        let sent = count(format!("SELECT COUNT(*) FROM emails WHERE {w} AND status = 'sent'")).await;
+        let tracked = count(format!(
+            "SELECT COUNT(*) FROM emails WHERE {w} AND status = 'sent' AND tracking = TRUE"
+        ))
+        .await;
+        let opened = count(format!(
+            "SELECT COUNT(DISTINCT e.id) FROM emails e JOIN email_events v ON v.email_id = e.id AND v.kind = 'open' AND v.human = TRUE WHERE e.{w} AND e.status = 'sent' AND e.tracking = TRUE"
+        ))
+        .await;
+        let clicked = count(format!(
+            "SELECT COUNT(DISTINCT e.id) FROM emails e JOIN email_events v ON v.email_id = e.id AND v.kind = 'click' AND v.human = TRUE WHERE e.{w} AND e.status = 'sent' AND e.tracking = TRUE"
+        ))
+        .await;
+        let unsubscribed = count(format!(
+            "SELECT COUNT(DISTINCT e.id) FROM emails e JOIN email_events v ON v.email_id = e.id AND v.kind = 'unsubscribe' WHERE e.{w} AND e.status = 'sent'"
+        ))
+        .await;
+        let bounced = count(format!(
+            "SELECT COUNT(DISTINCT e.id) FROM emails e JOIN email_events v ON v.email_id = e.id AND v.kind = 'bounce' WHERE e.{w}"
+        ))
+        .await;
+        assert!(sent > 0.0 && bounced > 0.0 && opened > 0.0, "the data exercises every part");
+        for (metric, want) in [
+            ("emails_sent", sent),
+            ("email_open_rate", opened / tracked * 100.0),
+            ("email_click_rate", clicked / tracked * 100.0),
+            ("email_unsubscribe_rate", unsubscribed / sent * 100.0),
+            ("email_bounce_rate", bounced / attempted * 100.0),
+        ] {
+            let (s, v) = app
+                .get(&format!("/api/v1/metrics/{metric}/values?period=today&breakdown=owner"))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let row = v["rows"]
+                .as_array()
+                .or_else(|| v["data"].as_array())
+                .unwrap()
+                .iter()
+                .find(|r| r["key"] == owner.to_string())
+                .unwrap_or_else(|| panic!("{metric}: no row for {owner}: {v}"))
+                .clone();
+            let got = row["value"].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-6, "{metric} for {owner}: {got} ≠ recount {want}");
+        }
+    }
+}
