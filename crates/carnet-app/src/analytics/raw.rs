@@ -16,6 +16,19 @@ use carnet_domain::sales::SalesCatalog;
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
+/// A message handed to the relay, as the email rates count it.
+#[derive(sqlx::FromRow)]
+struct EmailRow {
+    owner: i64,
+    status: String,
+    at: i64,
+    tracking: bool,
+    opened: bool,
+    clicked: bool,
+    unsubscribed: bool,
+    bounced: bool,
+}
+
 fn time_key(b: Option<Breakdown>, tz: Tz, t: i64) -> Option<String> {
     let d = facts::day(tz, t);
     match b {
@@ -152,9 +165,9 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             // Messages handed to the relay in the period (their last attempt),
             // sent ones by the time the relay accepted them.
             let mut query = q(
-                "SELECT COALESCE(e.user_id, 0), e.status, COALESCE(e.sent_at, e.sending_at), e.tracking, e.opens > 0, e.clicks > 0, \
-                 EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'unsubscribe'), \
-                 EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'bounce') \
+                "SELECT COALESCE(e.user_id, 0) AS owner, e.status, COALESCE(e.sent_at, e.sending_at) AS at, e.tracking, e.opens > 0 AS opened, \
+                 e.clicks > 0 AS clicked, EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'unsubscribe') AS unsubscribed, \
+                 EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'bounce') AS bounced \
                  FROM emails e WHERE e.status IN ('sent', 'failed', 'unknown') AND ((e.sent_at >= ",
             );
             query
@@ -167,9 +180,19 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                 .push_bind(z)
                 .push("))");
             filter(&mut query, "e.user_id", &f.owners);
-            let rows: Vec<(i64, String, i64, bool, bool, bool, bool, bool)> = query.fetch_all(&mut c).await?;
+            let rows: Vec<EmailRow> = query.fetch_all(&mut c).await?;
             let n = carnet_domain::metrics::EMAIL_PARTS;
-            for (owner, status, at, tracking, opened, clicked, unsubscribed, bounced) in rows {
+            for EmailRow {
+                owner,
+                status,
+                at,
+                tracking,
+                opened,
+                clicked,
+                unsubscribed,
+                bounced,
+            } in rows
+            {
                 let key = match b {
                     Some(Breakdown::Owner) => owner.to_string(),
                     _ => time_key(b, tz, at).unwrap_or_default(),

@@ -999,7 +999,7 @@ async fn email_figures_equal_a_recount_of_the_outbox() {
                 .or_else(|| v["data"].as_array())
                 .unwrap()
                 .iter()
-                .find(|r| r["key"] == owner.to_string())
+                .find(|r| r["key"].as_str() == Some(owner.to_string().as_str()))
                 .unwrap_or_else(|| panic!("{metric}: no row for {owner}: {v}"))
                 .clone();
             let got = row["value"].as_f64().unwrap();
