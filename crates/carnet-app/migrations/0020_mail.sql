@@ -99,3 +99,5 @@ ALTER TABLE users ADD COLUMN sender_name TEXT;
 -- A booking's manage token is derived from the action and this nonce with the
 -- installation's key, so the confirmation email can carry its link.
 ALTER TABLE bookings ADD COLUMN nonce TEXT;
+-- An appointment whose contact gets a calendar invitation and its updates.
+ALTER TABLE actions ADD COLUMN invite BOOLEAN NOT NULL DEFAULT FALSE;

@@ -121,6 +121,8 @@ pub struct ActionDraft {
     /// A reminder this many minutes before (tasks: before 09:00 on the due day),
     /// and the instant it falls due.
     pub remind: Option<(i64, i64)>,
+    /// Appointments: send the contact a calendar invitation (and its updates).
+    pub invite: bool,
 }
 
 /// The longest reminder lead: a week.
@@ -181,6 +183,7 @@ impl ActionDraft {
             "due_date",
             "time_zone",
             "remind",
+            "invite",
         ];
         let mut e = FieldErrors::new();
         for k in input.0.keys() {
@@ -264,16 +267,31 @@ impl ActionDraft {
             ),
         };
         let remind = remind.zip(when.as_ref()).map(|(m, w)| (m, w.remind_at(m, tz)));
+        let invite = match input.one("invite").trim() {
+            "" | "false" | "0" => false,
+            "true" | "1" | "on" => true,
+            _ => {
+                e.add("invite", "must be true or false");
+                false
+            }
+        };
+        let contact_id = record_ref(&mut e, input, "contact");
+        if invite && kind.is_some_and(|k| k.kind != "appointment") {
+            e.add("invite", "only an appointment is sent as an invitation");
+        } else if invite && contact_id.is_none() {
+            e.add("invite", "needs the contact to invite");
+        }
         let draft = ActionDraft {
             type_id: kind.map(|k| k.id).unwrap_or_default(),
             subject: subject.unwrap_or_default(),
             notes,
             account_id: record_ref(&mut e, input, "account"),
-            contact_id: record_ref(&mut e, input, "contact"),
+            contact_id,
             opportunity_id: record_ref(&mut e, input, "opportunity"),
             assignee_id,
             when: when.unwrap_or(When::Due(NaiveDate::MIN)),
             remind,
+            invite,
         };
         e.into_result().map(|_| draft)
     }

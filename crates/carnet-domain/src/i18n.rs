@@ -698,6 +698,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("yes", "Yes", "Oui"),
     ("no", "No", "Non"),
     ("none", "—", "—"),
+    ("agenda.invite", "Email the contact a calendar invitation", "Envoyer au contact une invitation d'agenda"),
     ("feed.email", "sent an email", "a envoyé un e-mail"),
     ("feed.unsubscribed", "unsubscribed from marketing emails", "s'est désinscrit des e-mails marketing"),
     ("email.to", "to", "à"),

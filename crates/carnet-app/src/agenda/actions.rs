@@ -32,6 +32,8 @@ pub struct Action {
     pub recurring_rule_id: Option<i64>,
     pub remind_min: Option<i64>,
     pub remind_at: Option<i64>,
+    /// The contact gets a calendar invitation and its updates by email.
+    pub invite: bool,
     pub sequence: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -39,7 +41,7 @@ pub struct Action {
 
 pub const COLS: &str =
     "id, type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
-    due_date, done_at, spent_min, outcome, planned_at, recurring_rule_id, remind_min, remind_at, sequence, created_at, updated_at";
+    due_date, done_at, spent_min, outcome, planned_at, recurring_rule_id, remind_min, remind_at, invite, sequence, created_at, updated_at";
 
 async fn check_links(tx: &mut Tx, d: &ActionDraft) -> Result<()> {
     for (table, field, id) in [
@@ -98,8 +100,8 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
     let (starts, dur, due) = when_cols(&d.when);
     let t = tx.now();
     let id = q("INSERT INTO actions (type_id, subject, notes, account_id, contact_id, opportunity_id, assignee_id, created_by, starts_at, duration_min, \
-                due_date, planned_at, remind_min, remind_at, sequence, created_at, updated_at) \
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, 0, $13, $13) RETURNING id")
+                due_date, planned_at, remind_min, remind_at, invite, sequence, created_at, updated_at) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, 0, $13, $13) RETURNING id")
         .bind(d.type_id)
         .bind(d.subject.clone())
         .bind(d.notes.clone())
@@ -115,6 +117,7 @@ pub async fn create(db: &Db, actor: &User, d: &ActionDraft) -> Result<i64> {
         .bind(t)
         .bind(d.remind.map(|r| r.0))
         .bind(d.remind.map(|r| r.1))
+        .bind(d.invite)
         .insert_id(&mut tx)
         .await?;
     note(
@@ -155,8 +158,8 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
     let watch = events::watch(&mut tx, Scope::one("action", id)).await?;
     // SEQUENCE goes up on every change, for calendar clients (RFC 5545).
     let n = q("UPDATE actions SET type_id = $1, subject = $2, notes = $3, account_id = $4, contact_id = $5, opportunity_id = $6, assignee_id = $7, \
-               starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, remind_min = $14, remind_at = $15, sequence = sequence + 1, \
-               updated_at = $12 WHERE id = $13")
+               starts_at = $8, duration_min = $9, due_date = $10, planned_at = $11, remind_min = $14, remind_at = $15, invite = $16, \
+               sequence = sequence + 1, updated_at = $12 WHERE id = $13")
         .bind(d.type_id)
         .bind(d.subject.clone())
         .bind(d.notes.clone())
@@ -172,6 +175,7 @@ pub async fn update(db: &Db, actor: &User, id: i64, d: &ActionDraft) -> Result<(
         .bind(id)
         .bind(d.remind.map(|r| r.0))
         .bind(d.remind.map(|r| r.1))
+        .bind(d.invite)
         .execute(&mut tx)
         .await?;
     if n == 0 {
@@ -228,6 +232,7 @@ pub async fn finish(db: &Db, actor: &User, id: i64, outcome: Outcome, spent_min:
         assignee_id: a.assignee_id,
         when: When::Due(chrono::NaiveDate::MIN),
         remind: None,
+        invite: false,
     };
     note(
         &mut tx,
@@ -431,6 +436,7 @@ pub fn to_raw(a: &Action, tz: chrono_tz::Tz) -> carnet_domain::records::RawInput
     r.set("opportunity", opt(a.opportunity_id));
     r.set("assignee", opt(a.assignee_id));
     r.set("remind", opt(a.remind_min));
+    r.set("invite", if a.invite { "true" } else { "" });
     match (a.starts_at, &a.due_date) {
         (Some(t), _) => {
             let local = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default().with_timezone(&tz);

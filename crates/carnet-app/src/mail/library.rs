@@ -75,6 +75,48 @@ pub const BUILTINS: &[Builtin] = &[
         ),
     },
     Builtin {
+        key: "appointment_invitation",
+        category: Category::Transactional,
+        en: (
+            "Appointment invitation (to the contact)",
+            "Invitation: {{ appointment.subject }} on {{ appointment.when }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>{{ owner.name }} invites you to <strong>{{ appointment.subject }}</strong> on {{ appointment.when }} ({{ appointment.duration }}).</p><p>The invitation is attached: accept it in your calendar, or reply to this email.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+        fr: (
+            "Invitation à un rendez-vous (au contact)",
+            "Invitation : {{ appointment.subject }} le {{ appointment.when }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>{{ owner.name }} vous invite à <strong>{{ appointment.subject }}</strong> le {{ appointment.when }} ({{ appointment.duration }}).</p><p>L'invitation est jointe : acceptez-la dans votre agenda, ou répondez à cet e-mail.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+    },
+    Builtin {
+        key: "appointment_updated",
+        category: Category::Transactional,
+        en: (
+            "Appointment changed (to the contact)",
+            "Updated: {{ appointment.subject }} on {{ appointment.when }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>Our appointment <strong>{{ appointment.subject }}</strong> now takes place on {{ appointment.when }} ({{ appointment.duration }}). The updated invitation is attached.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+        fr: (
+            "Rendez-vous modifié (au contact)",
+            "Modifié : {{ appointment.subject }} le {{ appointment.when }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>Notre rendez-vous <strong>{{ appointment.subject }}</strong> a désormais lieu le {{ appointment.when }} ({{ appointment.duration }}). L'invitation mise à jour est jointe.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+    },
+    Builtin {
+        key: "appointment_cancelled",
+        category: Category::Transactional,
+        en: (
+            "Appointment cancelled (to the contact)",
+            "Cancelled: {{ appointment.subject }} on {{ appointment.when }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>Our appointment <strong>{{ appointment.subject }}</strong> on {{ appointment.when }} is cancelled.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+        fr: (
+            "Rendez-vous annulé (au contact)",
+            "Annulé : {{ appointment.subject }} le {{ appointment.when }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>Notre rendez-vous <strong>{{ appointment.subject }}</strong> du {{ appointment.when }} est annulé.</p><p>{{ owner.name }}, {{ company.name }}</p>",
+        ),
+    },
+    Builtin {
         key: "action_reminder",
         category: Category::Transactional,
         en: (

@@ -23,8 +23,14 @@ use serde::{Deserialize, Serialize};
 
 pub fn register(r: Registry) -> Registry {
     r.subscribe(Subscriber {
-        name: "booking emails",
-        kinds: &[EventKind::BookingMade, EventKind::BookingCancelled, EventKind::RecordUpdated],
+        name: "calendar invitations",
+        kinds: &[
+            EventKind::BookingMade,
+            EventKind::BookingCancelled,
+            EventKind::ActionPlanned,
+            EventKind::RecordUpdated,
+            EventKind::RecordDeleted,
+        ],
         delivery: Delivery::InWriterTx,
         run: on_booking,
     })
@@ -50,6 +56,7 @@ struct Appointment {
     updated_at: i64,
     planned_at: i64,
     remind_at: Option<i64>,
+    invite: bool,
     type_id: i64,
     contact_id: Option<i64>,
     account_id: Option<i64>,
@@ -68,7 +75,7 @@ struct Person {
 
 async fn appointment(tx: &mut Tx, id: i64) -> Result<Option<Appointment>> {
     Ok(q(
-        "SELECT id, subject, notes, starts_at, duration_min, due_date, outcome, sequence, updated_at, planned_at, remind_at, type_id, \
+        "SELECT id, subject, notes, starts_at, duration_min, due_date, outcome, sequence, updated_at, planned_at, remind_at, invite, type_id, \
           contact_id, account_id, opportunity_id, assignee_id FROM actions WHERE id = $1",
     )
     .bind(id)
@@ -120,20 +127,31 @@ async fn booking_links(tx: &mut Tx, a: &Appointment, m: &mut Merge) -> Result<()
     Ok(())
 }
 
-/// The booking's emails, written in the booking's transaction.
+/// Calendar invitations, written in the transaction of the change: a booking's
+/// confirmation (and a notice to the rep), its move and cancellation; and a
+/// rep's appointment marked `invite`, when planned, changed, cancelled or
+/// deleted. One UID per appointment, its SEQUENCE raised by each change.
 fn on_booking<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
     Box::pin(async move {
         if e.entity != "action" {
             return Ok(());
         }
+        let Some(a) = appointment(tx, e.record_id).await? else {
+            return Ok(());
+        };
+        let closed = matches!(a.outcome.as_deref(), Some("cancelled" | "rescheduled"));
         let (key, method, notice) = match e.kind {
             EventKind::BookingMade => ("booking_confirmation", "REQUEST", true),
             EventKind::BookingCancelled => ("booking_cancelled", "CANCEL", false),
             EventKind::RecordUpdated if e.data["rescheduled"] == true => ("booking_rescheduled", "REQUEST", false),
+            _ if !a.invite || a.starts_at.is_none() => return Ok(()),
+            EventKind::ActionPlanned => ("appointment_invitation", "REQUEST", false),
+            EventKind::RecordUpdated if closed => ("appointment_cancelled", "CANCEL", false),
+            // Ticked after planning: the first message is the invitation.
+            EventKind::RecordUpdated if a.outcome.is_none() && !invited(tx, a.id).await? => ("appointment_invitation", "REQUEST", false),
+            EventKind::RecordUpdated if a.outcome.is_none() => ("appointment_updated", "REQUEST", false),
+            EventKind::RecordDeleted if a.outcome.is_none() => ("appointment_cancelled", "CANCEL", false),
             _ => return Ok(()),
-        };
-        let Some(a) = appointment(tx, e.record_id).await? else {
-            return Ok(());
         };
         let (Some(user), Some(cid)) = (a.assignee_id, a.contact_id) else {
             return Ok(());
@@ -143,6 +161,13 @@ fn on_booking<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
         };
         let mut m = merge_for(tx, rep.id, Some(cid), None).await?;
         let Ok(to) = EmailAddress::parse(m.get("contact.email")) else {
+            // A rep asked for the invitation: say why it cannot go, and keep nothing half-done.
+            if a.invite && e.kind != EventKind::RecordDeleted {
+                return Err(AppError::field(
+                    "invite",
+                    "the contact has no email address to send the invitation to",
+                ));
+            }
             return Ok(());
         };
         let fmt = fmt_of(&rep);
@@ -155,6 +180,10 @@ fn on_booking<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
         let mut action = to_action(&a);
         if method == "CANCEL" {
             action.outcome = Some("cancelled".into());
+            if e.kind == EventKind::RecordDeleted {
+                // The row goes: its cancellation is one change more.
+                action.sequence += 1;
+            }
         }
         let organizer = (m.get("owner.name").to_string(), rep.email.clone());
         let attendee = (m.get("contact.name").to_string(), to.as_str().to_string());
@@ -190,6 +219,17 @@ fn on_booking<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
     })
 }
 
+/// Whether the contact of an appointment was already sent its invitation.
+async fn invited(tx: &mut Tx, action_id: i64) -> Result<bool> {
+    Ok(
+        q("SELECT 1 FROM emails WHERE action_id = $1 AND template_key = 'appointment_invitation'")
+            .bind(action_id)
+            .scalar_opt::<i32>(&mut *tx)
+            .await?
+            .is_some(),
+    )
+}
+
 fn to_action(a: &Appointment) -> crate::agenda::actions::Action {
     crate::agenda::actions::Action {
         id: a.id,
@@ -211,6 +251,7 @@ fn to_action(a: &Appointment) -> crate::agenda::actions::Action {
         recurring_rule_id: None,
         remind_min: None,
         remind_at: a.remind_at,
+        invite: a.invite,
         sequence: a.sequence,
         created_at: a.updated_at,
         updated_at: a.updated_at,

@@ -190,6 +190,8 @@ pub struct ActionOut {
     sequence: i64,
     recurring_rule_id: Option<i64>,
     remind_min: Option<i64>,
+    /// The contact gets a calendar invitation and its updates by email.
+    invite: bool,
     created_at: String,
     updated_at: String,
 }
@@ -264,6 +266,8 @@ pub struct NewAction {
     /// Reminder, minutes before the start (tasks: before 09:00 on the due day).
     #[schemars(range(min = 0))]
     remind: Option<i64>,
+    /// Appointments with a contact: email the contact a calendar invitation, then its changes and cancellation.
+    invite: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -298,6 +302,8 @@ pub struct ActionPatch {
     /// Reminder, minutes before the start (tasks: before 09:00 on the due day).
     #[schemars(range(min = 0))]
     remind: Option<i64>,
+    /// Appointments with a contact: email the contact a calendar invitation, then its changes and cancellation.
+    invite: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema, Clone, Copy)]
@@ -576,6 +582,7 @@ pub fn action_json(a: &actions::Action, types: &[ActionTypeDef]) -> ActionOut {
         sequence: a.sequence,
         recurring_rule_id: a.recurring_rule_id,
         remind_min: a.remind_min,
+        invite: a.invite,
         created_at: iso(a.created_at),
         updated_at: iso(a.updated_at),
     }

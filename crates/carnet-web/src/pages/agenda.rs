@@ -519,6 +519,7 @@ async fn edit_page(s: &AppState, v: &Viewer, id: i64, input: Option<RawInput>, e
     }
     fields.extend([
         f("remind", "agenda.remind", "select").options(remind_options(&fmt)),
+        f("invite", "agenda.invite", "checkbox"),
         f("notes", "field.notes", "textarea"),
         f("account", "field.account", "text"),
         f("contact", "field.contact", "text"),

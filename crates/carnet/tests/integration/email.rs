@@ -1007,3 +1007,65 @@ async fn email_figures_equal_a_recount_of_the_outbox() {
         }
     }
 }
+
+/// A rep's appointment marked `invite`: the contact gets the invitation, its
+/// change and its cancellation, one UID, the SEQUENCE raised each time.
+#[tokio::test]
+async fn a_reps_appointment_invites_the_contact_and_follows_its_changes() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let carnet = through(&app, &sink);
+    unthrottled(&app).await;
+    let cid = contact(&app, "zoe@client.example").await;
+    let day = app.carnet.db.clock().today_utc() + chrono::Duration::days(3);
+    let (s, a) = app
+        .post(
+            "/api/v1/actions",
+            json!({"type": "Demo", "subject": "Demo of the printers", "contact": cid, "starts_at": format!("{day}T10:00"), "duration": 45, "invite": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(a["invite"], true);
+    let id = a["id"].as_i64().unwrap();
+    drain(&carnet).await;
+    app.patch(&format!("/api/v1/actions/{id}"), json!({"starts_at": format!("{day}T14:00")}))
+        .await;
+    drain(&carnet).await;
+    let (s, e) = app
+        .post(&format!("/api/v1/actions/{id}/finish"), json!({"outcome": "cancelled"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    drain(&carnet).await;
+    let got = sink.wait_for(3, 10).await;
+    assert_eq!(got.len(), 3);
+    let mut uids = Vec::new();
+    for (m, (subject, method, seq)) in got.iter().zip([
+        ("Invitation: Demo of the printers", "REQUEST", 0),
+        ("Updated:", "REQUEST", 1),
+        ("Cancelled:", "CANCEL", 2),
+    ]) {
+        assert_eq!(m.to, vec!["zoe@client.example".to_string()]);
+        let p = mailparse::parse_mail(&m.data).unwrap();
+        assert!(p.headers.get_first_value("Subject").unwrap().starts_with(subject), "{subject}");
+        let cal = part(&p, "text/calendar").unwrap();
+        assert_eq!(cal.ctype.params.get("method").map(String::as_str), Some(method));
+        let ics: icalendar::Calendar = cal.get_body().unwrap().parse().unwrap();
+        assert_eq!(event_prop(&ics, "SEQUENCE"), seq.to_string());
+        uids.push(event_prop(&ics, "UID"));
+    }
+    assert!(uids.iter().all(|u| *u == uids[0]), "one UID: {uids:?}");
+    // Refused, naming the field, with nothing written: a contact without an
+    // email, no contact at all, a task.
+    let (_, nobody) = app.post("/api/v1/contacts", json!({"last_name": "Sans Adresse"})).await;
+    let before = app.count("actions").await;
+    for body in [
+        json!({"type": "Demo", "subject": "x", "contact": nobody["id"], "starts_at": format!("{day}T10:00"), "invite": true}),
+        json!({"type": "Demo", "subject": "x", "starts_at": format!("{day}T10:00"), "invite": true}),
+        json!({"type": "Task", "subject": "x", "contact": cid, "invite": true}),
+    ] {
+        let (s, e) = app.post("/api/v1/actions", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"]["invite"].is_string(), "{e}");
+    }
+    assert_eq!(app.count("actions").await, before);
+}
