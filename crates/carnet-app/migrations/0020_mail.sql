@@ -101,3 +101,17 @@ ALTER TABLE users ADD COLUMN sender_name TEXT;
 ALTER TABLE bookings ADD COLUMN nonce TEXT;
 -- An appointment whose contact gets a calendar invitation and its updates.
 ALTER TABLE actions ADD COLUMN invite BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Links that let a person choose a password: a reset asked for from the
+-- sign-in page, or an invitation sent by an administrator. Signed by being
+-- random (only their hash is kept), expiring, used once.
+CREATE TABLE password_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- reset or invitation
+    purpose TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX password_links_user ON password_links(user_id);

@@ -2,6 +2,7 @@
 //! stored in the database, API keys hashed at rest, and the first-run setup link.
 
 pub mod keys;
+pub mod links;
 pub mod sessions;
 pub mod users;
 

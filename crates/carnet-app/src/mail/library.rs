@@ -131,6 +131,34 @@ pub const BUILTINS: &[Builtin] = &[
         ),
     },
     Builtin {
+        key: "password_reset",
+        category: Category::Transactional,
+        en: (
+            "Password reset",
+            "Choose a new Carnet password",
+            "<p>Hello {{ owner.first_name }},</p><p>Someone (we hope you) asked to choose a new password for your Carnet account. This link works once, for an hour:</p><p><a href=\"{{ links.password }}\">Choose a new password</a></p><p>If it was not you, ignore this email: your password stays as it is.</p>",
+        ),
+        fr: (
+            "Réinitialisation du mot de passe",
+            "Choisissez un nouveau mot de passe Carnet",
+            "<p>Bonjour {{ owner.first_name }},</p><p>Quelqu'un (vous, nous l'espérons) a demandé à choisir un nouveau mot de passe pour votre compte Carnet. Ce lien fonctionne une fois, pendant une heure :</p><p><a href=\"{{ links.password }}\">Choisir un nouveau mot de passe</a></p><p>Si ce n'était pas vous, ignorez cet e-mail : votre mot de passe ne change pas.</p>",
+        ),
+    },
+    Builtin {
+        key: "user_invitation",
+        category: Category::Transactional,
+        en: (
+            "User invitation",
+            "You are invited to {{ company.name }}'s Carnet",
+            "<p>Hello {{ owner.first_name }},</p><p>An account was made for you on {{ company.name }}'s Carnet. Choose your password to sign in (the link works once, for a week):</p><p><a href=\"{{ links.password }}\">Choose my password</a></p>",
+        ),
+        fr: (
+            "Invitation d'un utilisateur",
+            "Vous êtes invité sur le Carnet de {{ company.name }}",
+            "<p>Bonjour {{ owner.first_name }},</p><p>Un compte a été créé pour vous sur le Carnet de {{ company.name }}. Choisissez votre mot de passe pour vous connecter (le lien fonctionne une fois, pendant une semaine) :</p><p><a href=\"{{ links.password }}\">Choisir mon mot de passe</a></p>",
+        ),
+    },
+    Builtin {
         key: "test",
         category: Category::Transactional,
         en: (

@@ -41,6 +41,7 @@ pub const FIELDS: &[&str] = &[
     "links.manage",
     "links.record",
     "links.action",
+    "links.password",
 ];
 
 /// The values a template renders with: `object → field → text`. Built with

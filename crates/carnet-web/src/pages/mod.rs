@@ -33,6 +33,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_form).post(session::setup))
+        .route("/password/forgot", get(session::forgot_form).post(session::forgot))
+        .route("/password/{token}", get(session::choose_form).post(session::choose))
         .route("/assets/style.css", get(style))
         .route("/assets/app.js", get(script))
         .merge(records::routes::<Accounts>())

@@ -4,7 +4,7 @@ use super::{browser_fmt, render, render_status, see_other, Layout, PageResult};
 use crate::auth::{clear_cookie, cookie_value, session_cookie, SESSION_COOKIE};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
@@ -206,6 +206,122 @@ pub async fn setup(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<
         },
         Err(AppError::Invalid(e)) => again(e),
         Err(AppError::Forbidden) => super::error_page(StatusCode::FORBIDDEN, None, "setup.invalid"),
+        Err(e) => super::app_error_page(e, None),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    l: Layout,
+    /// `forgot`, `choose` or `done`.
+    mode: &'static str,
+    email: String,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+fn password_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    mode: &'static str,
+    email: String,
+    error: Option<String>,
+    message: Option<&str>,
+) -> Response {
+    let fmt = browser_fmt(headers);
+    super::render_status(
+        status,
+        &PasswordPage {
+            l: Layout::anonymous(fmt, fmt.t("password.forgot_title")),
+            mode,
+            email,
+            error,
+            message: message.map(|m| fmt.t(m).to_string()),
+        },
+    )
+}
+
+pub async fn forgot_form(headers: HeaderMap) -> Response {
+    password_page(&headers, StatusCode::OK, "forgot", String::new(), None, None)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// Sends a reset link when the address is an account's; answers the same either way.
+pub async fn forgot(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<ForgotForm>,
+) -> Response {
+    let ip_key = format!("reset:{}", addr.ip());
+    if !s.login_limiter.allowed(&ip_key) {
+        let fmt = browser_fmt(&headers);
+        return password_page(
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            "forgot",
+            f.email,
+            Some(fmt.t("login.throttled").into()),
+            None,
+        );
+    }
+    // Each request counts against the address, so the form cannot be used to flood an inbox.
+    s.login_limiter.fail(&ip_key);
+    if let Err(e) = carnet_app::access::links::request_reset(&s.carnet.db, &f.email).await {
+        return super::app_error_page(e, None);
+    }
+    password_page(&headers, StatusCode::OK, "done", String::new(), None, Some("password.sent"))
+}
+
+pub async fn choose_form(State(s): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    match carnet_app::access::links::valid(&s.carnet.db, &token).await {
+        Ok(Some(_)) => password_page(&headers, StatusCode::OK, "choose", String::new(), None, None),
+        Ok(None) => {
+            let fmt = browser_fmt(&headers);
+            password_page(
+                &headers,
+                StatusCode::GONE,
+                "forgot",
+                String::new(),
+                Some(fmt.t("password.invalid").into()),
+                None,
+            )
+        }
+        Err(e) => super::app_error_page(e, None),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ChooseForm {
+    password: String,
+    confirm: String,
+}
+
+pub async fn choose(State(s): State<AppState>, headers: HeaderMap, Path(token): Path<String>, Form(f): Form<ChooseForm>) -> Response {
+    let fmt = browser_fmt(&headers);
+    match carnet_app::access::links::complete(&s.carnet.db, &token, &f.password, &f.confirm).await {
+        Ok(_) => password_page(&headers, StatusCode::OK, "done", String::new(), None, Some("password.done")),
+        Err(AppError::Invalid(e)) => password_page(
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "choose",
+            String::new(),
+            Some(e.summary()),
+            None,
+        ),
+        Err(AppError::Conflict(_)) => password_page(
+            &headers,
+            StatusCode::GONE,
+            "forgot",
+            String::new(),
+            Some(fmt.t("password.invalid").into()),
+            None,
+        ),
         Err(e) => super::app_error_page(e, None),
     }
 }

@@ -612,6 +612,16 @@ async fn post_roles(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
 /// Users: create, role and activity, hourly cost, password.
 async fn post_users(db: &carnet_app::Db, i: &RawInput) -> Result<(), AppError> {
     match i.one("op") {
+        "invite" => carnet_app::access::links::invite(
+            db,
+            i.one("email"),
+            i.one("name"),
+            i.one("role"),
+            i.one("locale"),
+            i.one("time_zone"),
+        )
+        .await
+        .map(drop),
         "create" => {
             let nu = NewUser::parse(
                 i.one("email"),

@@ -1069,3 +1069,117 @@ async fn a_reps_appointment_invites_the_contact_and_follows_its_changes() {
     }
     assert_eq!(app.count("actions").await, before);
 }
+
+/// The link of a password email (its text part names it).
+fn password_link(m: &carnet::smtp_sink::Received) -> String {
+    let p = mailparse::parse_mail(&m.data).unwrap();
+    let text = part(&p, "text/plain").unwrap().get_body().unwrap();
+    let start = text.find("http://").expect("a link");
+    text[start..].split([')', ' ', '\n']).next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn password_resets_and_invitations_go_by_email_and_work_once() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let carnet = through(&app, &sink);
+    unthrottled(&app).await;
+    // An administrator invites a new user, who chooses a password from the email.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let p = b
+        .post_form(
+            "/settings/users",
+            &[
+                ("op", "invite"),
+                ("name", "Nina Newcomer"),
+                ("email", "nina@test.example"),
+                ("role", "sales"),
+                ("locale", "fr"),
+                ("time_zone", "Europe/Paris"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    drain(&carnet).await;
+    let got = sink.wait_for(1, 10).await;
+    let invitation = got
+        .iter()
+        .find(|m| m.to == vec!["nina@test.example".to_string()])
+        .expect("the invitation");
+    let m = mailparse::parse_mail(&invitation.data).unwrap();
+    assert!(
+        m.headers.get_first_value("Subject").unwrap().starts_with("Vous êtes invité"),
+        "in her language"
+    );
+    let link = password_link(invitation);
+    let res = app
+        .http
+        .post(&link)
+        .form(&[("password", "nina's own password"), ("confirm", "nina's own password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let signed = app
+        .sign_in(&[("email", "nina@test.example"), ("password", "nina's own password"), ("next", "/")])
+        .await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+
+    // Asked for on the sign-in page: the same answer for an unknown address, and no email.
+    for email in ["nobody@test.example", ADMIN_EMAIL] {
+        let res = app
+            .http
+            .post(app.url("/password/forgot"))
+            .form(&[("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("If an account exists for this address"));
+    }
+    drain(&carnet).await;
+    let got = sink.wait_for(2, 10).await;
+    assert_eq!(got.len(), 2, "only the account's owner gets a link");
+    assert_eq!(got[1].to, vec![ADMIN_EMAIL.to_string()]);
+    let link = password_link(&got[1]);
+    assert!(link.starts_with(&format!("http://{}/password/", app.addr)), "{link}");
+    assert_eq!(app.http.get(&link).send().await.unwrap().status(), StatusCode::OK);
+    // Refused, keeping the link usable: too short, or not the same twice.
+    for (p, c) in [("short", "short"), ("a long new password", "another long one")] {
+        let res = app.http.post(&link).form(&[("password", p), ("confirm", c)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = app
+        .http
+        .post(&link)
+        .form(&[("password", "a long new password"), ("confirm", "a long new password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let signed = app
+        .sign_in(&[("email", ADMIN_EMAIL), ("password", "a long new password"), ("next", "/")])
+        .await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER, "the new password signs in");
+    // Once only.
+    let res = app
+        .http
+        .post(&link)
+        .form(&[("password", "yet another password"), ("confirm", "yet another password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    // Expired after an hour.
+    app.http
+        .post(app.url("/password/forgot"))
+        .form(&[("email", ADMIN_EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    drain(&carnet).await;
+    let late = password_link(&sink.wait_for(3, 10).await[2]);
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 3601));
+    assert_eq!(app.http.get(&late).send().await.unwrap().status(), StatusCode::GONE);
+    app.carnet.db.clock().pin(None);
+}
