@@ -1183,3 +1183,38 @@ async fn password_resets_and_invitations_go_by_email_and_work_once() {
     assert_eq!(app.http.get(&late).send().await.unwrap().status(), StatusCode::GONE);
     app.carnet.db.clock().pin(None);
 }
+
+/// From an opportunity card: to its contact, on the timelines of the
+/// opportunity, the contact and the account.
+#[tokio::test]
+async fn a_rep_writes_from_an_opportunity_card() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let carnet = through(&app, &sink);
+    unthrottled(&app).await;
+    let (_, acc) = app.post("/api/v1/accounts", json!({"name": "Riverside"})).await;
+    let cid = contact(&app, "zoe@client.example").await;
+    let (s, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Printers", "account": acc["id"], "amount": "1200", "contacts": [cid]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let oid = o["id"].as_i64().unwrap();
+    let b = app.browser(ADMIN_EMAIL).await;
+    let card = b.get(&format!("/opportunities/{oid}")).await;
+    assert!(card.body.contains("id=\"write-email\""), "the form is on the card");
+    let p = b
+        .post_form(
+            &format!("/opportunities/{oid}/email"),
+            &[("subject", "Your quote"), ("body", "Attached.")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    drain(&carnet).await;
+    assert_eq!(sink.wait_for(1, 10).await[0].to, vec!["zoe@client.example".to_string()]);
+    for path in [format!("/opportunities/{oid}"), format!("/contacts/{cid}")] {
+        assert!(b.get(&path).await.body.contains("sent an email “Your quote”"), "{path}");
+    }
+}

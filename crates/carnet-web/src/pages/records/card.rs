@@ -28,11 +28,11 @@ pub(super) struct CardPage {
     can_delete: bool,
     can_link: bool,
     max_upload_mb: usize,
-    /// The "write an email" form (contact cards, for those who may write).
+    /// The "write an email" form (contact and opportunity cards, for those who may write).
     email: Option<Compose>,
 }
 
-/// The email form of a contact card, with what was typed when it was refused.
+/// The email form of a contact or opportunity card, with what was typed when it was refused.
 #[derive(Default)]
 pub struct Compose {
     pub templates: Vec<(i64, String)>,
@@ -59,7 +59,7 @@ async fn card_page<K: PageKind>(s: &AppState, v: &Viewer, id: i64, draft: Option
     let related = K::related(db, &cat, id, &fmt).await.or_page(&v)?;
     let admin = v.can(Permission::ManageSettings);
     let name = K::card_name(&card);
-    let email = if K::ENTITY == Entity::Contact && v.can(Permission::Comment) {
+    let email = if matches!(K::ENTITY, Entity::Contact | Entity::Opportunity) && v.can(Permission::Comment) {
         let locale = v.user.locale.as_str();
         let mut c = draft.unwrap_or_default();
         c.templates = carnet_app::mail::library::list(db)
@@ -117,12 +117,16 @@ pub(super) async fn send_email<K: PageKind>(
 ) -> PageResult {
     let input = checked_form(&v, pairs)?;
     v.require(Permission::Comment).or_page(&v)?;
-    if K::ENTITY != Entity::Contact {
-        return Err(PageError::new(crate::pages::app_error_page(AppError::NotFound, Some(&v))));
-    }
+    let (contact_id, opportunity_id) = match K::ENTITY {
+        Entity::Contact => (Some(id), None),
+        // To the opportunity's contact, logged on the opportunity too.
+        Entity::Opportunity => (None, Some(id)),
+        _ => return Err(PageError::new(crate::pages::app_error_page(AppError::NotFound, Some(&v)))),
+    };
     let template_id = input.one("template_id").trim().parse::<i64>().ok();
     let one = carnet_app::mail::oneoff::OneOff {
-        contact_id: Some(id),
+        contact_id,
+        opportunity_id,
         template_id,
         subject: input.one("subject").to_string(),
         body: input.one("body").to_string(),
