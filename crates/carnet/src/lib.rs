@@ -53,6 +53,13 @@ pub async fn open(cfg: &Config) -> Result<Carnet, AppError> {
     if let Some(url) = &cfg.public_url {
         carnet.set_public_url(url);
     }
+    if cfg.smtp.is_some() {
+        // Messages queued while no relay was set get a send job again.
+        let n = carnet_app::mail::outbox::resume(&carnet.db).await?;
+        if n > 0 {
+            tracing::info!(messages = n, "emails waiting in the outbox are queued for sending");
+        }
+    }
     Ok(carnet.with_relay(cfg.smtp.clone()))
 }
 

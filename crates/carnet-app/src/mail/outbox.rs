@@ -314,12 +314,17 @@ async fn claim(db: &Db, id: i64) -> Result<Claim> {
         tx.commit().await?;
         return Ok(Claim::Done);
     }
-    q("UPDATE emails SET status = 'sending', sending_at = $1, attempts = attempts + 1, updated_at = $1 WHERE id = $2 AND status = 'queued'")
+    let n = q("UPDATE emails SET status = 'sending', sending_at = $1, attempts = attempts + 1, updated_at = $1 WHERE id = $2 AND status = 'queued'")
         .bind(t)
         .bind(id)
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
+    // Another job took it between the read and the update (PostgreSQL re-checks
+    // the condition after waiting for its lock): that one sends it.
+    if n == 0 {
+        return Ok(Claim::Done);
+    }
     Ok(Claim::Go(Box::new(e)))
 }
 
@@ -401,6 +406,32 @@ async fn settle(c: &Carnet, e: &Email, delivery: Delivery) -> Result<()> {
         Some(why) => Err(AppError::Unavailable(why)),
         None => Ok(()),
     }
+}
+
+/// Queues a send job for every `queued` message that has none waiting: the
+/// messages queued while no relay was configured, whose jobs gave up. Run at
+/// start when a relay is set; returns how many were queued again.
+pub async fn resume(db: &Db) -> Result<usize> {
+    let mut tx = db.begin().await?;
+    let ids: Vec<(i64,)> = q(
+        "SELECT e.id FROM emails e WHERE e.status = 'queued' AND NOT EXISTS (SELECT 1 FROM jobs j \
+                              WHERE j.kind = 'mail.send' AND j.status IN ('queued', 'running') \
+                              AND (j.idempotency_key = 'email:' || e.id OR j.idempotency_key LIKE 'email:' || e.id || ':%'))",
+    )
+    .fetch_all(&mut tx)
+    .await?;
+    let t = tx.now();
+    for (id,) in &ids {
+        jobs::enqueue::<Send>(
+            &mut tx,
+            &SendPayload { email_id: *id },
+            When::Now,
+            Some(format!("email:{id}:resume:{t}")),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
 }
 
 /// A person's decision on an `unknown` message: it was delivered (`sent`), or send it again.

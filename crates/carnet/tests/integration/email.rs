@@ -1218,3 +1218,34 @@ async fn a_rep_writes_from_an_opportunity_card() {
         assert!(b.get(&path).await.body.contains("sent an email “Your quote”"), "{path}");
     }
 }
+
+/// Without a relay, a message waits; its job gives up after its attempts; once
+/// a relay is set (at start), it is queued again and sent.
+#[tokio::test]
+async fn messages_queued_without_a_relay_go_once_one_is_set() {
+    let app = spawn_app().await;
+    unthrottled(&app).await;
+    let cid = contact(&app, "zoe@client.example").await;
+    let (_, e) = app
+        .post("/api/v1/emails", json!({"contact_id": cid, "subject": "Hi", "body": "x"}))
+        .await;
+    let id = e["id"].as_i64().unwrap();
+    let t0 = app.carnet.db.now();
+    for hour in 0..10 {
+        app.carnet.db.clock().pin(Some(t0 + hour * 3600));
+        drain(&app.carnet).await;
+    }
+    app.carnet.db.clock().pin(None);
+    assert_eq!(email(&app, id).await["status"], "queued", "it waits");
+    let failed: i64 = q("SELECT COUNT(*) FROM jobs WHERE kind = 'mail.send' AND status = 'failed'")
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(failed, 1, "its job gave up");
+    let sink = Sink::start().await;
+    assert_eq!(carnet_app::mail::outbox::resume(&app.carnet.db).await.unwrap(), 1);
+    assert_eq!(carnet_app::mail::outbox::resume(&app.carnet.db).await.unwrap(), 0, "not twice");
+    drain(&through(&app, &sink)).await;
+    assert_eq!(email(&app, id).await["status"], "sent");
+    assert_eq!(sink.received(), 1);
+}
