@@ -563,6 +563,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("breakdown.pipeline", "Pipeline", "Pipeline"),
     ("breakdown.stage", "Stage", "Étape"),
     ("breakdown.offer", "Offer", "Offre"),
+    ("breakdown.template", "Email template", "Modèle d'e-mail"),
     ("breakdown.action_type", "Action type", "Type d'action"),
     ("breakdown.day", "Day", "Jour"),
     ("breakdown.week", "Week", "Semaine"),

@@ -49,6 +49,8 @@ pub enum Breakdown {
     Stage,
     Offer,
     ActionType,
+    /// An email's template (email metrics).
+    Template,
     Day,
     Week,
     Month,
@@ -72,6 +74,7 @@ impl Breakdown {
         Breakdown::Stage,
         Breakdown::Offer,
         Breakdown::ActionType,
+        Breakdown::Template,
         Breakdown::Day,
         Breakdown::Week,
         Breakdown::Month,
@@ -96,6 +99,7 @@ impl Breakdown {
             Breakdown::Stage => "stage",
             Breakdown::Offer => "offer",
             Breakdown::ActionType => "action_type",
+            Breakdown::Template => "template",
             Breakdown::Day => "day",
             Breakdown::Week => "week",
             Breakdown::Month => "month",
@@ -276,8 +280,14 @@ macro_rules! metric {
     };
 }
 
-/// Email metrics split by the sender (the rep) and by time.
-const EMAIL_BREAKDOWNS: &[Breakdown] = &[Breakdown::Owner, Breakdown::Day, Breakdown::Week, Breakdown::Month];
+/// Email metrics split by the sender (the rep), the template and time.
+const EMAIL_BREAKDOWNS: &[Breakdown] = &[
+    Breakdown::Owner,
+    Breakdown::Template,
+    Breakdown::Day,
+    Breakdown::Week,
+    Breakdown::Month,
+];
 
 pub const CATALOGUE: &[Metric] = &[
     metric!("opportunities_created", Count, Deals, DEAL_BREAKDOWNS, false, false,

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 #[derive(sqlx::FromRow)]
 struct EmailRow {
     owner: i64,
+    template: String,
     status: String,
     at: i64,
     tracking: bool,
@@ -165,7 +166,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             // Messages handed to the relay in the period (their last attempt),
             // sent ones by the time the relay accepted them.
             let mut query = q(
-                "SELECT COALESCE(e.user_id, 0) AS owner, e.status, COALESCE(e.sent_at, e.sending_at) AS at, e.tracking, e.opens > 0 AS opened, \
+                "SELECT COALESCE(e.user_id, 0) AS owner, COALESCE(e.template_key, '') AS template, e.status, COALESCE(e.sent_at, e.sending_at) AS at, e.tracking, e.opens > 0 AS opened, \
                  e.clicks > 0 AS clicked, EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'unsubscribe') AS unsubscribed, \
                  EXISTS (SELECT 1 FROM email_events v WHERE v.email_id = e.id AND v.kind = 'bounce') AS bounced \
                  FROM emails e WHERE e.status IN ('sent', 'failed', 'unknown') AND ((e.sent_at >= ",
@@ -184,6 +185,7 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             let n = carnet_domain::metrics::EMAIL_PARTS;
             for EmailRow {
                 owner,
+                template,
                 status,
                 at,
                 tracking,
@@ -195,6 +197,8 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             {
                 let key = match b {
                     Some(Breakdown::Owner) => owner.to_string(),
+                    // A rep's own message, written by hand, has no template.
+                    Some(Breakdown::Template) => template,
                     _ => time_key(b, tz, at).unwrap_or_default(),
                 };
                 let one = |x: bool| if x { 1.0 } else { 0.0 };

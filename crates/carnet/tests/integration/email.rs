@@ -1006,6 +1006,30 @@ async fn email_figures_equal_a_recount_of_the_outbox() {
             assert!((got - want).abs() < 1e-6, "{metric} for {owner}: {got} ≠ recount {want}");
         }
     }
+    // By template: a rep's own messages have none; a template's are under its key.
+    let (_, t) = app.get("/api/v1/email-templates").await;
+    let test_tpl = t["data"].as_array().unwrap().iter().find(|t| t["template_key"] == "test").unwrap()["id"].clone();
+    app.post("/api/v1/emails", json!({"to": "p99@client.example", "template_id": test_tpl}))
+        .await;
+    drain(&carnet).await;
+    let (s, v) = app.get("/api/v1/metrics/emails_sent/values?period=today&breakdown=template").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rows = v["rows"].as_array().or_else(|| v["data"].as_array()).unwrap().clone();
+    for (key, sql) in [
+        ("", "SELECT COUNT(*) FROM emails WHERE status = 'sent' AND template_key IS NULL"),
+        (
+            "test",
+            "SELECT COUNT(*) FROM emails WHERE status = 'sent' AND template_key = 'test'",
+        ),
+    ] {
+        let want = count(sql.to_string()).await;
+        let got = rows
+            .iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["value"].as_f64().unwrap())
+            .unwrap_or(0.0);
+        assert_eq!(got, want, "template {key:?}: {v}");
+    }
 }
 
 /// A rep's appointment marked `invite`: the contact gets the invitation, its

@@ -268,6 +268,8 @@ fn group_key(b: Option<Breakdown>, dims: &Dims, day: Option<NaiveDate>, sales: &
         Some(Breakdown::Stage) => dims.stage.to_string(),
         Some(Breakdown::Offer) => dims.offer.to_string(),
         Some(Breakdown::ActionType) => dims.action_type.to_string(),
+        // Only the email metrics (computed from the outbox) split by template.
+        Some(Breakdown::Template) => String::new(),
         Some(Breakdown::Day) => day.map(|d| d.to_string()).unwrap_or_default(),
         Some(Breakdown::Week) => day.map(week_key).unwrap_or_default(),
         Some(Breakdown::Month) => day.map(|d| d.format("%Y-%m").to_string()).unwrap_or_default(),
