@@ -873,30 +873,7 @@ async fn main() {
 async fn writer_suite(kind: &str, a: &Args) -> Vec<String> {
     use carnet_app::db::Value;
     use carnet_domain::records::ContactDraft;
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
-    let dir = std::path::PathBuf::from(target).join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = match kind {
-        "sqlite" => {
-            let file = dir.join("carnet-writer.db");
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
-            }
-            format!("sqlite:{}", file.display())
-        }
-        _ => {
-            let admin = carnet_app::Db::connect(&format!("{}/postgres", a.pg)).await.unwrap();
-            let mut c = admin.conn().await.unwrap();
-            carnet_app::db::dialect::exec_raw(&mut c, "DROP DATABASE IF EXISTS carnet_bench_writer")
-                .await
-                .unwrap();
-            carnet_app::db::dialect::exec_raw(&mut c, "CREATE DATABASE carnet_bench_writer")
-                .await
-                .unwrap();
-            format!("{}/carnet_bench_writer", a.pg)
-        }
-    };
-    let carnet = Carnet::open(&url, dir.join("files")).await.unwrap();
+    let carnet = fresh(kind, a, "writer").await;
     let db = &carnet.db;
     let cat = carnet_app::settings::catalog(db).await.unwrap();
     let gold = cat.resolve_tag("Gold").unwrap();

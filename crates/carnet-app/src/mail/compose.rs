@@ -13,15 +13,12 @@ use lettre::Message;
 
 /// The link of the one-click unsubscribe of a message.
 pub fn unsubscribe_url(site: &Site, email_id: i64) -> String {
-    let msg = email_id.to_string();
-    site.url(&format!("/u/{msg}.{}", site.sign("unsubscribe", &msg)))
+    site.url(&format!("/u/{}", super::tracking::token(site, "unsubscribe", &[email_id])))
 }
 
 /// Reads an unsubscribe token; `None` when forged.
 pub fn read_unsubscribe(site: &Site, token: &str) -> Option<i64> {
-    let (msg, sig) = token.split_once('.')?;
-    let id: i64 = msg.parse().ok()?;
-    site.verify("unsubscribe", msg, sig).then_some(id)
+    super::tracking::read_token(site, "unsubscribe", token, 1).map(|ids| ids[0])
 }
 
 fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, String> {

@@ -87,13 +87,6 @@ impl Mailer {
             tokio::time::sleep(wait).await;
         }
     }
-
-    /// Remembers a relay problem for Settings → Email.
-    pub fn note(&self, d: &smtp::Delivery) {
-        if let smtp::Delivery::Temporary(why) | smtp::Delivery::Unknown(why) = d {
-            tracing::warn!(error = %why, "sending an email");
-        }
-    }
 }
 
 /// The company's email settings (Settings → Email), kept in `app_settings`.

@@ -48,17 +48,22 @@ pub fn instrument(html: &str, email_id: i64, site: &Site, tracking: bool) -> (St
 }
 
 pub fn click_url(site: &Site, email_id: i64, idx: usize) -> String {
-    let msg = format!("{email_id}.{idx}");
-    site.url(&format!("/t/c/{msg}.{}", site.sign("click", &msg)))
+    site.url(&format!("/t/c/{}", token(site, "click", &[email_id, idx as i64])))
 }
 
 pub fn open_url(site: &Site, email_id: i64) -> String {
-    let msg = email_id.to_string();
-    site.url(&format!("/t/o/{msg}.{}.gif", site.sign("open", &msg)))
+    site.url(&format!("/t/o/{}.gif", token(site, "open", &[email_id])))
 }
 
-/// Reads `id.sig` (opens) or `id.idx.sig` (clicks); `None` when forged or for another purpose.
-fn read_token(site: &Site, purpose: &str, token: &str, parts: usize) -> Option<Vec<i64>> {
+/// The token of a signed link: its numbers, then their signature for `purpose`.
+pub(super) fn token(site: &Site, purpose: &str, nums: &[i64]) -> String {
+    let msg = nums.iter().map(i64::to_string).collect::<Vec<_>>().join(".");
+    format!("{msg}.{}", site.sign(purpose, &msg))
+}
+
+/// Reads a token of [`token`] (`id.sig` for opens, `id.idx.sig` for clicks);
+/// `None` when forged or signed for another purpose.
+pub(super) fn read_token(site: &Site, purpose: &str, token: &str, parts: usize) -> Option<Vec<i64>> {
     let token = token.strip_suffix(".gif").unwrap_or(token);
     let (msg, sig) = token.rsplit_once('.')?;
     let nums: Vec<i64> = msg.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?;
