@@ -405,7 +405,10 @@ async fn settle(c: &Carnet, e: &Email, delivery: Delivery) -> Result<()> {
         }
     };
     tx.commit().await?;
-    c.mailer.note(&delivery);
+    // Settings → Email reads the last failure from the rows; the log keeps each.
+    if let Delivery::Temporary(why) | Delivery::Unknown(why) = &delivery {
+        tracing::warn!(email = e.id, error = %why, "sending an email");
+    }
     match retry {
         Some(why) => Err(AppError::Unavailable(why)),
         None => Ok(()),
@@ -438,8 +441,9 @@ pub async fn resume(db: &Db) -> Result<usize> {
     Ok(ids.len())
 }
 
-/// A person's decision on an `unknown` message: it was delivered (`sent`), or send it again.
-pub async fn decide(db: &Db, id: i64, delivered: bool) -> Result<()> {
+/// A person's decision on an `unknown` message: it was delivered (`sent`,
+/// recorded as the send it was), or send it again.
+pub async fn decide(db: &Db, actor: i64, id: i64, delivered: bool) -> Result<()> {
     let mut tx = db.begin().await?;
     let t = tx.now();
     let n = if delivered {
@@ -460,7 +464,15 @@ pub async fn decide(db: &Db, id: i64, delivered: bool) -> Result<()> {
             "only a message whose delivery is unknown (or failed, to send again) can be decided".into(),
         ));
     }
-    if !delivered {
+    if delivered {
+        let (contact, user, template): (Option<i64>, Option<i64>, Option<String>) =
+            q("SELECT contact_id, user_id, template_key FROM emails WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut tx)
+                .await?;
+        let data = serde_json::json!({"email_id": id, "contact_id": contact, "user_id": user, "template": template, "decided": true});
+        events::record(&mut tx, NewEvent::new(EventKind::EmailSent, "email", id, Some(actor), data)).await?;
+    } else {
         jobs::enqueue::<Send>(
             &mut tx,
             &SendPayload { email_id: id },
@@ -518,17 +530,17 @@ pub async fn summaries(db: &Db, ids: &[i64]) -> Result<std::collections::HashMap
     let mut query = q("SELECT id, status, opens, links FROM emails WHERE id IN ");
     crate::db::push_in_list(&mut query, ids);
     let rows: Vec<(i64, String, i64, String)> = query.fetch_all(&mut conn).await?;
+    // A person's clicks on these messages, in order.
+    let mut query = q("SELECT email_id, link_index FROM email_events WHERE kind = 'click' AND human = TRUE AND email_id IN ");
+    crate::db::push_in_list(&mut query, ids);
+    query.push(" ORDER BY id");
+    let clicks: Vec<(i64, Option<i64>)> = query.fetch_all(&mut conn).await?;
     let mut out = std::collections::HashMap::new();
     for (id, status, opens, links) in rows {
         let links: Vec<String> = serde_json::from_str(&links).unwrap_or_default();
-        let clicks: Vec<(i64,)> =
-            q("SELECT link_index FROM email_events WHERE email_id = $1 AND kind = 'click' AND human = TRUE ORDER BY id")
-                .bind(id)
-                .fetch_all(&mut conn)
-                .await?;
         let mut clicked: Vec<String> = Vec::new();
-        for (i,) in clicks {
-            if let Some(l) = usize::try_from(i).ok().and_then(|i| links.get(i)) {
+        for (_, i) in clicks.iter().filter(|(e, _)| *e == id) {
+            if let Some(l) = i.and_then(|i| usize::try_from(i).ok()).and_then(|i| links.get(i)) {
                 let shown = l.split_once("://").map_or(l.as_str(), |(_, r)| r).trim_end_matches('/').to_string();
                 if !clicked.contains(&shown) {
                     clicked.push(shown);

@@ -174,8 +174,11 @@ async fn mark_contacts(tx: &mut Tx, address: &str, source: &str) -> Result<()> {
 pub async fn add_manual(db: &Db, raw: &str, reason: Reason, source: &str, detail: Option<&str>) -> Result<()> {
     let addr = EmailAddress::parse(raw).map_err(|e| AppError::field("address", e))?;
     let mut tx = db.begin().await?;
-    if add(&mut tx, addr.as_str(), reason, source, detail).await? && reason == Reason::Unsubscribed {
-        mark_contacts(&mut tx, addr.as_str(), source).await?;
+    if add(&mut tx, addr.as_str(), reason, source, detail).await? {
+        if reason == Reason::Unsubscribed {
+            mark_contacts(&mut tx, addr.as_str(), source).await?;
+        }
+        events::settings_changed(&mut tx, "suppressions", false).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -191,6 +194,7 @@ pub async fn remove(db: &Db, raw: &str) -> Result<()> {
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    events::settings_changed(&mut tx, "suppressions", false).await?;
     tx.commit().await?;
     Ok(())
 }

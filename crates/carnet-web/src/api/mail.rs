@@ -183,8 +183,8 @@ pub struct Decision {
     pub delivered: bool,
 }
 
-async fn decide(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<Decision>) -> ApiResult {
-    outbox::decide(&s.carnet.db, id, b.delivered).await?;
+async fn decide(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Body(b): Body<Decision>) -> ApiResult {
+    outbox::decide(&s.carnet.db, v.user.id, id, b.delivered).await?;
     Ok(Json(outbox::get(&s.carnet.db, id).await?).into_response())
 }
 

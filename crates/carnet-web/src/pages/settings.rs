@@ -342,8 +342,8 @@ async fn post_email(s: &AppState, v: &Viewer, i: &RawInput) -> Result<(), AppErr
             .map(drop)
         }
         "test" => mail::owed::test_email(db, v.user.id).await.map(drop),
-        "delivered" => outbox::decide(db, id_of(i, "id")?, true).await,
-        "again" => outbox::decide(db, id_of(i, "id")?, false).await,
+        "delivered" => outbox::decide(db, v.user.id, id_of(i, "id")?, true).await,
+        "again" => outbox::decide(db, v.user.id, id_of(i, "id")?, false).await,
         "template_create" => library::create(db, &template_input()?).await.map(drop),
         "template_update" => library::update(db, id_of(i, "id")?, &template_input()?).await,
         "template_delete" => library::delete(db, id_of(i, "id")?).await,

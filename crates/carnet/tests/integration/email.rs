@@ -417,6 +417,13 @@ async fn temporary_failures_retry_and_broken_conversations_are_never_resent() {
     // A person decides: it was delivered.
     let (s, e) = app.post(&format!("/api/v1/emails/{id}/decision"), json!({"delivered": true})).await;
     assert_eq!((s, e["status"].as_str()), (StatusCode::OK, Some("sent")), "{e}");
+    let recorded: i64 = q("SELECT COUNT(*) FROM events WHERE kind = 'email_sent' AND record_id = $1 AND actor_id = $2")
+        .bind(id)
+        .bind(app.admin.id)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1, "the decision is recorded as the send it was");
     let (s, _) = app.post(&format!("/api/v1/emails/{id}/decision"), json!({"delivered": true})).await;
     assert_eq!(s, StatusCode::CONFLICT);
 
