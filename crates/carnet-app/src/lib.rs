@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod mail;
+pub mod marketing;
 pub mod platform;
 pub mod records;
 pub mod sales;
@@ -41,6 +42,7 @@ pub fn registry() -> platform::registry::Registry {
     let r = analytics::register(r);
     let r = settings::register(r);
     let r = mail::register(r);
+    let r = marketing::register(r);
     agenda::register(r)
 }
 

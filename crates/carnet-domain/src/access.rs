@@ -37,10 +37,10 @@ impl Role {
             Role::Admin => true,
             Role::Manager => matches!(
                 p,
-                ReadRecords | WriteAccounts | WriteContacts | WriteOpportunities | DeleteRecords | Comment
+                ReadRecords | WriteAccounts | WriteContacts | WriteOpportunities | DeleteRecords | Comment | ManageMarketing
             ),
             Role::Sales => matches!(p, ReadRecords | WriteAccounts | WriteContacts | WriteOpportunities | Comment),
-            Role::Marketing => matches!(p, ReadRecords | WriteContacts | Comment),
+            Role::Marketing => matches!(p, ReadRecords | WriteContacts | Comment | ManageMarketing),
         }
     }
 }
@@ -57,6 +57,8 @@ pub enum Permission {
     WriteOpportunities,
     DeleteRecords,
     Comment,
+    /// Campaigns and their costs, forms and landing pages.
+    ManageMarketing,
 }
 
 #[cfg(test)]
@@ -72,6 +74,8 @@ mod tests {
         assert!(Role::Marketing.can(Permission::WriteContacts));
         assert!(!Role::Marketing.can(Permission::WriteOpportunities));
         assert!(Role::Sales.can(Permission::WriteOpportunities));
+        assert!(Role::Marketing.can(Permission::ManageMarketing));
+        assert!(!Role::Sales.can(Permission::ManageMarketing));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Ok(r));
             assert!(r.can(Permission::ReadRecords));

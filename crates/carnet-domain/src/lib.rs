@@ -9,6 +9,7 @@ pub mod error;
 pub mod fields;
 pub mod i18n;
 pub mod input;
+pub mod marketing;
 pub mod metrics;
 pub mod records;
 pub mod sales;

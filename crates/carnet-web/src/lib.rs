@@ -27,8 +27,8 @@ use std::time::Instant;
 pub struct AppState {
     pub carnet: Carnet,
     pub login_limiter: Arc<ratelimit::Limiter>,
-    /// Public booking submissions per address.
-    pub booking_limiter: Arc<ratelimit::Limiter>,
+    /// Public submissions (bookings, forms) per address.
+    pub public_limiter: Arc<ratelimit::Limiter>,
     /// Set when Carnet is served over TLS (directly or behind a proxy): cookies get `Secure`.
     pub secure_cookies: bool,
     /// The API's pace per caller and per address, and where it is counted.
@@ -46,7 +46,7 @@ impl AppState {
         AppState {
             carnet,
             login_limiter: Arc::new(ratelimit::Limiter::new(10, 15 * 60)),
-            booking_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
+            public_limiter: Arc::new(ratelimit::Limiter::new(30, 10 * 60)),
             secure_cookies,
             api_limits: api::guard::ApiLimits::default(),
             api_throttle: Arc::new(ratelimit::Throttle::default()),

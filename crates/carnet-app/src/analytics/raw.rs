@@ -113,17 +113,19 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             }
         }
         "leads_from_marketing" | "lead_conversion" => {
+            // Created by a form, or with a marketing source typed by a person.
             let sources = marketing_sources(sales);
-            if sources.is_empty() {
-                return Ok(out);
-            }
             let mut query = q("SELECT c.id, c.created_at, COALESCE(c.owner_id, 0) FROM contacts c WHERE c.created_at >= ");
             query
                 .push_bind(a)
                 .push(" AND c.created_at < ")
                 .push_bind(z)
-                .push(" AND LOWER(c.source) IN ");
-            push_in_list(&mut query, &sources);
+                .push(" AND (c.source_form_id IS NOT NULL");
+            if !sources.is_empty() {
+                query.push(" OR LOWER(c.source) IN ");
+                push_in_list(&mut query, &sources);
+            }
+            query.push(")");
             filter(&mut query, "c.owner_id", &f.owners);
             let leads: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
             let steps: HashMap<i64, (bool, bool)> = if r.metric.id == "lead_conversion" && !leads.is_empty() {
@@ -264,6 +266,27 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                         .sum();
                     add(&mut out, key, 2, &[(0, 1.0), (1, cost)]);
                 }
+            }
+            // Campaign costs of the period, in the segment the campaign targets.
+            let mut query = q("SELECT COALESCE(c.segment_tag_id, 0), CAST(SUM(k.amount) AS BIGINT) FROM campaign_costs k JOIN campaigns c ON c.id = k.campaign_id WHERE k.day >= ");
+            query
+                .push_bind(p.from.to_string())
+                .push(" AND k.day <= ")
+                .push_bind(p.to.to_string())
+                .push(" AND k.currency = ")
+                .push_bind(f.currency.clone())
+                .push(" GROUP BY COALESCE(c.segment_tag_id, 0)");
+            let spent: Vec<(i64, i64)> = query.fetch_all(&mut c).await?;
+            for (segment, amount) in spent {
+                if !f.segments.is_empty() && !f.segments.contains(&segment) {
+                    continue;
+                }
+                let key = if b == Some(Breakdown::Segment) {
+                    segment.to_string()
+                } else {
+                    String::new()
+                };
+                add(&mut out, key, 2, &[(1, amount as f64)]);
             }
         }
         "lifetime_basket" => {

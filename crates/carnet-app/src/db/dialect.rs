@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "weighted_exact", include_str!("../../migrations/0018_weighted_exact.sql")),
     (19, "snapshot_stalled", include_str!("../../migrations/0019_snapshot_stalled.sql")),
     (20, "mail", include_str!("../../migrations/0020_mail.sql")),
+    (21, "marketing", include_str!("../../migrations/0021_marketing.sql")),
 ];
 
 impl Dialect {

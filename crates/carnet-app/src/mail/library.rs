@@ -172,6 +172,34 @@ pub const BUILTINS: &[Builtin] = &[
             "<p>Bonjour {{ owner.name }},</p><p>Cet e-mail de test montre que Carnet peut envoyer par son relais SMTP.</p>",
         ),
     },
+    Builtin {
+        key: "optin_confirmation",
+        category: Category::Transactional,
+        en: (
+            "Confirm your subscription (double opt-in)",
+            "Please confirm: {{ form.title }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>You filled in “{{ form.title }}” on our site. To confirm that this address is yours and that you agree to hear from {{ company.name }}, please follow this link:</p><p><a href=\"{{ links.confirm }}\">Confirm my address</a></p><p>If it was not you, ignore this message: nothing more will be sent.</p>",
+        ),
+        fr: (
+            "Confirmez votre inscription (double opt-in)",
+            "Merci de confirmer : {{ form.title }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>Vous avez rempli « {{ form.title }} » sur notre site. Pour confirmer que cette adresse est la vôtre et que vous acceptez d'être contacté par {{ company.name }}, suivez ce lien :</p><p><a href=\"{{ links.confirm }}\">Confirmer mon adresse</a></p><p>Si ce n'était pas vous, ignorez ce message : rien d'autre ne vous sera envoyé.</p>",
+        ),
+    },
+    Builtin {
+        key: "questionnaire_results",
+        category: Category::Transactional,
+        en: (
+            "Questionnaire results (to the respondent)",
+            "Your results: {{ form.title }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>Thank you for answering “{{ form.title }}”. Your score: <strong>{{ results.score }}</strong> — {{ results.band }}.</p><p>{{ results.text }}</p><p>{{ company.name }}</p>",
+        ),
+        fr: (
+            "Résultats du questionnaire (au répondant)",
+            "Vos résultats : {{ form.title }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>Merci d'avoir répondu à « {{ form.title }} ». Votre score : <strong>{{ results.score }}</strong> — {{ results.band }}.</p><p>{{ results.text }}</p><p>{{ company.name }}</p>",
+        ),
+    },
 ];
 
 /// A stored template.

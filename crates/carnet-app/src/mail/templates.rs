@@ -42,6 +42,11 @@ pub const FIELDS: &[&str] = &[
     "links.record",
     "links.action",
     "links.password",
+    "links.confirm",
+    "form.title",
+    "results.score",
+    "results.band",
+    "results.text",
 ];
 
 /// The values a template renders with: `object → field → text`. Built with

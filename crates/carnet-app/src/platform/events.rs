@@ -54,10 +54,14 @@ pub enum EventKind {
     EmailBounced,
     /// A recipient unsubscribed from marketing emails.
     Unsubscribed,
+    /// A visitor sent a form (a questionnaire's score and band in its data).
+    FormSubmitted,
+    /// A contact followed a form's double opt-in link: the consent counts.
+    OptInConfirmed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::RecordCreated,
         EventKind::RecordUpdated,
         EventKind::RecordDeleted,
@@ -79,6 +83,8 @@ impl EventKind {
         EventKind::EmailClicked,
         EventKind::EmailBounced,
         EventKind::Unsubscribed,
+        EventKind::FormSubmitted,
+        EventKind::OptInConfirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +110,8 @@ impl EventKind {
             EventKind::EmailClicked => "email_clicked",
             EventKind::EmailBounced => "email_bounced",
             EventKind::Unsubscribed => "unsubscribed",
+            EventKind::FormSubmitted => "form_submitted",
+            EventKind::OptInConfirmed => "opt_in_confirmed",
         }
     }
 

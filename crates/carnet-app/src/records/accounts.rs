@@ -118,7 +118,7 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     changed.field("source", a.source.as_deref(), d.source.as_deref());
     changed.field("description", a.description.as_deref(), d.description.as_deref());
     changed.extras(cat, Entity::Account, &old.extras, &d.tag_ids, &d.custom);
-    changed.record(&mut tx, Entity::Account, id, actor.id, &d.name).await?;
+    changed.record(&mut tx, Entity::Account, id, Some(actor.id), &d.name).await?;
     tx.commit().await?;
     Ok(())
 }

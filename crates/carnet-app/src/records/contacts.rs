@@ -3,7 +3,7 @@
 use super::timeline::{self, NewEntry};
 use super::{load_extras, save_extras, Extras};
 use crate::access::User;
-use crate::db::{q, Db, Handle};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
 use crate::Carnet;
 use carnet_domain::fields::Entity;
@@ -75,7 +75,7 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, l
     let mut tx = c.db.begin().await?;
     let id = super::write::insert(&mut tx, cat, Some(actor.id), std::slice::from_ref(d)).await?[0];
     if let Some((account_id, role_id)) = link {
-        link_in(&mut tx, cat, actor, account_id, id, &d.full_name(), role_id).await?;
+        link_in(&mut tx, cat, Some(actor.id), account_id, id, &d.full_name(), role_id).await?;
     }
     tx.commit().await?;
     Ok(id)
@@ -84,10 +84,20 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &ContactDraft, l
 pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &ContactDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
-    if !super::write::update(&mut tx, cat, id, d).await? {
+    update_in(&mut tx, cat, &old, Some(actor.id), d).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes a contact read before as `old` in the caller's transaction, with
+/// its timeline entry and events for what changed (`actor` is `None` for a
+/// visitor's own form).
+pub async fn update_in(tx: &mut Tx, cat: &Catalog, old: &ContactCard, actor: Option<i64>, d: &ContactDraft) -> Result<()> {
+    let id = old.contact.id;
+    if !super::write::update(tx, cat, id, d).await? {
         return Err(AppError::NotFound);
     }
-    save_extras(&mut tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
+    save_extras(tx, cat, Entity::Contact, id, &d.tag_ids, &d.custom).await?;
     let o = &old.contact;
     let mut changed = super::Changes::default();
     changed.field("first_name", o.first_name.as_deref(), d.first_name.as_deref());
@@ -104,19 +114,21 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Contac
     changed.field("country", o.country.as_deref(), d.country.as_deref());
     changed.field("description", o.description.as_deref(), d.description.as_deref());
     changed.extras(cat, Entity::Contact, &old.extras, &d.tag_ids, &d.custom);
-    changed.record(&mut tx, Entity::Contact, id, actor.id, &d.full_name()).await?;
-    tx.commit().await?;
-    Ok(())
+    changed.record(tx, Entity::Contact, id, actor, &d.full_name()).await
 }
 
 pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard> {
-    let mut c = db.conn().await?;
+    get_in(&mut db.conn().await?, cat, id).await
+}
+
+/// A contact's card, read through any handle (a transaction included).
+pub async fn get_in(c: &mut impl Handle, cat: &Catalog, id: i64) -> Result<ContactCard> {
     let contact: Contact = q(format!("SELECT {COLS} FROM contacts r WHERE r.id = $1"))
         .bind(id)
-        .fetch_optional(&mut c)
+        .fetch_optional(&mut *c)
         .await?
         .ok_or(AppError::NotFound)?;
-    let extras = load_extras(&mut c, cat, Entity::Contact, &[id])
+    let extras = load_extras(&mut *c, cat, Entity::Contact, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
@@ -126,7 +138,7 @@ pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<ContactCard> {
                       WHERE ac.contact_id = $1 ORDER BY a.name_key, a.id",
     )
     .bind(id)
-    .fetch_all(&mut c)
+    .fetch_all(&mut *c)
     .await?;
     Ok(ContactCard { contact, extras, accounts })
 }
@@ -153,10 +165,12 @@ pub async fn delete(c: &Carnet, actor: &User, id: i64) -> Result<()> {
     Ok(())
 }
 
-async fn link_in(
+/// Links a contact to an account in the caller's transaction (`actor` is
+/// `None` for a visitor's own form).
+pub async fn link_in(
     h: &mut impl Handle,
     cat: &Catalog,
-    actor: &User,
+    actor: Option<i64>,
     account_id: i64,
     contact_id: i64,
     contact_name: &str,
@@ -186,7 +200,7 @@ async fn link_in(
             entity: Entity::Account,
             record_id: account_id,
             kind: "linked",
-            actor_id: Some(actor.id),
+            actor_id: actor,
             title: &account,
             body: None,
             data: Some(serde_json::json!({"contact": contact_name, "contact_id": contact_id, "role": role})),
@@ -207,7 +221,7 @@ pub async fn link(c: &Carnet, cat: &Catalog, actor: &User, account_id: i64, cont
     link_in(
         &mut tx,
         cat,
-        actor,
+        Some(actor.id),
         account_id,
         contact_id,
         &display_name(first.as_deref(), &last),

@@ -197,7 +197,7 @@ impl Changes {
         }
     }
 
-    pub async fn record(self, tx: &mut Tx, entity: Entity, id: i64, actor: i64, title: &str) -> Result<()> {
+    pub async fn record(self, tx: &mut Tx, entity: Entity, id: i64, actor: Option<i64>, title: &str) -> Result<()> {
         if self.keys.is_empty() {
             return Ok(());
         }
@@ -208,7 +208,7 @@ impl Changes {
                     entity,
                     record_id: id,
                     kind: "updated",
-                    actor_id: Some(actor),
+                    actor_id: actor,
                     title,
                     body: None,
                     data: Some(serde_json::json!({ "fields": self.labels })),
@@ -216,12 +216,12 @@ impl Changes {
             )
             .await?;
         }
-        let ev = |kind, data| NewEvent::new(kind, entity.as_str(), id, Some(actor), data);
+        let ev = |kind, data| NewEvent::new(kind, entity.as_str(), id, actor, data);
         let mut events = vec![ev(
             EventKind::RecordUpdated,
             serde_json::json!({ "name": title, "fields": self.keys }),
         )];
-        events.extend(tag_events(entity, id, Some(actor), &self.tags.0, &self.tags.1));
+        events.extend(tag_events(entity, id, actor, &self.tags.0, &self.tags.1));
         if let Some((from, to)) = self.status {
             events.push(ev(EventKind::StatusChanged, serde_json::json!({ "from": from, "to": to })));
         }

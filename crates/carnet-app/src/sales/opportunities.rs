@@ -454,7 +454,7 @@ pub async fn update(
     new_contacts.sort_unstable();
     changed.field("contacts", Some(&format!("{old_contacts:?}")), Some(&format!("{new_contacts:?}")));
     changed.extras(cat, Entity::Opportunity, &old_extras, &[], &d.custom);
-    changed.record(&mut tx, Entity::Opportunity, id, actor.id, &d.name).await?;
+    changed.record(&mut tx, Entity::Opportunity, id, Some(actor.id), &d.name).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod agenda;
 pub mod contract;
 pub mod guard;
 mod mail;
+pub mod marketing;
 pub mod metrics;
 pub mod openapi;
 mod records;
@@ -28,6 +29,7 @@ pub fn ops() -> Vec<openapi::Op> {
         agenda::ops(),
         metrics::ops(),
         mail::ops(),
+        marketing::ops(),
     ]
     .into_iter()
     .flatten()

@@ -198,10 +198,10 @@ async fn submit(
 ) -> Response {
     let fmt = browser_fmt(&headers);
     let key = format!("book:{}", addr.ip());
-    if !s.booking_limiter.allowed(&key) {
+    if !s.public_limiter.allowed(&key) {
         return super::error_page(StatusCode::TOO_MANY_REQUESTS, Some(fmt), "book.too_many");
     }
-    s.booking_limiter.fail(&key);
+    s.public_limiter.fail(&key);
     let h = match host(&s, &slug).await {
         Ok(Some(h)) => h,
         Ok(None) => return super::error_page(StatusCode::NOT_FOUND, Some(fmt), "error.not_found"),
@@ -332,10 +332,10 @@ async fn reschedule(
 ) -> Response {
     let fmt = browser_fmt(&headers);
     let key = format!("book:{}", addr.ip());
-    if !s.booking_limiter.allowed(&key) {
+    if !s.public_limiter.allowed(&key) {
         return super::error_page(StatusCode::TOO_MANY_REQUESTS, Some(fmt), "book.too_many");
     }
-    s.booking_limiter.fail(&key);
+    s.public_limiter.fail(&key);
     let Some(slot) = f.slot.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
         return manage_page(
             &s,

@@ -5,8 +5,10 @@ mod agenda;
 mod analysis;
 mod booking;
 pub mod calendar;
+mod forms;
 mod home;
 mod mail;
+mod marketing;
 mod records;
 mod sales;
 mod session;
@@ -46,6 +48,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(calendar::routes())
         .merge(booking::routes())
         .merge(mail::routes())
+        .merge(forms::routes())
+        .merge(marketing::routes())
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))
@@ -72,6 +76,7 @@ pub struct Layout {
     pub csrf: String,
     pub nav: &'static str,
     pub can_settings: bool,
+    pub can_marketing: bool,
     pub signed_in: bool,
     pub flash: Option<String>,
 }
@@ -86,6 +91,7 @@ impl Layout {
             csrf: v.csrf.clone(),
             nav,
             can_settings: v.can(carnet_domain::access::Permission::ManageSettings),
+            can_marketing: v.can(carnet_domain::access::Permission::ManageMarketing),
             signed_in: true,
             flash: None,
         }
@@ -100,6 +106,7 @@ impl Layout {
             csrf: String::new(),
             nav: "",
             can_settings: false,
+            can_marketing: false,
             signed_in: false,
             flash: None,
         }

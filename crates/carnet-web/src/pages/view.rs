@@ -231,6 +231,65 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
         }
         "email" => format!("{} “{}” {} {}", fmt.t("feed.email"), s("subject"), fmt.t("email.to"), s("to")),
         "unsubscribed" => fmt.t("feed.unsubscribed").to_string(),
+        "form_submitted" => {
+            let mut text = format!("{} “{}”", fmt.t("feed.form_submitted"), e.title);
+            if let Some(score) = d.get("score").and_then(|v| v.as_i64()) {
+                text.push_str(&format!(" — {} {score}", fmt.t("form.score")));
+                if !s("band").is_empty() {
+                    text.push_str(&format!(" ({})", s("band")));
+                }
+            }
+            let answers: Vec<String> = d
+                .get("answers")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            let choices: Vec<&str> = x["choices"]
+                                .as_array()
+                                .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+                                .unwrap_or_default();
+                            format!("{} {}", x["question"].as_str().unwrap_or(""), choices.join(", "))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !answers.is_empty() {
+                text.push_str(&format!(" · {}", answers.join(" · ")));
+            }
+            if d.get("consent") == Some(&serde_json::Value::Bool(true)) {
+                text.push_str(&format!(" · {}", fmt.t("form.consent_given")));
+            }
+            text
+        }
+        "form_conflict" => {
+            let fields: Vec<String> = d
+                .get("fields")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            let f = x["field"].as_str().unwrap_or("");
+                            let key = format!("field.{f}");
+                            let label = if carnet_domain::i18n::has_key(&key) {
+                                fmt.t(&key).to_string()
+                            } else {
+                                f.to_string()
+                            };
+                            format!(
+                                "{label}: {} “{}”, {} “{}”",
+                                fmt.t("form.kept"),
+                                x["kept"].as_str().unwrap_or(""),
+                                fmt.t("form.given"),
+                                x["given"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{} “{}”: {}", fmt.t("feed.form_conflict"), e.title, fields.join("; "))
+        }
+        "opt_in_confirmed" => fmt.t("feed.opt_in_confirmed").to_string(),
         other => other.to_string(),
     }
 }

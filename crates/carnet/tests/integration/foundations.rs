@@ -4,6 +4,7 @@
 
 use crate::booking::booking_page;
 use crate::helpers::*;
+use carnet_app::db::q;
 use carnet_app::platform::events::{self, Event, EventKind};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -316,8 +317,51 @@ async fn every_writer_records_its_events_in_its_transaction() {
     let (s, r) = app.post("/api/v1/mail/bounces", json!({"message": report})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let got = events_since(&app, last).await;
-    last = got.last().unwrap().id;
     expect("a bounce", got, &[(EmailBounced, "email")], Some(mid), None);
+
+    // A visitor's form, then their double opt-in.
+    crate::marketing::form(&app, "evented", json!({"consent_text": "Yes, write to me.", "double_opt_in": true})).await;
+    last = last_event(&app).await;
+    let (st, _) = crate::marketing::fill(
+        &app,
+        "evented",
+        &[
+            ("first_name", "Vi"),
+            ("last_name", "Sitor"),
+            ("email", "visitor@client.example"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    let visitor = got[0].record_id;
+    expect(
+        "a form submitted",
+        got,
+        &[(RecordCreated, "contact"), (FormSubmitted, "contact")],
+        Some(visitor),
+        None,
+    );
+    let token: String = q("SELECT token_hash FROM contact_consents WHERE contact_id = $1")
+        .bind(visitor)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    // The table keeps the token's hash only: confirm through the service with a token whose hash is known.
+    let fresh = carnet_app::access::random_token();
+    q("UPDATE contact_consents SET token_hash = $1 WHERE token_hash = $2")
+        .bind(carnet_app::access::token_hash(&fresh))
+        .bind(token)
+        .execute(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let res = app.http.post(app.url(&format!("/f/confirm/{fresh}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect("a double opt-in", got, &[(OptInConfirmed, "contact")], Some(visitor), None);
 
     for (path, entity, id) in [
         ("opportunities", "opportunity", lost),

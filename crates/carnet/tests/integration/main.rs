@@ -16,6 +16,7 @@ mod browser;
 mod email;
 mod foundations;
 mod jobs;
+mod marketing;
 mod pages;
 mod records_api;
 mod recurring;

@@ -1,0 +1,21 @@
+//! Marketing (SPEC M1–M3): campaigns with their costs and the touches that
+//! attribute contacts and deals to them; forms and landing pages with
+//! versioned consent and double opt-in; questionnaires scored into bands.
+//! Public submissions arrive through `submit`; the emails they owe go through
+//! the outbox like every other.
+
+pub mod campaigns;
+pub mod forms;
+pub mod submit;
+
+use crate::platform::events::EventKind;
+use crate::platform::registry::{Delivery, Registry, Subscriber};
+
+pub fn register(r: Registry) -> Registry {
+    r.subscribe(Subscriber {
+        name: "campaign attribution",
+        kinds: &[EventKind::RecordCreated],
+        delivery: Delivery::InWriterTx,
+        run: campaigns::attribute,
+    })
+}

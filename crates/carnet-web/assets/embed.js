@@ -1,0 +1,55 @@
+/* Carnet form embed: loads a form into each <div data-carnet-form="slug">,
+   carries the page's UTM values along, and posts it back without leaving the page. */
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  var m = me && me.src.match(/^(.*)\/f\/([^/?#]+)\/embed\.js/);
+  if (!m) return;
+  var base = m[1];
+  function show(form, answer) {
+    var errs = answer.errors || {};
+    form.querySelectorAll("[data-error-for]").forEach(function (p) {
+      var msg = errs[p.getAttribute("data-error-for")];
+      p.textContent = msg || "";
+      p.hidden = !msg;
+      p.parentNode.classList.toggle("has-error", !!msg);
+    });
+    var status = form.querySelector("[data-status]");
+    if (answer.ok) {
+      if (answer.redirect) { window.location.href = answer.redirect; return; }
+      form.innerHTML = "";
+      var done = document.createElement("p");
+      done.setAttribute("role", "status");
+      done.style.whiteSpace = "pre-line";
+      done.textContent = answer.message || "";
+      form.appendChild(done);
+    } else if (status) {
+      status.textContent = answer.message || errs.origin || "";
+      status.hidden = !status.textContent;
+    }
+  }
+  function wire(form) {
+    if (!form) return;
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { Accept: "application/json" },
+        credentials: "omit"
+      }).then(function (r) { return r.json(); })
+        .then(function (a) { show(form, a); })
+        .catch(function () { show(form, { ok: false, message: "Network error — please try again." }); })
+        .then(function () { if (button) button.disabled = false; });
+    });
+  }
+  document.querySelectorAll("[data-carnet-form]").forEach(function (box) {
+    var slug = box.getAttribute("data-carnet-form") || m[2];
+    var q = window.location.search.replace(/^\?/, "");
+    fetch(base + "/f/" + encodeURIComponent(slug) + "?fragment=1" + (q ? "&" + q : ""), { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) { box.innerHTML = html; wire(box.querySelector("form")); });
+  });
+})();

@@ -1,0 +1,301 @@
+//! Marketing over JSON: campaigns with their costs and figures, forms (hosted
+//! and embeddable, questionnaires among them), their submissions, and a
+//! contact's consents and campaign touches.
+
+use super::openapi::{delete, get, post, put, Op};
+use super::types::{Body, Decimal, List};
+use super::Path;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carnet_app::marketing::campaigns::{self, Campaign, Cost, Report};
+use carnet_app::marketing::forms::{self, Form, FormInput};
+use carnet_app::marketing::submit::{self, Consent};
+use carnet_app::{settings, AppError};
+use carnet_domain::access::Permission;
+use carnet_domain::marketing::{CampaignDraft, CostDraft};
+use carnet_domain::records::RawInput;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn ops() -> Vec<Op> {
+    vec![
+        get("/campaigns", list_campaigns)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Campaigns, running ones first, archived last")
+            .answers::<List<Campaign>>(200),
+        post("/campaigns", create_campaign)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Add a campaign")
+            .body::<CampaignIn>()
+            .answers::<Campaign>(201),
+        get("/campaigns/{id}", get_campaign)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "One campaign")
+            .answers::<Campaign>(200),
+        put("/campaigns/{id}", update_campaign)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Change a campaign (or archive it)")
+            .body::<CampaignIn>()
+            .answers::<Campaign>(200),
+        get("/campaigns/{id}/report", campaign_report)
+            .requires(Permission::ReadRecords)
+            .doc(
+                "marketing",
+                "What a campaign brought and cost: leads, opportunities, won amount, costs, cost per lead and per customer",
+            )
+            .answers::<Report>(200),
+        get("/campaigns/{id}/costs", list_costs)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "A campaign's cost entries, newest first")
+            .answers::<List<Cost>>(200),
+        post("/campaigns/{id}/costs", add_cost)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Add a cost entry to a campaign")
+            .body::<CostIn>()
+            .answers::<Cost>(201),
+        delete("/campaigns/{id}/costs/{cost_id}", delete_cost)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Remove a cost entry"),
+        get("/forms", list_forms)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Forms and landing pages, with their consent text in force")
+            .answers::<List<Form>>(200),
+        post("/forms", create_form)
+            .requires(Permission::ManageMarketing)
+            .doc(
+                "marketing",
+                "Add a form: its fields, consent text, double opt-in, thank-you message or redirect, the sites allowed to embed it, and for a questionnaire its questions and bands",
+            )
+            .body::<FormInput>()
+            .answers::<Form>(201),
+        get("/forms/{id}", get_form)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "One form, with its hosted address and embed snippet")
+            .answers::<FormOut>(200),
+        put("/forms/{id}", update_form)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Change a form (a changed consent text becomes a new version)")
+            .body::<FormInput>()
+            .answers::<Form>(200),
+        delete("/forms/{id}", delete_form)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Delete a form no contact consented on (deactivate it otherwise)"),
+        get("/contacts/{id}/consents", contact_consents)
+            .requires(Permission::ReadRecords)
+            .doc(
+                "marketing",
+                "What a contact consented to: the form, the text's version, when, and when the double opt-in was confirmed",
+            )
+            .answers::<List<Consent>>(200),
+        get("/contacts/{id}/touches", contact_touches)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "The campaigns a contact came through, newest first")
+            .answers::<List<Touch>>(200),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignIn {
+    #[schemars(length(min = 1, max = 200))]
+    pub name: String,
+    /// `emailing`, `linkedin_ads`, `trade_show`, `conference`, `webinar`, `blog` or `other`.
+    pub channel: String,
+    /// YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
+    pub starts_on: Option<String>,
+    #[schemars(extend("format" = "date"))]
+    pub ends_on: Option<String>,
+    /// The segment tag it targets (id or name).
+    pub segment: Option<super::types::Ref>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+async fn draft(s: &AppState, b: &CampaignIn) -> Result<CampaignDraft, AppError> {
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let mut raw = RawInput::default();
+    raw.set("name", b.name.clone());
+    raw.set("channel", b.channel.clone());
+    for (k, v) in [
+        ("starts_on", &b.starts_on),
+        ("ends_on", &b.ends_on),
+        ("description", &b.description),
+    ] {
+        if let Some(v) = v {
+            raw.set(k, v.clone());
+        }
+    }
+    if let Some(r) = &b.segment {
+        raw.set("segment", r.as_str());
+    }
+    CampaignDraft::parse(&raw, &cat).map_err(AppError::Invalid)
+}
+
+async fn list_campaigns(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(campaigns::list(&s.carnet.db).await?)).into_response())
+}
+
+async fn create_campaign(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<CampaignIn>) -> ApiResult {
+    let d = draft(&s, &b).await?;
+    let id = campaigns::create(&s.carnet.db, &d).await?;
+    if b.archived {
+        campaigns::update(&s.carnet.db, id, &d, true).await?;
+    }
+    let c = campaigns::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+async fn get_campaign(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(campaigns::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?).into_response())
+}
+
+async fn update_campaign(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<CampaignIn>) -> ApiResult {
+    let d = draft(&s, &b).await?;
+    campaigns::update(&s.carnet.db, id, &d, b.archived).await?;
+    Ok(Json(campaigns::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?).into_response())
+}
+
+async fn campaign_report(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(campaigns::report(&s.carnet.db, id).await?).into_response())
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostIn {
+    /// YYYY-MM-DD.
+    #[schemars(extend("format" = "date"))]
+    pub day: String,
+    pub amount: Decimal,
+    /// The company's currency when left out.
+    #[schemars(regex(pattern = r"^[A-Za-z]{3}$"))]
+    pub currency: Option<String>,
+    #[schemars(length(min = 1, max = 200))]
+    pub label: String,
+}
+
+async fn list_costs(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    campaigns::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?;
+    Ok(Json(List::from(campaigns::costs(&s.carnet.db, id).await?)).into_response())
+}
+
+async fn add_cost(State(s): State<AppState>, ApiUser(v): ApiUser, Path(id): Path<i64>, Body(b): Body<CostIn>) -> ApiResult {
+    let currency = carnet_app::analytics::engine::company_currency(&mut s.carnet.db.conn().await.map_err(AppError::from)?).await?;
+    let mut raw = RawInput::default();
+    raw.set("day", b.day);
+    raw.set("amount", b.amount.0);
+    raw.set("label", b.label);
+    if let Some(c) = b.currency {
+        raw.set("currency", c);
+    }
+    let d = CostDraft::parse(&raw, &currency).map_err(AppError::Invalid)?;
+    let cost = campaigns::add_cost(&s.carnet.db, id, v.user.id, &d).await?;
+    let added = campaigns::costs(&s.carnet.db, id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == cost)
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(added)).into_response())
+}
+
+async fn delete_cost(State(s): State<AppState>, ApiUser(_): ApiUser, Path((id, cost)): Path<(i64, i64)>) -> ApiResult {
+    campaigns::delete_cost(&s.carnet.db, id, cost).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A form with where it lives.
+#[derive(Serialize, JsonSchema)]
+pub struct FormOut {
+    #[serde(flatten)]
+    pub form: Form,
+    /// The hosted page.
+    pub url: String,
+    /// What the company puts on its own site (its origin must be allowed).
+    pub embed: String,
+    pub submissions: i64,
+}
+
+pub fn embed_snippet(site_url: &str, slug: &str) -> String {
+    format!("<div data-carnet-form=\"{slug}\"></div>\n<script src=\"{site_url}/f/{slug}/embed.js\" async></script>")
+}
+
+async fn list_forms(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(forms::list(&s.carnet.db).await?)).into_response())
+}
+
+async fn form_out(s: &AppState, id: i64) -> Result<FormOut, AppError> {
+    let form = forms::get(&mut s.carnet.db.conn().await?, id).await?;
+    let site = s.carnet.site()?.public_url();
+    let submissions = forms::submission_counts(&s.carnet.db).await?.get(&id).copied().unwrap_or(0);
+    Ok(FormOut {
+        url: format!("{site}/f/{}", form.slug),
+        embed: embed_snippet(&site, &form.slug),
+        form,
+        submissions,
+    })
+}
+
+async fn create_form(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<FormInput>) -> ApiResult {
+    let cat = settings::catalog(&s.carnet.db).await?;
+    let id = forms::create(&s.carnet.db, &cat, &b).await?;
+    let f = forms::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?;
+    Ok((StatusCode::CREATED, Json(f)).into_response())
+}
+
+async fn get_form(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(form_out(&s, id).await?).into_response())
+}
+
+async fn update_form(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<FormInput>) -> ApiResult {
+    let cat = settings::catalog(&s.carnet.db).await?;
+    forms::update(&s.carnet.db, &cat, id, &b).await?;
+    Ok(Json(forms::get(&mut s.carnet.db.conn().await.map_err(AppError::from)?, id).await?).into_response())
+}
+
+async fn delete_form(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    forms::delete(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn contact_consents(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    exists(&s, id).await?;
+    Ok(Json(List::from(submit::consents_of(&s.carnet.db, id).await?)).into_response())
+}
+
+/// A contact's coming through a campaign.
+#[derive(Serialize, JsonSchema)]
+pub struct Touch {
+    pub campaign_id: i64,
+    pub campaign: String,
+    /// `form`, `link` or `manual`.
+    pub via: String,
+    pub at: i64,
+}
+
+async fn contact_touches(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    exists(&s, id).await?;
+    let data: Vec<Touch> = campaigns::touches_of(&s.carnet.db, id)
+        .await?
+        .into_iter()
+        .map(|(campaign_id, campaign, via, at)| Touch {
+            campaign_id,
+            campaign,
+            via,
+            at,
+        })
+        .collect();
+    Ok(Json(List::from(data)).into_response())
+}
+
+async fn exists(s: &AppState, contact: i64) -> Result<(), AppError> {
+    let cat = settings::catalog(&s.carnet.db).await?;
+    carnet_app::records::contacts::get(&s.carnet.db, &cat, contact).await.map(|_| ())
+}

@@ -1,0 +1,541 @@
+//! Marketing (M1–M3): campaigns and their figures, forms on their hosted page
+//! and embedded from another site, consent with versions, double opt-in
+//! through the real SMTP listener, questionnaires scored into bands, and the
+//! public endpoint's refusals (bots, floods, foreign sites, oversized posts).
+
+use crate::helpers::*;
+use carnet::smtp_sink::Sink;
+use carnet_app::db::q;
+use carnet_app::mail::smtp::Relay;
+use carnet_app::platform::jobs;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A campaign made through the API.
+pub async fn campaign(app: &TestApp, name: &str) -> i64 {
+    let (s, c) = app
+        .post(
+            "/api/v1/campaigns",
+            json!({"name": name, "channel": "webinar", "starts_on": "2026-11-01", "ends_on": "2026-11-30"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c["id"].as_i64().unwrap()
+}
+
+/// A form made through the API from `extra` over sensible defaults.
+pub async fn form(app: &TestApp, slug: &str, extra: Value) -> Value {
+    let mut body = json!({"slug": slug, "name": format!("Form {slug}"), "title": "Get the white paper"});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (s, f) = app.post("/api/v1/forms", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    f
+}
+
+/// The hosted page's time stamp (what a browser sends back).
+pub async fn stamp(app: &TestApp, slug: &str) -> String {
+    let page = app.http.get(app.url(&format!("/f/{slug}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let at = html.find("name=\"_t\" value=\"").expect("the page carries its stamp") + 17;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// Sends a form as a person would: the page loaded, then filled in for a while.
+pub async fn fill(app: &TestApp, slug: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let t = stamp(app, slug).await;
+    let now = app.carnet.db.now();
+    app.carnet.db.clock().pin(Some(now + 20));
+    let mut all: Vec<(&str, &str)> = fields.to_vec();
+    all.push(("_t", &t));
+    let res = app.http.post(app.url(&format!("/f/{slug}"))).form(&all).send().await.unwrap();
+    app.carnet.db.clock().pin(None);
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+async fn contact_by_email(app: &TestApp, email: &str) -> Vec<i64> {
+    q("SELECT id FROM contacts WHERE email_key = $1 ORDER BY id")
+        .bind(email.to_lowercase())
+        .fetch_all::<(i64,)>(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_submission_creates_or_completes_the_contact_with_its_consent_and_campaign() {
+    let app = spawn_app().await;
+    let cid = campaign(&app, "Webinar CX").await;
+    let (s, k) = app
+        .post(
+            &format!("/api/v1/campaigns/{cid}/costs"),
+            json!({"day": "2026-11-05", "amount": "1200.00", "label": "Platform"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    assert_eq!(k["amount"], 120_000);
+    let f = form(
+        &app,
+        "white-paper",
+        json!({
+            "campaign_id": cid,
+            "consent_text": "I agree to receive the white paper and related news.",
+            "consent_required": true,
+            "spec": {"fields": [
+                {"key": "first_name", "required": true},
+                {"key": "last_name", "required": true},
+                {"key": "email", "required": true},
+                {"key": "job_title"},
+                {"key": "company"},
+                {"key": "phone"},
+                {"key": "city", "label": "Your town"}
+            ]}
+        }),
+    )
+    .await;
+    assert_eq!(f["consent_version"], 1);
+    let page = app.http.get(app.url("/f/white-paper")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Get the white paper") && page.contains("Your town") && page.contains("I agree to receive"));
+
+    let fields = [
+        ("first_name", "Camille"),
+        ("last_name", "Martin"),
+        ("email", "Camille.Martin@Client.example"),
+        ("job_title", "Head of CX"),
+        ("company", "Client Corp"),
+        ("consent", "yes"),
+        ("utm_source", "linkedin"),
+    ];
+    let (s, body) = fill(&app, "white-paper", &fields).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("Thank you"), "{body}");
+    let ids = contact_by_email(&app, "camille.martin@client.example").await;
+    assert_eq!(ids.len(), 1);
+    let contact = ids[0];
+    let (_, c) = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(c["job_title"], "Head of CX");
+    assert_eq!(c["accounts"][0]["name"], "Client Corp", "{c}");
+    let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
+    assert_eq!(consents["data"].as_array().unwrap().len(), 1);
+    assert_eq!(consents["data"][0]["version"], 1);
+    assert!(consents["data"][0]["confirmed_at"].is_i64(), "no double opt-in: counts at once");
+    let (_, touches) = app.get(&format!("/api/v1/contacts/{contact}/touches")).await;
+    assert_eq!(touches["data"][0]["campaign_id"], cid);
+
+    // A new consent text is a new version; the same person again completes the record.
+    let mut again = f.clone();
+    for k in ["id", "created_at", "updated_at", "consent_version", "allowed_origins"] {
+        again.as_object_mut().unwrap().remove(k);
+    }
+    again["consent_text"] = json!("I agree to receive news from Acme (v2).");
+    let (s, f2) = app.api(Method::PUT, &format!("/api/v1/forms/{}", f["id"]), Some(again)).await;
+    assert_eq!(s, StatusCode::OK, "{f2}");
+    assert_eq!(f2["consent_version"], 2);
+    let (s, _) = fill(
+        &app,
+        "white-paper",
+        &[
+            ("first_name", "Camille"),
+            ("last_name", "Martin"),
+            ("email", "camille.martin@client.example"),
+            ("job_title", "Buyer"),
+            ("phone", "+33 6 12 34 56 78"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        contact_by_email(&app, "camille.martin@client.example").await,
+        vec![contact],
+        "matched by email"
+    );
+    let (_, c) = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(c["job_title"], "Head of CX", "what was there stays");
+    assert_eq!(c["phone"], "+33 6 12 34 56 78", "an empty field is filled");
+    let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
+    assert_eq!(consents["data"][0]["version"], 2);
+    assert_eq!(consents["data"][1]["version"], 1);
+    let b = app.browser(ADMIN_EMAIL).await;
+    let card = b.get(&format!("/contacts/{contact}")).await;
+    assert!(card.body.contains("filled in “Get the white paper”"), "{}", card.body);
+    assert!(
+        card.body.contains("kept “Head of CX”, the form said “Buyer”"),
+        "the difference is on the timeline"
+    );
+
+    // A deal for the contact's company takes the campaign.
+    let account = c["accounts"][0]["id"].as_i64().unwrap();
+    let (s, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "CX audit", "account": account, "contacts": [contact], "amount": "5000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let opp_campaign: Option<i64> = q("SELECT campaign_id FROM opportunities WHERE id = $1")
+        .bind(o["id"].as_i64().unwrap())
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opp_campaign, Some(cid));
+    let (_, r) = app.get(&format!("/api/v1/campaigns/{cid}/report")).await;
+    assert_eq!(r["leads"], 1);
+    assert_eq!(r["submissions"], 2);
+    assert_eq!(r["opportunities"], 1);
+    assert_eq!(r["costs"][0]["amount"], 120_000);
+    assert_eq!(r["cost_per_lead"][0]["amount"], 120_000);
+    // The campaign page shows the same figures.
+    let page = b.get(&format!("/marketing/campaigns/{cid}")).await;
+    assert!(page.body.contains("data-figure=\"leads\">1<"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn bad_posts_are_refused_or_dropped_and_keep_nothing() {
+    let app = spawn_app().await;
+    form(
+        &app,
+        "contact-us",
+        json!({"consent_text": "I agree.", "consent_required": true, "allowed_origins": "https://www.acme.example", "locale": "fr"}),
+    )
+    .await;
+    let before = app.count("contacts").await;
+    // Missing and invalid fields, consent unticked: the form again, in French, with what was typed.
+    let (s, body) = fill(
+        &app,
+        "contact-us",
+        &[("first_name", "Léa"), ("last_name", ""), ("email", "lea-at-example")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Ce champ est obligatoire."), "{body}");
+    assert!(body.contains("pas une adresse e-mail valide."), "{body}");
+    assert!(body.contains("Cochez cette case"), "{body}");
+    assert!(
+        body.contains("value=\"Léa\"") && body.contains("value=\"lea-at-example\""),
+        "what was typed stays"
+    );
+    // Bots: honeypot, too fast, forged stamp — answered like a success, nothing kept.
+    let good = [
+        ("first_name", "Bot"),
+        ("last_name", "Bot"),
+        ("email", "bot@spam.example"),
+        ("consent", "yes"),
+    ];
+    let mut with_honeypot = good.to_vec();
+    with_honeypot.push(("homepage", "http://spam.example"));
+    let (s, _) = fill(&app, "contact-us", &with_honeypot).await;
+    assert_eq!(s, StatusCode::OK);
+    let t = stamp(&app, "contact-us").await;
+    let mut fast = good.to_vec();
+    fast.push(("_t", &t));
+    let res = app.http.post(app.url("/f/contact-us")).form(&fast).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "too fast");
+    let mut forged = good.to_vec();
+    forged.push(("_t", "1.AAAAAAAAAAAAAAAAAAAAAA"));
+    let res = app.http.post(app.url("/f/contact-us")).form(&forged).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "forged");
+    assert_eq!(app.count("contacts").await, before);
+    assert_eq!(app.count("form_submissions").await, 0);
+    // Oversized: refused before it is read.
+    let big = "x".repeat(40 * 1024);
+    let res = app
+        .http
+        .post(app.url("/f/contact-us"))
+        .form(&[("first_name", big.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Another site: refused; the allowed one gets JSON with CORS for it alone.
+    let t = stamp(&app, "contact-us").await;
+    let mut fields = good.to_vec();
+    fields[2] = ("email", "real@person.example");
+    fields.push(("_t", &t));
+    let res = app
+        .http
+        .post(app.url("/f/contact-us"))
+        .header("origin", "https://evil.example")
+        .header("accept", "application/json")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let frag = app
+        .http
+        .get(app.url("/f/contact-us?fragment=1&utm_source=news"))
+        .header("origin", "https://www.acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(frag.headers()["access-control-allow-origin"], "https://www.acme.example");
+    let html = frag.text().await.unwrap();
+    assert!(
+        !html.contains("<html") && html.contains("name=\"utm_source\" value=\"news\""),
+        "{html}"
+    );
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 20));
+    let res = app
+        .http
+        .post(app.url("/f/contact-us"))
+        .header("origin", "https://www.acme.example")
+        .header("accept", "application/json")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    app.carnet.db.clock().pin(None);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://www.acme.example");
+    let a: Value = res.json().await.unwrap();
+    assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(contact_by_email(&app, "real@person.example").await.len(), 1);
+    // The same address again and again: five an hour, then refused.
+    for n in 0..6 {
+        let (s, _) = fill(&app, "contact-us", &good_person()).await;
+        let want = if n < 4 { StatusCode::OK } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(s, want, "send {n}");
+    }
+    // An unknown form is a 404 page.
+    let res = app.http.get(app.url("/f/nope")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+fn good_person() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("first_name", "Real"),
+        ("last_name", "Person"),
+        ("email", "real@person.example"),
+        ("consent", "yes"),
+    ]
+}
+
+#[tokio::test]
+async fn double_opt_in_confirms_through_the_emailed_link_once() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let carnet = app.carnet.clone().with_relay(Some(Relay::parse(&sink.url()).unwrap()));
+    form(
+        &app,
+        "newsletter",
+        json!({"consent_text": "Send me the monthly newsletter.", "consent_required": true, "double_opt_in": true}),
+    )
+    .await;
+    let (s, body) = fill(
+        &app,
+        "newsletter",
+        &[
+            ("first_name", "Noé"),
+            ("last_name", "Petit"),
+            ("email", "noe@client.example"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("follow its link to confirm"), "{body}");
+    let contact = contact_by_email(&app, "noe@client.example").await[0];
+    let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
+    assert!(consents["data"][0]["confirmed_at"].is_null(), "pending until the link is followed");
+    // The email was queued at the form's (later) time: send it from then.
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 60));
+    for _ in 0..50 {
+        if jobs::run_batch(&carnet, "optin-test", 60, 32).await.unwrap() == 0 {
+            break;
+        }
+    }
+    app.carnet.db.clock().pin(None);
+    let got = sink.wait_for(1, 10).await;
+    assert_eq!(got[0].to, vec!["noe@client.example".to_string()]);
+    let m = mailparse::parse_mail(&got[0].data).unwrap();
+    let mut text = String::new();
+    fn collect(m: &mailparse::ParsedMail, out: &mut String) {
+        if m.subparts.is_empty() {
+            out.push_str(&m.get_body().unwrap_or_default());
+        }
+        for p in &m.subparts {
+            collect(p, out);
+        }
+    }
+    collect(&m, &mut text);
+    let at = text.find("/f/confirm/").expect("the confirmation link");
+    let token: String = text[at + 11..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let link = app.url(&format!("/f/confirm/{token}"));
+    // A scanner fetching the link confirms nothing.
+    let res = app.http.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
+    assert!(consents["data"][0]["confirmed_at"].is_null());
+    let res = app.http.post(&link).send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("your address is confirmed"));
+    let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
+    assert!(consents["data"][0]["confirmed_at"].is_i64());
+    let res = app.http.post(&link).send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("already confirmed"), "single use");
+    let confirmed: i64 = q("SELECT COUNT(*) FROM events WHERE kind = 'opt_in_confirmed'")
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(confirmed, 1);
+    let res = app.http.post(app.url("/f/confirm/forged-token")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_questionnaire_scores_its_answers_into_a_band_and_emails_the_results() {
+    let app = spawn_app().await;
+    let f = form(
+        &app,
+        "cx-check",
+        json!({
+            "title": "Evaluate your customer experience",
+            "results_email": true,
+            "spec": {
+                "fields": [{"key": "last_name", "required": true}, {"key": "email", "required": true}],
+                "questions": [
+                    {"label": "Do you measure satisfaction?", "required": true, "choices": [{"label": "No", "points": 0}, {"label": "Yearly", "points": 5}, {"label": "After every sale", "points": 10}]},
+                    {"label": "Channels you answer on", "multiple": true, "choices": [{"label": "Phone", "points": 2}, {"label": "Chat", "points": 3}, {"label": "Social", "points": 4}]}
+                ],
+                "bands": [
+                    {"min": 0, "label": "To rebuild", "text": "Start with a yearly survey."},
+                    {"min": 8, "label": "Improvable", "text": "Measure after every sale."},
+                    {"min": 15, "label": "Structured", "text": "Keep going."}
+                ]
+            }
+        }),
+    )
+    .await;
+    assert_eq!(f["spec"]["questions"].as_array().unwrap().len(), 2);
+    // A single-choice question with two answers, an unknown choice: named errors.
+    let (s, body) = fill(
+        &app,
+        "cx-check",
+        &[
+            ("last_name", "Roux"),
+            ("email", "roux@client.example"),
+            ("q.0", "1"),
+            ("q.0", "2"),
+            ("q.1", "7"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("Choose only one answer.") && body.contains("Choose one of the answers offered."),
+        "{body}"
+    );
+    let (s, body) = fill(
+        &app,
+        "cx-check",
+        &[
+            ("last_name", "Roux"),
+            ("email", "roux@client.example"),
+            ("q.0", "1"),
+            ("q.1", "0"),
+            ("q.1", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("<strong>10</strong>") && body.contains("Improvable") && body.contains("Measure after every sale."),
+        "{body}"
+    );
+    let contact = contact_by_email(&app, "roux@client.example").await[0];
+    let (score, band): (Option<i64>, Option<String>) = q("SELECT score, band FROM form_submissions WHERE contact_id = $1")
+        .bind(contact)
+        .fetch_one(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!((score, band.as_deref()), (Some(10), Some("Improvable")));
+    let results: i64 = q("SELECT COUNT(*) FROM emails WHERE contact_id = $1 AND template_key = 'questionnaire_results'")
+        .bind(contact)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(results, 1);
+    let b = app.browser(ADMIN_EMAIL).await;
+    let card = b.get(&format!("/contacts/{contact}")).await;
+    assert!(
+        card.body.contains("score 10 (Improvable)") && card.body.contains("Channels you answer on Phone, Chat"),
+        "{}",
+        card.body
+    );
+    // A form definition that cannot work is refused, field by field.
+    for (body, field) in [
+        (json!({"slug": "x y", "name": "A", "title": "A"}), "slug"),
+        (
+            json!({"slug": "ok-slug", "name": "A", "title": "A", "spec": {"fields": [{"key": "email", "required": true}]}}),
+            "spec.fields",
+        ),
+        (
+            json!({"slug": "ok-slug", "name": "A", "title": "A", "double_opt_in": true}),
+            "consent_text",
+        ),
+        (
+            json!({"slug": "ok-slug", "name": "A", "title": "A", "allowed_origins": "evil"}),
+            "allowed_origins",
+        ),
+        (json!({"slug": "cx-check", "name": "A", "title": "A"}), "slug"),
+        (
+            json!({"slug": "ok-slug", "name": "A", "title": "A", "campaign_id": 99999}),
+            "campaign_id",
+        ),
+    ] {
+        let (s, e) = app.post("/api/v1/forms", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"][field].is_string(), "{field}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn campaign_costs_count_in_acquisition_cost_and_form_leads_in_leads_from_marketing() {
+    let app = spawn_app().await;
+    let cid = campaign(&app, "Trade show").await;
+    let today = app.carnet.db.clock().today_utc().to_string();
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/campaigns/{cid}/costs"),
+            json!({"day": today, "amount": "300", "label": "Stand"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    form(&app, "leads", json!({"campaign_id": cid})).await;
+    for n in 0..3 {
+        let email = format!("lead{n}@client.example");
+        let (s, _) = fill(&app, "leads", &[("first_name", "L"), ("last_name", "Ead"), ("email", &email)]).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, m) = app.get("/api/v1/metrics/leads_from_marketing/values?period=this_year").await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["total"]["value"].as_f64(), Some(3.0), "{m}");
+    let (_, a) = app.post("/api/v1/accounts", json!({"name": "Won Co"})).await;
+    let (s, o) = app
+        .post(
+            "/api/v1/opportunities",
+            json!({"name": "Deal", "account": a["id"], "amount": "1000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let (s, e) = app
+        .post(&format!("/api/v1/opportunities/{}/move", o["id"]), json!({"stage": "Won"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (s, m) = app.get("/api/v1/metrics/customer_acquisition_cost/values?period=this_year").await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(
+        m["total"]["value"].as_f64(),
+        Some(300.0),
+        "one new customer, the stand's cost and no time spent: {m}"
+    );
+}
