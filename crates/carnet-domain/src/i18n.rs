@@ -882,6 +882,14 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("mk.currency", "Currency", "Devise"),
     ("mk.locale", "Language", "Langue"),
     ("mk.spec.fields", "Fields", "Champs"),
+    ("card.consents", "Consents", "Consentements"),
+    ("card.consent_confirmed", "confirmed", "confirmé le"),
+    ("card.consent_pending", "waiting for the address to be confirmed", "en attente de confirmation de l'adresse"),
+    ("card.no_consents", "No consent recorded.", "Aucun consentement enregistré."),
+    ("card.no_campaigns", "Came through no campaign.", "Venu par aucune campagne."),
+    ("card.via_form", "by a form", "par un formulaire"),
+    ("card.via_link", "by a tracked link", "par un lien suivi"),
+    ("card.via_manual", "added by hand", "ajouté à la main"),
 ];
 
 #[cfg(test)]

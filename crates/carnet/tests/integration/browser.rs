@@ -568,3 +568,132 @@ async fn emails_in_the_browser() {
     let _ = worker.await;
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
 }
+
+/// Serves one HTML page on another port of the loopback: the company's own
+/// site, where a form is embedded.
+async fn company_site(html: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        // Bounded: a test page is asked for a few times at most.
+        for _ in 0..50 {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                html.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock.write_all(html.as_bytes()).await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn forms_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    let d = Driver::start().await;
+    let base = format!("http://{}", app.addr);
+    d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
+
+    // Build a form: the city mandatory, a consent text that must be ticked.
+    d.goto(&format!("{base}/marketing/forms")).await;
+    d.type_in("#f-name", "Customer experience guide").await;
+    d.type_in("#f-slug", "cx-guide").await;
+    d.click("form[action='/marketing/forms'] button.primary").await;
+    d.wait_for_text("Where it lives").await;
+    d.run_js("document.querySelector('select[name=\"use.city\"]').value = 'mandatory';")
+        .await;
+    d.type_in("#fe-consent", "I agree to receive the guide and related news from Acme.")
+        .await;
+    d.click("input[name=consent_required]").await;
+    let site = company_site(String::new()).await;
+    d.type_in("#fe-origins", &site).await;
+    d.click("form.formbuilder button.primary").await;
+    d.wait_for_text("Saved").await;
+    d.screenshot("form-builder").await;
+
+    // Filled in on its hosted page; the consent forgotten first.
+    d.goto(&format!("{base}/f/cx-guide")).await;
+    d.type_in("#cf-first_name", "Inès").await;
+    d.type_in("#cf-last_name", "Moreau").await;
+    d.type_in("#cf-email", "ines@client.example").await;
+    d.type_in("#cf-city", "Lyon").await;
+    // A person takes a few seconds; a faster send is a bot's.
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    d.click("form.publicform button.primary").await;
+    d.wait_for_text("Please tick this box").await;
+    assert!(d.source().await.contains("value=\"Inès\""), "what was typed stays");
+    d.click("input[name=consent]").await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    d.click("form.publicform button.primary").await;
+    d.wait_for_text("Thank you!").await;
+    let id: (i64,) = carnet_app::db::q("SELECT id FROM contacts WHERE email_key = 'ines@client.example'")
+        .fetch_one(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    d.goto(&format!("{base}/contacts/{}", id.0)).await;
+    d.wait_for_text("I agree to receive the guide").await;
+    assert!(d.source().await.contains("filled in “Customer experience guide”"));
+    d.screenshot("contact-consent").await;
+
+    // At phone width the hosted page fits.
+    d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844})))
+        .await;
+    d.goto(&format!("{base}/f/cx-guide")).await;
+    let overflow = d
+        .run_js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(overflow.as_i64().unwrap_or(1) <= 0, "no sideways scrolling at 390 px: {overflow}");
+    d.screenshot("form-phone").await;
+    d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 1280, "height": 900})))
+        .await;
+
+    // Embedded on the company's site (another origin, allowed): loaded, sent, thanked, without leaving the page.
+    let page = company_site(format!(
+        "<!doctype html><html><head><title>Acme</title></head><body><h1>Acme</h1>{}</body></html>",
+        carnet_web::api::marketing::embed_snippet(&base, "cx-guide")
+    ))
+    .await;
+    // The builder saved the first site's origin; this one is allowed too.
+    let (s, f) = app.get("/api/v1/forms").await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    let mut input = f["data"][0].clone();
+    for k in ["id", "created_at", "updated_at", "consent_version", "results_email"] {
+        input.as_object_mut().unwrap().remove(k);
+    }
+    input["allowed_origins"] = json!(format!("{site} {page}"));
+    let (s, e) = app
+        .api(reqwest::Method::PUT, &format!("/api/v1/forms/{}", f["data"][0]["id"]), Some(input))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{e}");
+    d.goto(&format!("{page}/?utm_source=newsletter")).await;
+    d.wait_for_text("Customer experience guide").await;
+    d.type_in("#cf-first_name", "Hugo").await;
+    d.type_in("#cf-last_name", "Blanc").await;
+    d.type_in("#cf-email", "hugo@client.example").await;
+    d.type_in("#cf-city", "Nantes").await;
+    d.click("input[name=consent]").await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    d.click("form.publicform button.primary").await;
+    d.wait_for_text("Thank you!").await;
+    assert!(d.source().await.contains("<h1>Acme</h1>"), "still on the company's page");
+    let data: (String,) = carnet_app::db::q(
+        "SELECT s.data FROM form_submissions s JOIN contacts c ON c.id = s.contact_id WHERE c.email_key = 'hugo@client.example'",
+    )
+    .fetch_one(&mut app.carnet.db.conn().await.unwrap())
+    .await
+    .unwrap();
+    assert!(data.0.contains("\"utm_source\":\"newsletter\""), "{}", data.0);
+}

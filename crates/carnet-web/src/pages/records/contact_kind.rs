@@ -147,13 +147,56 @@ impl PageKind for Contacts {
     async fn related(db: &Db, cat: &Catalog, id: i64, fmt: &Fmt) -> Result<Vec<Related>, AppError> {
         let sales = carnet_app::sales::catalog(db).await?;
         let cat = Catalog { sales, ..cat.clone() };
-        Ok(vec![opportunities_section(
-            opportunities::for_contact(db, id).await?,
-            &cat,
-            fmt,
-            None,
-            true,
-        )])
+        let consents = carnet_app::marketing::submit::consents_of(db, id).await?;
+        let touches = carnet_app::marketing::campaigns::touches_of(db, id).await?;
+        Ok(vec![
+            opportunities_section(opportunities::for_contact(db, id).await?, &cat, fmt, None, true),
+            Related {
+                id: "consents",
+                title: fmt.t("card.consents").to_string(),
+                rows: consents
+                    .into_iter()
+                    .map(|c| RelatedRow {
+                        href: c.form_id.map(|f| format!("/marketing/forms/{f}")),
+                        name: c.form_name.unwrap_or_default(),
+                        detail: format!(
+                            "“{}” (v{}) · {} · {}",
+                            c.text,
+                            c.version,
+                            fmt.datetime(c.given_at),
+                            match c.confirmed_at {
+                                Some(t) => format!("{} {}", fmt.t("card.consent_confirmed"), fmt.datetime(t)),
+                                None => fmt.t("card.consent_pending").to_string(),
+                            }
+                        ),
+                        badge: None,
+                        amount: String::new(),
+                    })
+                    .collect(),
+                empty: fmt.t("card.no_consents").to_string(),
+                summary: None,
+                new_href: None,
+                order_form: None,
+            },
+            Related {
+                id: "campaigns",
+                title: fmt.t("mk.campaigns").to_string(),
+                rows: touches
+                    .into_iter()
+                    .map(|(cid, name, via, at)| RelatedRow {
+                        href: Some(format!("/marketing/campaigns/{cid}")),
+                        name,
+                        detail: format!("{} · {}", fmt.t(&format!("card.via_{via}")), fmt.datetime(at)),
+                        badge: None,
+                        amount: String::new(),
+                    })
+                    .collect(),
+                empty: fmt.t("card.no_campaigns").to_string(),
+                summary: None,
+                new_href: None,
+                order_form: None,
+            },
+        ])
     }
     fn csv_header() -> Vec<&'static str> {
         vec![
