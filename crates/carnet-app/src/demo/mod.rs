@@ -278,6 +278,7 @@ pub async fn fill(c: &Carnet, seed: u64) -> Result<()> {
         tx.commit().await?;
     }
     fill_sales(c, &reps, &mut rng).await?;
+    fill_marketing(c, &cat, reps[0].id, &mut rng).await?;
     let mut tx = db.begin().await?;
     // What an hour of each rep costs (opportunity cost): 40 to 55 €.
     q("UPDATE users SET hourly_cost = 4000 + (id % 4) * 500").execute(&mut tx).await?;
@@ -580,5 +581,153 @@ async fn fill_sales(c: &Carnet, reps: &[crate::access::User], rng: &mut Rng) -> 
             }
         }
     }
+    Ok(())
+}
+
+/// Campaigns with their costs, the contacts and deals they brought, a
+/// white-paper form with consent and a self-assessment questionnaire.
+async fn fill_marketing(c: &Carnet, cat: &carnet_domain::records::Catalog, admin: i64, rng: &mut Rng) -> Result<()> {
+    use crate::marketing::{campaigns, forms};
+    use carnet_domain::marketing::{Band, CampaignDraft, Choice, CostDraft, FormSpec, Question};
+    let db = &c.db;
+    let today = db.clock().today_utc();
+    let day = |back: i64| (today - chrono::Duration::days(back)).to_string();
+    let mut ids = Vec::new();
+    for (name, channel, start, end, costs) in [
+        (
+            "Webinar: cut your printing costs",
+            "webinar",
+            200,
+            199,
+            vec![(200, "1500", "Webinar platform"), (210, "800", "Promotion")],
+        ),
+        (
+            "Trade show Lyon",
+            "trade_show",
+            120,
+            118,
+            vec![(150, "6500", "Stand"), (120, "1200", "Travel")],
+        ),
+        (
+            "LinkedIn Ads — managed services",
+            "linkedin_ads",
+            90,
+            30,
+            vec![(90, "2000", "Ads, first month"), (60, "2000", "Ads, second month")],
+        ),
+        ("Blog: document workflow", "blog", 300, 0, vec![(300, "900", "Articles")]),
+    ] {
+        let mut input = raw(&[
+            ("name", name.to_string()),
+            ("channel", channel.to_string()),
+            ("starts_on", day(start)),
+            ("ends_on", day(end)),
+        ]);
+        // The trade show aims at the biggest accounts.
+        if channel == "trade_show" && cat.resolve_tag("Potential/Gold").is_ok() {
+            input.set("segment", "Potential/Gold");
+        }
+        let d = CampaignDraft::parse(&input, cat).map_err(AppError::Invalid)?;
+        let id = campaigns::create(db, &d).await?;
+        for (back, amount, label) in costs {
+            let k = CostDraft::parse(
+                &raw(&[("day", day(back)), ("amount", amount.to_string()), ("label", label.to_string())]),
+                "EUR",
+            )
+            .map_err(AppError::Invalid)?;
+            campaigns::add_cost(db, id, admin, &k).await?;
+        }
+        ids.push(id);
+    }
+    // About a third of the contacts came through a campaign; their deals follow.
+    let contacts: Vec<(i64,)> = q("SELECT id FROM contacts ORDER BY id").fetch_all(&mut db.conn().await?).await?;
+    let mut tx = db.begin().await?;
+    for (cid,) in contacts {
+        if rng.chance(33) {
+            let campaign = ids[rng.below(ids.len() as u64) as usize];
+            campaigns::touch(&mut tx, cid, campaign, "form").await?;
+        }
+    }
+    q("UPDATE opportunities SET campaign_id = (SELECT MIN(c.last_campaign_id) FROM opportunity_contacts oc JOIN contacts c ON c.id = oc.contact_id WHERE oc.opportunity_id = opportunities.id), \
+       first_campaign_id = (SELECT MIN(c.first_campaign_id) FROM opportunity_contacts oc JOIN contacts c ON c.id = oc.contact_id WHERE oc.opportunity_id = opportunities.id)")
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    let mut white_paper = forms::FormInput {
+        slug: "livre-blanc".into(),
+        name: "White paper: managed print services".into(),
+        locale: Some("fr".into()),
+        campaign_id: Some(ids[3]),
+        spec: Some(FormSpec::default_fields()),
+        title: "Livre blanc : réduire ses coûts d'impression".into(),
+        intro: Some("Recevez notre guide de 20 pages : audit, leviers d'économie, retours d'expérience.".into()),
+        thank_you: None,
+        redirect_url: None,
+        allowed_origins: None,
+        consent_text: Some(
+            "J'accepte de recevoir le livre blanc et les actualités de Carnet Demo. Je peux me désinscrire à tout moment.".into(),
+        ),
+        consent_required: true,
+        double_opt_in: true,
+        results_email: false,
+        active: true,
+    };
+    forms::create(db, cat, &white_paper).await?;
+    let choice = |label: &str, points: i64| Choice {
+        label: label.into(),
+        points,
+    };
+    white_paper.slug = "evaluation-impression".into();
+    white_paper.name = "Self-assessment: your document workflow".into();
+    white_paper.title = "Évaluez la maturité de votre gestion documentaire".into();
+    white_paper.intro = Some("Cinq questions, deux minutes : votre score et nos conseils.".into());
+    white_paper.double_opt_in = false;
+    white_paper.results_email = true;
+    white_paper.campaign_id = Some(ids[0]);
+    white_paper.spec = Some(FormSpec {
+        fields: FormSpec::default_fields().fields,
+        questions: vec![
+            Question {
+                label: "Savez-vous combien vous coûte l'impression par an ?".into(),
+                multiple: false,
+                required: true,
+                choices: vec![choice("Non", 0), choice("À peu près", 5), choice("Oui, au centime près", 10)],
+            },
+            Question {
+                label: "Vos documents sont-ils numérisés ?".into(),
+                multiple: false,
+                required: true,
+                choices: vec![choice("Rarement", 0), choice("Une partie", 5), choice("Tous, dès réception", 10)],
+            },
+            Question {
+                label: "Quels outils utilisez-vous ?".into(),
+                multiple: true,
+                required: false,
+                choices: vec![
+                    choice("GED", 5),
+                    choice("Signature électronique", 5),
+                    choice("Impression sécurisée", 5),
+                ],
+            },
+        ],
+        bands: vec![
+            Band {
+                min: 0,
+                label: "À reconstruire".into(),
+                text: "Commencez par un audit de votre parc et de vos volumes.".into(),
+            },
+            Band {
+                min: 15,
+                label: "Perfectible".into(),
+                text: "Les bases sont là : la numérisation à la source vous fera gagner du temps.".into(),
+            },
+            Band {
+                min: 30,
+                label: "Structurée".into(),
+                text: "Votre gestion est mûre : regardons ensemble les services managés.".into(),
+            },
+        ],
+    });
+    forms::create(db, cat, &white_paper).await?;
     Ok(())
 }

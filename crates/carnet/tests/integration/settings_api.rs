@@ -226,6 +226,32 @@ async fn demo_fills_an_empty_database_and_refuses_other_data() {
         .await
         .unwrap();
     assert!(links > 60);
+    // Marketing: campaigns with costs (one aimed at a segment), leads and deals attributed, two forms.
+    let count = |sql: &'static str| carnet_app::db::q(sql);
+    assert_eq!(count("SELECT COUNT(*) FROM campaigns").scalar::<i64>(&mut c).await.unwrap(), 4);
+    assert!(count("SELECT COUNT(*) FROM campaign_costs").scalar::<i64>(&mut c).await.unwrap() >= 4);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM campaigns WHERE segment_tag_id IS NOT NULL")
+            .scalar::<i64>(&mut c)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        count("SELECT COUNT(*) FROM contacts WHERE first_campaign_id IS NOT NULL")
+            .scalar::<i64>(&mut c)
+            .await
+            .unwrap()
+            > 10
+    );
+    assert!(
+        count("SELECT COUNT(*) FROM opportunities WHERE campaign_id IS NOT NULL")
+            .scalar::<i64>(&mut c)
+            .await
+            .unwrap()
+            > 0
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM forms").scalar::<i64>(&mut c).await.unwrap(), 2);
     drop(c);
     // Again: nothing changes.
     carnet_app::demo::fill(&carnet, 7).await.unwrap();
