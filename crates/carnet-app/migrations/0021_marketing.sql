@@ -75,6 +75,11 @@ CREATE TABLE forms (
     double_opt_in BOOLEAN NOT NULL,
     -- the template of the results email of a questionnaire (none: not sent)
     results_template_key TEXT,
+    -- a lead magnet (M4): the file a submission unlocks, stored like attachments
+    file_name TEXT,
+    file_type TEXT,
+    file_size BIGINT,
+    file_key TEXT,
     active BOOLEAN NOT NULL DEFAULT TRUE,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL

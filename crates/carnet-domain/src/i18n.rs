@@ -890,6 +890,16 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("card.via_form", "by a form", "par un formulaire"),
     ("card.via_link", "by a tracked link", "par un lien suivi"),
     ("card.via_manual", "added by hand", "ajouté à la main"),
+    ("form.download", "Download the file", "Télécharger le fichier"),
+    ("form.download_help", "We have emailed you the link too; it works for seven days.", "Nous vous avons aussi envoyé le lien par e-mail ; il fonctionne sept jours."),
+    ("form.file_expired", "This download link has expired", "Ce lien de téléchargement a expiré"),
+    ("form.file_expired_help", "Download links work for seven days. Fill in the form again to receive a new one.", "Les liens de téléchargement fonctionnent sept jours. Remplissez à nouveau le formulaire pour en recevoir un nouveau."),
+    ("form.fill_again", "Back to the form", "Retour au formulaire"),
+    ("feed.file_downloaded", "downloaded", "a téléchargé"),
+    ("mk.file", "File delivered (lead magnet)", "Fichier offert (contenu)"),
+    ("mk.no_file", "No file: the form delivers nothing.", "Aucun fichier : le formulaire ne délivre rien."),
+    ("mk.file_help", "An e-book, slides…: after sending the form, the visitor gets a download link (on the page and by email; after confirming their address with double opt-in).", "Un livre blanc, des slides… : après l'envoi du formulaire, le visiteur reçoit un lien de téléchargement (sur la page et par e-mail ; après confirmation de son adresse en double opt-in)."),
+    ("mk.upload", "Upload", "Téléverser"),
 ];
 
 #[cfg(test)]

@@ -23,6 +23,12 @@
       done.style.whiteSpace = "pre-line";
       done.textContent = answer.message || "";
       form.appendChild(done);
+      if (answer.download) {
+        var a = document.createElement("a");
+        a.href = answer.download;
+        a.textContent = "⬇ " + (form.getAttribute("data-download-label") || "Download");
+        form.appendChild(a);
+      }
     } else if (status) {
       status.textContent = answer.message || errs.origin || "";
       status.hidden = !status.textContent;

@@ -187,6 +187,20 @@ pub const BUILTINS: &[Builtin] = &[
         ),
     },
     Builtin {
+        key: "lead_magnet",
+        category: Category::Transactional,
+        en: (
+            "Your download (lead magnet)",
+            "Your download: {{ form.title }}",
+            "<p>Hello {{ contact.first_name or contact.name }},</p><p>Thank you for your interest. Here is your file: <a href=\"{{ links.download }}\">download it</a> (the link works for seven days).</p><p>{{ company.name }}</p>",
+        ),
+        fr: (
+            "Votre téléchargement (contenu offert)",
+            "Votre téléchargement : {{ form.title }}",
+            "<p>Bonjour {{ contact.first_name or contact.name }},</p><p>Merci de votre intérêt. Voici votre fichier : <a href=\"{{ links.download }}\">le télécharger</a> (le lien fonctionne sept jours).</p><p>{{ company.name }}</p>",
+        ),
+    },
+    Builtin {
         key: "questionnaire_results",
         category: Category::Transactional,
         en: (

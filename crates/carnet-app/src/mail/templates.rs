@@ -43,6 +43,7 @@ pub const FIELDS: &[&str] = &[
     "links.action",
     "links.password",
     "links.confirm",
+    "links.download",
     "form.title",
     "results.score",
     "results.band",

@@ -38,9 +38,19 @@ pub struct Form {
     pub double_opt_in: bool,
     /// A questionnaire's respondent receives their results by email.
     pub results_email: bool,
+    /// The file a submission unlocks (a lead magnet).
+    pub file: Option<FormFile>,
     pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A lead magnet: the file's name, type and size.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FormFile {
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,6 +69,9 @@ struct Row {
     consent_required: bool,
     double_opt_in: bool,
     results_template_key: Option<String>,
+    file_name: Option<String>,
+    file_type: Option<String>,
+    file_size: Option<i64>,
     active: bool,
     created_at: i64,
     updated_at: i64,
@@ -67,7 +80,7 @@ struct Row {
 }
 
 const SELECT: &str = "SELECT f.id, f.slug, f.name, f.locale, f.campaign_id, f.spec, f.title, f.intro, f.thank_you, f.redirect_url, \
-    f.allowed_origins, f.consent_required, f.double_opt_in, f.results_template_key, f.active, f.created_at, f.updated_at, \
+    f.allowed_origins, f.consent_required, f.double_opt_in, f.results_template_key, f.file_name, f.file_type, f.file_size, f.active, f.created_at, f.updated_at, \
     ct.body AS consent_text, ct.version AS consent_version FROM forms f \
     LEFT JOIN consent_texts ct ON ct.form_id = f.id AND ct.version = (SELECT MAX(version) FROM consent_texts WHERE form_id = f.id)";
 
@@ -93,6 +106,14 @@ impl Row {
             consent_required: self.consent_required,
             double_opt_in: self.double_opt_in,
             results_email: self.results_template_key.is_some(),
+            file: match (self.file_name, self.file_type, self.file_size) {
+                (Some(name), Some(content_type), Some(size_bytes)) => Some(FormFile {
+                    name,
+                    content_type,
+                    size_bytes,
+                }),
+                _ => None,
+            },
             active: self.active,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -335,9 +356,79 @@ pub async fn update(db: &Db, cat: &Catalog, id: i64, i: &FormInput) -> Result<()
     Ok(())
 }
 
-/// Deletes a form; its submissions go with it, the contacts and their consents stay.
-pub async fn delete(db: &Db, id: i64) -> Result<()> {
+/// Sets (or replaces) the file a form delivers; the old one's bytes go.
+pub async fn set_file(c: &crate::Carnet, id: i64, upload: crate::records::attachments::Upload<'_>) -> Result<()> {
+    if upload.bytes.is_empty() {
+        return Err(AppError::field("file", "is empty"));
+    }
+    if upload.bytes.len() > c.max_upload_bytes {
+        return Err(AppError::field(
+            "file",
+            format!("is larger than {} MB", c.max_upload_bytes / (1024 * 1024)),
+        ));
+    }
+    let name = crate::records::attachments::clean_name(upload.file_name)?;
+    let key = crate::access::token_hash(&crate::access::random_token());
+    tokio::fs::write(c.files_dir.join(&key), upload.bytes)
+        .await
+        .map_err(AppError::internal)?;
+    let stored = replace_file(
+        &c.db,
+        id,
+        Some((
+            name,
+            upload.content_type.chars().take(100).collect(),
+            upload.bytes.len() as i64,
+            key.clone(),
+        )),
+    )
+    .await;
+    match stored {
+        Ok(old) => {
+            crate::records::attachments::remove_files(c, &old).await;
+            Ok(())
+        }
+        Err(e) => {
+            crate::records::attachments::remove_files(c, &[key]).await;
+            Err(e)
+        }
+    }
+}
+
+/// Takes a form's file away.
+pub async fn remove_file(c: &crate::Carnet, id: i64) -> Result<()> {
+    let old = replace_file(&c.db, id, None).await?;
+    crate::records::attachments::remove_files(c, &old).await;
+    Ok(())
+}
+
+/// Writes a form's file columns; returns the storage key they replaced.
+async fn replace_file(db: &Db, id: i64, file: Option<(String, String, i64, String)>) -> Result<Vec<String>> {
     let mut tx = db.begin().await?;
+    let old: Option<Option<String>> = q("SELECT file_key FROM forms WHERE id = $1").bind(id).scalar_opt(&mut tx).await?;
+    let old = old.ok_or(AppError::NotFound)?;
+    let (name, ctype, size, key) = match file {
+        Some((n, t, s, k)) => (Some(n), Some(t), Some(s), Some(k)),
+        None => (None, None, None, None),
+    };
+    q("UPDATE forms SET file_name = $1, file_type = $2, file_size = $3, file_key = $4, updated_at = $5 WHERE id = $6")
+        .bind(name)
+        .bind(ctype)
+        .bind(size)
+        .bind(key)
+        .bind(tx.now())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+    events::settings_changed(&mut tx, "forms", false).await?;
+    tx.commit().await?;
+    Ok(old.into_iter().collect())
+}
+
+/// Deletes a form; its submissions go with it, the contacts and their consents stay.
+pub async fn delete(c: &crate::Carnet, id: i64) -> Result<()> {
+    let mut tx = c.db.begin().await?;
+    let file: Option<Option<String>> = q("SELECT file_key FROM forms WHERE id = $1").bind(id).scalar_opt(&mut tx).await?;
     // Consents keep the text they name: the form's versions go only when no consent names them.
     let named: i64 =
         q("SELECT COUNT(*) FROM contact_consents cc JOIN consent_texts ct ON ct.id = cc.consent_text_id WHERE ct.form_id = $1")
@@ -355,7 +446,17 @@ pub async fn delete(db: &Db, id: i64) -> Result<()> {
     }
     events::settings_changed(&mut tx, "forms", false).await?;
     tx.commit().await?;
+    crate::records::attachments::remove_files(c, &file.flatten().into_iter().collect::<Vec<_>>()).await;
     Ok(())
+}
+
+/// Where a form's file is stored (for the download).
+pub async fn file_key(db: &Db, id: i64) -> Result<Option<String>> {
+    Ok(q("SELECT file_key FROM forms WHERE id = $1")
+        .bind(id)
+        .scalar_opt::<Option<String>>(&mut db.conn().await?)
+        .await?
+        .flatten())
 }
 
 pub async fn get(h: &mut impl Handle, id: i64) -> Result<Form> {

@@ -47,6 +47,8 @@ pub struct Submitted {
     pub band_text: Option<String>,
     /// A confirmation link was emailed (double opt-in).
     pub confirmation_sent: bool,
+    /// The form's file, at once (it is emailed too); after the confirmation with double opt-in.
+    pub download: Option<String>,
 }
 
 /// A submission parsed against its form.
@@ -312,6 +314,12 @@ pub async fn submit(db: &Db, cat: &Catalog, form: &Form, input: &RawInput, netwo
             confirmation_sent = true;
         }
     }
+    // The file: now, unless it waits for the address to be confirmed.
+    let download = if form.file.is_some() && !confirmation_sent {
+        Some(send_file(&mut tx, form, contact_id, submission_id, &email).await?)
+    } else {
+        None
+    };
     if let (true, Some(s), Some(b)) = (form.results_email, score, &band) {
         send(&mut tx, form, contact_id, &email, "questionnaire_results", |m| {
             m.set("results.score", s.to_string())
@@ -372,6 +380,7 @@ pub async fn submit(db: &Db, cat: &Catalog, form: &Form, input: &RawInput, netwo
         band: band.as_ref().map(|b| b.label.clone()),
         band_text: band.map(|b| b.text).filter(|t| !t.is_empty()),
         confirmation_sent,
+        download,
     })
 }
 
@@ -467,6 +476,94 @@ async fn send(
     Ok(())
 }
 
+/// How long a download link works.
+pub const DOWNLOAD_DAYS: i64 = 7;
+
+/// A signed link to a submission's file, valid [`DOWNLOAD_DAYS`] from now.
+fn download_url(site: &signing::Site, submission_id: i64, now: i64) -> String {
+    let expires = now + DOWNLOAD_DAYS * 86_400;
+    let message = format!("{submission_id}.{expires}");
+    site.url(&format!("/f/file/{message}.{}", site.sign("form-file", &message)))
+}
+
+/// Emails the form's file link to the visitor; returns the link.
+async fn send_file(tx: &mut Tx, form: &Form, contact_id: i64, submission_id: i64, to: &EmailAddress) -> Result<String> {
+    let site = signing::site(tx.shared())?;
+    let link = download_url(&site, submission_id, tx.now());
+    let l = link.clone();
+    send(tx, form, contact_id, to, "lead_magnet", |m| {
+        m.set("links.download", l);
+    })
+    .await?;
+    Ok(link)
+}
+
+/// What a download link gives.
+pub enum Download {
+    File {
+        name: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+    /// A genuine link past its date: the visitor fills the form again.
+    Expired { slug: String },
+}
+
+/// Follows a download link: checks its signature and date, reads the file
+/// and records the download (an event for scoring and scenarios, a line on
+/// the contact's timeline).
+pub async fn download(c: &crate::Carnet, token: &str, network: Option<&str>) -> Result<Download> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(sid), Some(exp), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(AppError::NotFound);
+    };
+    let site = signing::site(c.db.shared())?;
+    if !site.verify("form-file", &format!("{sid}.{exp}"), sig) {
+        return Err(AppError::NotFound);
+    }
+    let (Ok(sid), Ok(exp)) = (sid.parse::<i64>(), exp.parse::<i64>()) else {
+        return Err(AppError::NotFound);
+    };
+    let row: Option<(i64, Option<i64>, String, String)> =
+        q("SELECT f.id, s.contact_id, f.slug, f.title FROM form_submissions s JOIN forms f ON f.id = s.form_id WHERE s.id = $1")
+            .bind(sid)
+            .fetch_optional(&mut c.db.conn().await?)
+            .await?;
+    let (form_id, contact_id, slug, title) = row.ok_or(AppError::NotFound)?;
+    if c.db.now() > exp {
+        return Ok(Download::Expired { slug });
+    }
+    let form = super::forms::get(&mut c.db.conn().await?, form_id).await?;
+    let (Some(file), Some(key)) = (form.file, super::forms::file_key(&c.db, form_id).await?) else {
+        return Err(AppError::NotFound);
+    };
+    let bytes = tokio::fs::read(c.files_dir.join(&key)).await.map_err(AppError::internal)?;
+    if let Some(contact_id) = contact_id {
+        let mut tx = c.db.begin().await?;
+        let data = serde_json::json!({"form_id": form_id, "submission_id": sid, "file": file.name, "network": network});
+        timeline::add(
+            &mut tx,
+            NewEntry {
+                entity: Entity::Contact,
+                record_id: contact_id,
+                kind: "file_downloaded",
+                actor_id: None,
+                title: &title,
+                body: None,
+                data: Some(data.clone()),
+            },
+        )
+        .await?;
+        events::record(&mut tx, NewEvent::new(EventKind::FileDownloaded, "contact", contact_id, None, data)).await?;
+        tx.commit().await?;
+    }
+    Ok(Download::File {
+        name: file.name,
+        content_type: file.content_type,
+        bytes,
+    })
+}
+
 /// What following a double opt-in link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
@@ -512,6 +609,23 @@ pub async fn confirm(db: &Db, token: &str) -> Result<Confirmation> {
         },
     )
     .await?;
+    // The file the form delivers, held back until now.
+    let held: Option<(i64, i64)> =
+        q("SELECT s.id, s.form_id FROM contact_consents cc JOIN form_submissions s ON s.id = cc.submission_id WHERE cc.id = $1")
+            .bind(id)
+            .fetch_optional(&mut tx)
+            .await?;
+    if let Some((submission_id, form_id)) = held {
+        let form = super::forms::get(&mut tx, form_id).await?;
+        let email: Option<String> = q("SELECT email FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .scalar_opt::<Option<String>>(&mut tx)
+            .await?
+            .flatten();
+        if let (Some(_), Some(to)) = (&form.file, email.and_then(|e| EmailAddress::parse(&e).ok())) {
+            send_file(&mut tx, &form, contact_id, submission_id, &to).await?;
+        }
+    }
     events::record(
         &mut tx,
         NewEvent::new(

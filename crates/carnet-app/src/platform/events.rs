@@ -58,10 +58,12 @@ pub enum EventKind {
     FormSubmitted,
     /// A contact followed a form's double opt-in link: the consent counts.
     OptInConfirmed,
+    /// A contact downloaded a form's file (a lead magnet).
+    FileDownloaded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::RecordCreated,
         EventKind::RecordUpdated,
         EventKind::RecordDeleted,
@@ -85,6 +87,7 @@ impl EventKind {
         EventKind::Unsubscribed,
         EventKind::FormSubmitted,
         EventKind::OptInConfirmed,
+        EventKind::FileDownloaded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +115,7 @@ impl EventKind {
             EventKind::Unsubscribed => "unsubscribed",
             EventKind::FormSubmitted => "form_submitted",
             EventKind::OptInConfirmed => "opt_in_confirmed",
+            EventKind::FileDownloaded => "file_downloaded",
         }
     }
 

@@ -22,7 +22,7 @@ pub struct Attachment {
 }
 
 /// Keeps a file name displayable and harmless in a header.
-fn clean_name(raw: &str) -> Result<String> {
+pub(crate) fn clean_name(raw: &str) -> Result<String> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
     let cleaned: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(200).collect();
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {

@@ -261,7 +261,7 @@ async fn update_form(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): P
 }
 
 async fn delete_form(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
-    forms::delete(&s.carnet.db, id).await?;
+    forms::delete(&s.carnet, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
         .route("/f/{slug}/embed.js", get(embed_script))
+        .route("/f/file/{token}", get(download))
         .route(
             "/f/confirm/{token}",
             get(confirm_page).post(confirm).layer(DefaultBodyLimit::max(1024)),
@@ -106,6 +107,7 @@ struct DonePage {
     band: Option<String>,
     band_text: Option<String>,
     confirmation_sent: bool,
+    download: Option<String>,
 }
 
 #[derive(Template)]
@@ -373,6 +375,8 @@ struct EmbedAnswer {
     ok: bool,
     message: Option<String>,
     redirect: Option<String>,
+    /// The form's file, when the submission unlocked it.
+    download: Option<String>,
     errors: std::collections::BTreeMap<String, String>,
 }
 
@@ -404,6 +408,7 @@ async fn submit_form(
                 ok: false,
                 message: None,
                 redirect: None,
+                download: None,
                 errors,
             }),
         )
@@ -457,6 +462,7 @@ fn too_many(form: &FormDef, headers: &HeaderMap, fmt: Fmt, as_json: bool) -> Res
                 ok: false,
                 message: Some(fmt.t("form.too_many").into()),
                 redirect: None,
+                download: None,
                 errors: Default::default(),
             },
         );
@@ -485,6 +491,7 @@ async fn again(
                 ok: false,
                 message: error,
                 redirect: None,
+                download: None,
                 errors,
             },
         );
@@ -511,6 +518,7 @@ fn done(form: &FormDef, headers: &HeaderMap, fmt: Fmt, as_json: bool, r: Option<
                 ok: true,
                 message: Some(message),
                 redirect: form.redirect_url.clone(),
+                download: r.and_then(|r| r.download.clone()),
                 errors: Default::default(),
             },
         );
@@ -525,6 +533,7 @@ fn done(form: &FormDef, headers: &HeaderMap, fmt: Fmt, as_json: bool, r: Option<
         band: r.and_then(|r| r.band.clone()),
         band_text: r.and_then(|r| r.band_text.clone()),
         confirmation_sent: r.is_some_and(|r| r.confirmation_sent),
+        download: r.and_then(|r| r.download.clone()),
     })
 }
 
@@ -576,6 +585,35 @@ async fn confirm(State(s): State<AppState>, headers: HeaderMap, Path(token): Pat
         done: true,
         already,
     })
+}
+
+#[derive(Template)]
+#[template(path = "form_expired.html")]
+struct ExpiredPage {
+    l: Layout,
+    slug: String,
+}
+
+/// A lead magnet's download: the file, or the form again when the link is past its date.
+async fn download(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let fmt = browser_fmt(&headers);
+    let network = carnet_domain::marketing::network(addr.ip());
+    match submit::download(&s.carnet, &token, Some(&network)).await {
+        Ok(submit::Download::File { name, content_type, bytes }) => super::file_response(&name, &content_type, bytes),
+        Ok(submit::Download::Expired { slug }) => render_status(
+            StatusCode::GONE,
+            &ExpiredPage {
+                l: Layout::anonymous(fmt, fmt.t("form.file_expired")),
+                slug,
+            },
+        ),
+        Err(e) => public_error(fmt, e),
+    }
 }
 
 fn public_error(fmt: Fmt, e: AppError) -> Response {

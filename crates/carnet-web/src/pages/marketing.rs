@@ -18,13 +18,17 @@ use carnet_domain::marketing::{self as mk, CampaignDraft, Channel, CostDraft, Fo
 use carnet_domain::records::{Catalog, RawInput};
 use carnet_domain::FieldErrors;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/marketing", get(|| async { see_other("/marketing/campaigns") }))
         .route("/marketing/campaigns", get(campaigns_page).post(campaigns_post))
         .route("/marketing/campaigns/{id}", get(campaign_page).post(campaign_post))
         .route("/marketing/forms", get(forms_page).post(forms_post))
         .route("/marketing/forms/{id}", get(form_page).post(form_post))
+        .route(
+            "/marketing/forms/{id}/file",
+            axum::routing::post(upload_file).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
 }
 
 fn allowed(v: &Viewer) -> Result<(), super::PageError> {
@@ -410,6 +414,9 @@ pub struct FieldChoice {
 #[template(path = "form_edit.html")]
 struct FormEditPage {
     l: Layout,
+    id: i64,
+    /// The lead magnet: name and size.
+    file: Option<(String, String)>,
     url: String,
     embed: String,
     submissions: i64,
@@ -584,6 +591,11 @@ async fn form_view(
     Ok(render_status(
         status,
         &FormEditPage {
+            id,
+            file: f
+                .file
+                .as_ref()
+                .map(|x| (x.name.clone(), super::view::human_size(x.size_bytes, &fmt))),
             url: format!("{site}/f/{}", f.slug),
             embed: crate::api::marketing::embed_snippet(&site, &f.slug),
             submissions,
@@ -611,8 +623,12 @@ async fn form_post(
     let mut input = checked_form(&v, pairs)?;
     let db = &s.carnet.db;
     let fmt = v.user.fmt();
+    if input.one("op") == "remove_file" {
+        forms::remove_file(&s.carnet, id).await.or_page(&v)?;
+        return Ok(see_other(&format!("/marketing/forms/{id}#file")));
+    }
     if input.one("op") == "delete" {
-        return match forms::delete(db, id).await {
+        return match forms::delete(&s.carnet, id).await {
             Ok(()) => Ok(see_other("/marketing/forms")),
             Err(AppError::Conflict(m)) => form_view(&s, &v, id, None, vec![m], false, StatusCode::CONFLICT).await,
             Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
@@ -645,6 +661,21 @@ async fn form_post(
         }
         Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
     }
+}
+
+/// The file a form delivers, uploaded from the builder.
+async fn upload_file(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>, mp: axum::extract::Multipart) -> PageResult {
+    allowed(&v)?;
+    let (csrf, file) = super::read_upload(&s, mp).await.or_page(&v)?;
+    checked_form(&v, vec![("csrf".into(), csrf)])?;
+    let (name, ctype, bytes) = file.ok_or_else(|| AppError::field("file", "is required")).or_page(&v)?;
+    let upload = carnet_app::records::attachments::Upload {
+        file_name: &name,
+        content_type: &ctype,
+        bytes: &bytes,
+    };
+    forms::set_file(&s.carnet, id, upload).await.or_page(&v)?;
+    Ok(see_other(&format!("/marketing/forms/{id}#file")))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(booking::routes())
         .merge(mail::routes())
         .merge(forms::routes())
-        .merge(marketing::routes())
+        .merge(marketing::routes(upload_limit))
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))
         .route("/contacts/{id}/accounts", post(records::link_account_to_contact))
@@ -272,6 +272,64 @@ async fn script() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../assets/app.js"),
+    )
+        .into_response()
+}
+
+/// A multipart upload's CSRF field and file (name, type, bytes); a file over
+/// the upload limit or unreadable is a `file` field error.
+pub async fn read_upload(s: &AppState, mut mp: axum::extract::Multipart) -> Result<(String, Option<(String, String, Vec<u8>)>), AppError> {
+    let too_big = || AppError::field("file", format!("is larger than {} MB", s.carnet.max_upload_bytes / (1024 * 1024)));
+    let mut csrf = String::new();
+    let mut file = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+            Err(_) => return Err(AppError::field("file", "could not be read")),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("").to_string();
+                let ctype = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let bytes = field.bytes().await.map_err(|_| too_big())?;
+                file = Some((name, ctype, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    Ok((csrf, file))
+}
+
+/// Types a browser may show inline without risk; everything else downloads.
+fn safe_type(t: &str) -> &str {
+    match t {
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" => t,
+        _ => "application/octet-stream",
+    }
+}
+
+/// A file to download: its name in both header forms, a type that cannot run
+/// as a page, no caching.
+pub fn file_response(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        carnet_domain::values::url_encode(name).replace('+', "%20")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, safe_type(content_type).to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
     )
         .into_response()
 }

@@ -290,6 +290,7 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
             format!("{} “{}”: {}", fmt.t("feed.form_conflict"), e.title, fields.join("; "))
         }
         "opt_in_confirmed" => fmt.t("feed.opt_in_confirmed").to_string(),
+        "file_downloaded" => format!("{} “{}” ({})", fmt.t("feed.file_downloaded"), s("file"), e.title),
         other => other.to_string(),
     }
 }

@@ -360,8 +360,54 @@ async fn every_writer_records_its_events_in_its_transaction() {
     let res = app.http.post(app.url(&format!("/f/confirm/{fresh}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let got = events_since(&app, last).await;
-    last = got.last().unwrap().id;
     expect("a double opt-in", got, &[(OptInConfirmed, "contact")], Some(visitor), None);
+    // A lead magnet downloaded.
+    let (form_id,): (i64,) = q("SELECT id FROM forms WHERE slug = 'evented'")
+        .fetch_one(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    carnet_app::marketing::forms::set_file(
+        &app.carnet,
+        form_id,
+        carnet_app::records::attachments::Upload {
+            file_name: "guide.pdf",
+            content_type: "application/pdf",
+            bytes: b"%PDF",
+        },
+    )
+    .await
+    .unwrap();
+    last = last_event(&app).await;
+    let files: i64 = q("SELECT COUNT(*) FROM emails WHERE contact_id = $1 AND template_key = 'lead_magnet'")
+        .bind(visitor)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(files, 0, "the form had no file when the address was confirmed");
+    let (st, body) = crate::marketing::fill(
+        &app,
+        "evented",
+        &[("first_name", "Vi"), ("last_name", "Sitor"), ("email", "visitor2@client.example")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    let second = got[0].record_id;
+    expect(
+        "a form submitted",
+        got,
+        &[(RecordCreated, "contact"), (FormSubmitted, "contact")],
+        Some(second),
+        None,
+    );
+    let at = body.find("/f/file/").expect("no consent asked: the file at once");
+    let token: String = body[at + 8..].chars().take_while(|c| *c != '"').collect();
+    let res = app.http.get(app.url(&format!("/f/file/{token}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect("a download", got, &[(FileDownloaded, "contact")], Some(second), None);
 
     for (path, entity, id) in [
         ("opportunities", "opportunity", lost),

@@ -129,7 +129,7 @@ async fn a_submission_creates_or_completes_the_contact_with_its_consent_and_camp
 
     // A new consent text is a new version; the same person again completes the record.
     let mut again = f.clone();
-    for k in ["id", "created_at", "updated_at", "consent_version", "allowed_origins"] {
+    for k in ["id", "created_at", "updated_at", "consent_version", "allowed_origins", "file"] {
         again.as_object_mut().unwrap().remove(k);
     }
     again["consent_text"] = json!("I agree to receive news from Acme (v2).");
@@ -538,4 +538,126 @@ async fn campaign_costs_count_in_acquisition_cost_and_form_leads_in_leads_from_m
         Some(300.0),
         "one new customer, the stand's cost and no time spent: {m}"
     );
+}
+
+#[tokio::test]
+async fn a_lead_magnet_is_downloaded_by_its_signed_link_and_each_download_is_an_event() {
+    let app = spawn_app().await;
+    let f = form(&app, "ebook", json!({"title": "The printing cost e-book"})).await;
+    let id = f["id"].as_i64().unwrap();
+    // Uploaded from the builder.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let csrf = b.csrf().await;
+    let pdf = b"%PDF-1.4 the e-book".to_vec();
+    let part = reqwest::multipart::Part::bytes(pdf.clone())
+        .file_name("Printing costs.pdf")
+        .mime_str("application/pdf")
+        .unwrap();
+    let res = b
+        .http
+        .post(format!("{}/marketing/forms/{id}/file", b.base))
+        .multipart(reqwest::multipart::Form::new().text("csrf", csrf).part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let (_, got) = app.get(&format!("/api/v1/forms/{id}")).await;
+    assert_eq!(got["file"]["name"], "Printing costs.pdf", "{got}");
+    // Sent: the page offers the link, an email carries it too.
+    let (s, body) = fill(
+        &app,
+        "ebook",
+        &[("first_name", "Jo"), ("last_name", "Reader"), ("email", "jo@client.example")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let at = body.find("/f/file/").expect("a download link on the page");
+    let token: String = body[at + 8..].chars().take_while(|c| *c != '"').collect();
+    let contact = contact_by_email(&app, "jo@client.example").await[0];
+    let sent: i64 = q("SELECT COUNT(*) FROM emails WHERE contact_id = $1 AND template_key = 'lead_magnet' AND html LIKE $2")
+        .bind(contact)
+        .bind(format!("%{token}%"))
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "the email carries the same link");
+    for _ in 0..2 {
+        let res = app.http.get(app.url(&format!("/f/file/{token}"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        assert!(res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("Printing costs.pdf"));
+        assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
+    }
+    let downloads: i64 = q("SELECT COUNT(*) FROM events WHERE kind = 'file_downloaded' AND record_id = $1")
+        .bind(contact)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(downloads, 2, "each download is an event");
+    let card = b.get(&format!("/contacts/{contact}")).await;
+    assert!(card.body.contains("downloaded “Printing costs.pdf”"), "{}", card.body);
+    // A forged or altered link finds nothing; a link past its week says so.
+    let mut forged = token.clone();
+    forged.replace_range(0..1, if forged.starts_with('9') { "8" } else { "9" });
+    let res = app.http.get(app.url(&format!("/f/file/{forged}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 8 * 86_400));
+    let res = app.http.get(app.url(&format!("/f/file/{token}"))).send().await.unwrap();
+    app.carnet.db.clock().pin(None);
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("/f/ebook"), "back to the form");
+    // With double opt-in the file waits for the confirmation.
+    let mut input = got.clone();
+    for k in [
+        "id",
+        "created_at",
+        "updated_at",
+        "consent_version",
+        "allowed_origins",
+        "file",
+        "url",
+        "embed",
+        "submissions",
+    ] {
+        input.as_object_mut().unwrap().remove(k);
+    }
+    input["consent_text"] = json!("Send me the e-book.");
+    input["double_opt_in"] = json!(true);
+    let (s, e) = app.api(Method::PUT, &format!("/api/v1/forms/{id}"), Some(input)).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (s, body) = fill(
+        &app,
+        "ebook",
+        &[
+            ("first_name", "Al"),
+            ("last_name", "Later"),
+            ("email", "al@client.example"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!body.contains("/f/file/"), "no link before the address is confirmed");
+    let al = contact_by_email(&app, "al@client.example").await[0];
+    let fresh = carnet_app::access::random_token();
+    q("UPDATE contact_consents SET token_hash = $1 WHERE contact_id = $2")
+        .bind(carnet_app::access::token_hash(&fresh))
+        .bind(al)
+        .execute(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let res = app.http.post(app.url(&format!("/f/confirm/{fresh}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let files: i64 = q("SELECT COUNT(*) FROM emails WHERE contact_id = $1 AND template_key = 'lead_magnet'")
+        .bind(al)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(files, 1, "the file follows the confirmation");
+    // A form contacts consented on is deactivated, not deleted.
+    let (s, _) = app.api(Method::DELETE, &format!("/api/v1/forms/{id}"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "contacts consented on it");
 }

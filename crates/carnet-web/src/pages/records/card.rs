@@ -179,38 +179,8 @@ pub(super) async fn delete_comment<K: PageKind>(
     Ok(see_other(&format!("/{}/{id}#timeline", K::PATH)))
 }
 
-pub async fn upload<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>, mut mp: Multipart) -> PageResult {
-    let mut csrf = String::new();
-    let mut file: Option<(String, String, Vec<u8>)> = None;
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                let msg = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    format!("is larger than {} MB", s.carnet.max_upload_bytes / (1024 * 1024))
-                } else {
-                    "could not be read".to_string()
-                };
-                return Err(PageError::new(crate::pages::app_error_page(AppError::field("file", msg), Some(&v))));
-            }
-        };
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("file") => {
-                let name = field.file_name().unwrap_or("").to_string();
-                let ctype = field.content_type().unwrap_or("application/octet-stream").to_string();
-                match field.bytes().await {
-                    Ok(b) => file = Some((name, ctype, b.to_vec())),
-                    Err(_) => {
-                        let msg = format!("is larger than {} MB", s.carnet.max_upload_bytes / (1024 * 1024));
-                        return Err(PageError::new(crate::pages::app_error_page(AppError::field("file", msg), Some(&v))));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+pub async fn upload<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>, mp: Multipart) -> PageResult {
+    let (csrf, file) = crate::pages::read_upload(&s, mp).await.or_page(&v)?;
     checked_form(&v, vec![("csrf".into(), csrf)])?;
     v.require(Permission::Comment).or_page(&v)?;
     let cat = K::catalog(&s.carnet.db).await.or_page(&v)?;
@@ -233,37 +203,11 @@ pub async fn upload<K: PageKind>(State(s): State<AppState>, PageUser(v): PageUse
     Ok(see_other(&format!("/{}/{id}#attachments", K::PATH)))
 }
 
-/// Types a browser may show inline without risk; everything else downloads.
-pub(super) fn safe_type(t: &str) -> &str {
-    match t {
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" => t,
-        _ => "application/octet-stream",
-    }
-}
-
 pub async fn download(State(s): State<AppState>, PageUser(v): PageUser, Path(id): Path<i64>) -> PageResult {
     v.require(Permission::ReadRecords).or_page(&v)?;
     let a = attachments::get(&s.carnet.db, id).await.or_page(&v)?;
     let bytes = attachments::read(&s.carnet, &a).await.or_page(&v)?;
-    let ascii: String = a
-        .file_name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
-        .collect();
-    let disposition = format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        carnet_domain::values::url_encode(&a.file_name).replace('+', "%20")
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, safe_type(&a.content_type).to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::pages::file_response(&a.file_name, &a.content_type, bytes))
 }
 
 pub async fn delete_attachment(
