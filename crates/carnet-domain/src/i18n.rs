@@ -900,6 +900,9 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("mk.no_file", "No file: the form delivers nothing.", "Aucun fichier : le formulaire ne délivre rien."),
     ("mk.file_help", "An e-book, slides…: after sending the form, the visitor gets a download link (on the page and by email; after confirming their address with double opt-in).", "Un livre blanc, des slides… : après l'envoi du formulaire, le visiteur reçoit un lien de téléchargement (sur la page et par e-mail ; après confirmation de son adresse en double opt-in)."),
     ("mk.upload", "Upload", "Téléverser"),
+    ("feed.score_changed", "score", "score"),
+    ("feed.score_expired", "points expired", "points expirés"),
+    ("feed.lead_handed_over", "handed to a rep:", "confié à un commercial :"),
 ];
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "snapshot_stalled", include_str!("../../migrations/0019_snapshot_stalled.sql")),
     (20, "mail", include_str!("../../migrations/0020_mail.sql")),
     (21, "marketing", include_str!("../../migrations/0021_marketing.sql")),
+    (22, "scoring", include_str!("../../migrations/0022_scoring.sql")),
 ];
 
 impl Dialect {

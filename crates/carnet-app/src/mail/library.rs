@@ -187,6 +187,20 @@ pub const BUILTINS: &[Builtin] = &[
         ),
     },
     Builtin {
+        key: "lead_assigned",
+        category: Category::Transactional,
+        en: (
+            "A lead for you (to the rep)",
+            "A lead to call: {{ contact.name }} (score {{ results.score }})",
+            "<p>{{ contact.name }}{% if account.name %} ({{ account.name }}){% endif %} reached “{{ results.band }}” with a score of {{ results.score }}: the lead is yours, and a call is in your agenda for today.</p><p>{{ contact.email }} · {{ contact.phone }}</p><p><a href=\"{{ links.record }}\">Open the contact and its history</a></p>",
+        ),
+        fr: (
+            "Un lead pour vous (au commercial)",
+            "Un lead à appeler : {{ contact.name }} (score {{ results.score }})",
+            "<p>{{ contact.name }}{% if account.name %} ({{ account.name }}){% endif %} a atteint « {{ results.band }} » avec un score de {{ results.score }} : le lead est pour vous, et un appel est dans votre agenda aujourd'hui.</p><p>{{ contact.email }} · {{ contact.phone }}</p><p><a href=\"{{ links.record }}\">Ouvrir le contact et son historique</a></p>",
+        ),
+    },
+    Builtin {
         key: "lead_magnet",
         category: Category::Transactional,
         en: (

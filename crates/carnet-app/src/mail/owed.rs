@@ -337,6 +337,32 @@ impl JobKind for Reminder {
 }
 
 /// Queues the test email of Settings → Email to the user asking for it.
+/// Tells a rep a lead was handed to them (a scoring threshold crossed).
+pub async fn lead_notice(tx: &mut Tx, rep_id: i64, contact_id: i64, threshold: &str, score: i64) -> Result<()> {
+    let Some(rep) = person(tx, rep_id).await? else {
+        return Ok(());
+    };
+    let Ok(to) = EmailAddress::parse(&rep.email) else {
+        return Ok(());
+    };
+    let mut m = merge_for(&mut *tx, rep.id, Some(contact_id), None).await?;
+    let site = signing::site(tx.shared())?;
+    m.set("links.record", site.url(&format!("/contacts/{contact_id}")))
+        .set("results.score", score.to_string())
+        .set("results.band", threshold);
+    let t = library::find(&mut *tx, "lead_assigned", &rep.locale).await?;
+    let r = library::render(&t, &m)?;
+    let mut email = NewEmail::new(Category::Transactional, to, r.subject, r.html);
+    email.template_key = Some("lead_assigned".into());
+    email.to_name = Some(rep.name.clone());
+    email.user_id = Some(rep.id);
+    email.contact_id = Some(contact_id);
+    email.tracking = false;
+    email.locale = Locale::parse(&rep.locale).unwrap_or(Locale::En);
+    outbox::queue(tx, email).await?;
+    Ok(())
+}
+
 pub async fn test_email(db: &crate::Db, user_id: i64) -> Result<i64> {
     let mut tx = db.begin().await?;
     let rep = person(&mut tx, user_id).await?.ok_or(AppError::NotFound)?;

@@ -1,11 +1,13 @@
 //! Marketing (SPEC M1–M3): campaigns with their costs and the touches that
 //! attribute contacts and deals to them; forms and landing pages with
-//! versioned consent and double opt-in; questionnaires scored into bands.
+//! versioned consent and double opt-in; questionnaires scored into bands;
+//! lead scoring with its hand-off to a rep.
 //! Public submissions arrive through `submit`; the emails they owe go through
 //! the outbox like every other.
 
 pub mod campaigns;
 pub mod forms;
+pub mod scoring;
 pub mod submit;
 
 use crate::platform::events::EventKind;
@@ -18,4 +20,12 @@ pub fn register(r: Registry) -> Registry {
         delivery: Delivery::InWriterTx,
         run: campaigns::attribute,
     })
+    .subscribe(Subscriber {
+        name: "lead scoring",
+        kinds: scoring::EVENTS,
+        delivery: Delivery::Queued,
+        run: scoring::on_event,
+    })
+    .job::<scoring::Rescore>()
+    .daily(scoring::daily)
 }

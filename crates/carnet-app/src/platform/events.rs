@@ -353,6 +353,15 @@ pub async fn since(h: &mut impl Handle, after_id: i64, limit: i64) -> Result<Vec
         .collect()
 }
 
+/// Events of some kinds after `after_id`, oldest first (a re-count's batches).
+pub async fn of_kinds(h: &mut impl Handle, after_id: i64, kinds: &[&str], limit: i64) -> Result<Vec<Event>> {
+    let mut query = q(format!("SELECT {COLS} FROM events WHERE id > "));
+    query.push_bind(after_id).push(" AND kind IN ");
+    crate::db::push_in_list(&mut query, kinds);
+    query.push(" ORDER BY id LIMIT ").push_bind(limit);
+    query.fetch_all::<Row>(h).await?.into_iter().map(Row::event).collect()
+}
+
 /// The job that delivers an event to its queued subscribers, in the queue's
 /// transaction (their effects and the job's completion commit together).
 pub struct Deliver;

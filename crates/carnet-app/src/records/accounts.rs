@@ -5,7 +5,7 @@
 use super::timeline::{self, NewEntry};
 use super::{load_extras, save_extras, Extras};
 use crate::access::User;
-use crate::db::{q, Db};
+use crate::db::{q, Db, Handle, Tx};
 use crate::error::{AppError, Result};
 use crate::platform::events::{self, Scope};
 use crate::Carnet;
@@ -78,23 +78,33 @@ pub async fn create(c: &Carnet, cat: &Catalog, actor: &User, d: &AccountDraft) -
 pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &AccountDraft) -> Result<()> {
     let old = get(&c.db, cat, id).await?;
     let mut tx = c.db.begin().await?;
+    update_in(&mut tx, cat, &old, Some(actor.id), d).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes an account read before as `old` in the caller's transaction, with
+/// its timeline entries and events for what changed (`actor` is `None` for
+/// Carnet's own rules, such as a lead's hand-off).
+pub async fn update_in(tx: &mut Tx, cat: &Catalog, old: &AccountCard, actor: Option<i64>, d: &AccountDraft) -> Result<()> {
+    let id = old.account.id;
     // Its tags decide its deals' and actions' segment: the watchers read them before.
-    let watch = events::watch(&mut tx, Scope::one("account", id)).await?;
-    if !super::write::update(&mut tx, cat, id, d).await? {
+    let watch = events::watch(tx, Scope::one("account", id)).await?;
+    if !super::write::update(tx, cat, id, d).await? {
         return Err(AppError::NotFound);
     }
-    save_extras(&mut tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
-    watch.settle(&mut tx).await?;
+    save_extras(tx, cat, Entity::Account, id, &d.tag_ids, &d.custom).await?;
+    watch.settle(tx).await?;
     let a = &old.account;
     if a.status_id != d.status_id {
         let name = |sid| cat.status(sid).map(|s| s.name.clone()).unwrap_or_default();
         timeline::add(
-            &mut tx,
+            tx,
             NewEntry {
                 entity: Entity::Account,
                 record_id: id,
                 kind: "status_changed",
-                actor_id: Some(actor.id),
+                actor_id: actor,
                 title: &d.name,
                 body: None,
                 data: Some(serde_json::json!({"from": name(a.status_id), "to": name(d.status_id)})),
@@ -118,19 +128,21 @@ pub async fn update(c: &Carnet, cat: &Catalog, actor: &User, id: i64, d: &Accoun
     changed.field("source", a.source.as_deref(), d.source.as_deref());
     changed.field("description", a.description.as_deref(), d.description.as_deref());
     changed.extras(cat, Entity::Account, &old.extras, &d.tag_ids, &d.custom);
-    changed.record(&mut tx, Entity::Account, id, Some(actor.id), &d.name).await?;
-    tx.commit().await?;
-    Ok(())
+    changed.record(tx, Entity::Account, id, actor, &d.name).await
 }
 
 pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<AccountCard> {
-    let mut c = db.conn().await?;
+    get_in(&mut db.conn().await?, cat, id).await
+}
+
+/// An account's card, read through any handle (a transaction included).
+pub async fn get_in(c: &mut impl Handle, cat: &Catalog, id: i64) -> Result<AccountCard> {
     let account: Account = q(format!("SELECT {COLS} FROM accounts r WHERE r.id = $1"))
         .bind(id)
-        .fetch_optional(&mut c)
+        .fetch_optional(&mut *c)
         .await?
         .ok_or(AppError::NotFound)?;
-    let extras = load_extras(&mut c, cat, Entity::Account, &[id])
+    let extras = load_extras(&mut *c, cat, Entity::Account, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
@@ -140,7 +152,7 @@ pub async fn get(db: &Db, cat: &Catalog, id: i64) -> Result<AccountCard> {
                       WHERE ac.account_id = $1 ORDER BY c.name_key, c.id",
     )
     .bind(id)
-    .fetch_all(&mut c)
+    .fetch_all(&mut *c)
     .await?;
     Ok(AccountCard { account, extras, contacts })
 }

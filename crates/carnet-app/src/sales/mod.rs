@@ -30,29 +30,33 @@ struct StageRow {
 }
 
 pub async fn catalog(db: &Db) -> Result<SalesCatalog> {
-    let mut c = db.conn().await?;
+    catalog_in(&mut db.conn().await?).await
+}
+
+/// The same, read through any handle (a transaction included).
+pub async fn catalog_in(c: &mut impl crate::db::Handle) -> Result<SalesCatalog> {
     let pipelines: Vec<(i64, String, String, bool)> = q("SELECT id, name, currency, archived FROM pipelines ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let stages: Vec<StageRow> = q(
         "SELECT id, pipeline_id, name, position, probability, stall_days, outcome, archived FROM stages ORDER BY pipeline_id, position, id",
     )
-    .fetch_all(&mut c)
+    .fetch_all(&mut *c)
     .await?;
-    let segments: Vec<(i64, i64)> = q("SELECT pipeline_id, tag_id FROM pipeline_segments").fetch_all(&mut c).await?;
-    let p_offers: Vec<(i64, i64)> = q("SELECT pipeline_id, offer_id FROM pipeline_offers").fetch_all(&mut c).await?;
+    let segments: Vec<(i64, i64)> = q("SELECT pipeline_id, tag_id FROM pipeline_segments").fetch_all(&mut *c).await?;
+    let p_offers: Vec<(i64, i64)> = q("SELECT pipeline_id, offer_id FROM pipeline_offers").fetch_all(&mut *c).await?;
     let offers: Vec<(i64, String, String, i64, String, bool)> =
         q("SELECT id, name, code, list_price, currency, active FROM offers ORDER BY name, id")
-            .fetch_all(&mut c)
+            .fetch_all(&mut *c)
             .await?;
     let sources: Vec<(i64, String, String)> = q("SELECT id, name, kind FROM opportunity_sources ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let reasons: Vec<(i64, String)> = q("SELECT id, name FROM lost_reasons ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let rules: Vec<(String, Option<i64>)> = q("SELECT field, from_stage_id FROM mandatory_rules WHERE entity = 'opportunity' ORDER BY id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     Ok(SalesCatalog {
         pipelines: pipelines

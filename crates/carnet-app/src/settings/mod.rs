@@ -28,9 +28,23 @@ pub async fn catalog(db: &Db) -> Result<Catalog> {
     }
     // Read after the version: a change committed meanwhile is newer than the
     // version kept, and the next request reads again.
-    let mut cat = load(db).await?;
+    let mut cat = load(&mut db.conn().await?).await?;
     cat.sales = crate::sales::catalog(db).await?;
     *db_cache(db).lock().map_err(AppError::internal)? = Some((version, std::sync::Arc::new(cat.clone())));
+    Ok(cat)
+}
+
+/// The catalogue read through any handle (a queue transaction): the cached
+/// one when it is current, else read through the handle.
+pub async fn catalog_in(h: &mut impl crate::db::Handle) -> Result<Catalog> {
+    let version: i64 = q("SELECT version FROM catalog_version WHERE id = 1").scalar(&mut *h).await?;
+    if let Some((v, cat)) = h.shared().catalog.lock().map_err(AppError::internal)?.as_ref() {
+        if *v == version {
+            return Ok((**cat).clone());
+        }
+    }
+    let mut cat = load(&mut *h).await?;
+    cat.sales = crate::sales::catalog_in(&mut *h).await?;
     Ok(cat)
 }
 
@@ -57,30 +71,29 @@ pub fn register(r: Registry) -> Registry {
     })
 }
 
-async fn load(db: &Db) -> Result<Catalog> {
-    let mut c = db.conn().await?;
+async fn load(c: &mut impl crate::db::Handle) -> Result<Catalog> {
     let statuses: Vec<(i64, String, i64, String, bool)> =
         q("SELECT id, name, position, color, is_default FROM statuses ORDER BY position, id")
-            .fetch_all(&mut c)
+            .fetch_all(&mut *c)
             .await?;
     let cats: Vec<(i64, String, bool, bool)> = q("SELECT id, name, multi, is_segment FROM tag_categories ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let tags: Vec<(i64, i64, String, String)> = q("SELECT id, category_id, name, color FROM tags ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let fields: Vec<(i64, String, String, String, String, String)> =
         q("SELECT id, entity, key, label, kind, choices FROM custom_fields ORDER BY position, id")
-            .fetch_all(&mut c)
+            .fetch_all(&mut *c)
             .await?;
     let rules: Vec<(i64, String, String, Option<i64>)> = q("SELECT id, entity, field, from_status_id FROM mandatory_rules ORDER BY id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let users: Vec<(i64, String, String, bool)> = q("SELECT id, name, email, active FROM users ORDER BY name, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     let roles: Vec<(i64, String)> = q("SELECT id, name FROM contact_roles ORDER BY position, id")
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await?;
     Ok(Catalog {
         statuses: statuses

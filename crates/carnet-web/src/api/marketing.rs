@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carnet_app::marketing::campaigns::{self, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, Form, FormInput};
+use carnet_app::marketing::scoring::{self, Award, Rule, RuleInput, Threshold, ThresholdInput};
 use carnet_app::marketing::submit::{self, Consent};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
@@ -94,6 +95,47 @@ pub fn ops() -> Vec<Op> {
                 "What a contact consented to: the form, the text's version, when, and when the double opt-in was confirmed",
             )
             .answers::<List<Consent>>(200),
+        get("/scoring/rules", list_rules)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Lead scoring rules: what earns points, how many, for how long")
+            .answers::<List<Rule>>(200),
+        post("/scoring/rules", create_rule)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Add a scoring rule (everyone is re-scored in the background)")
+            .body::<RuleInput>()
+            .answers::<Rule>(201),
+        put("/scoring/rules/{id}", update_rule)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Change a scoring rule (everyone is re-scored in the background)")
+            .body::<RuleInput>()
+            .answers::<Rule>(200),
+        delete("/scoring/rules/{id}", delete_rule)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Delete a scoring rule: its points are taken back"),
+        get("/scoring/thresholds", list_thresholds)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Scores at which a lead is handed to a rep")
+            .answers::<List<Threshold>>(200),
+        post("/scoring/thresholds", create_threshold)
+            .requires(Permission::ManageMarketing)
+            .doc(
+                "marketing",
+                "Add a threshold: the reps leads go to in turn, the account status set, the call task, the notice",
+            )
+            .body::<ThresholdInput>()
+            .answers::<Threshold>(201),
+        put("/scoring/thresholds/{id}", update_threshold)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Change a threshold")
+            .body::<ThresholdInput>()
+            .answers::<Threshold>(200),
+        delete("/scoring/thresholds/{id}", delete_threshold)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Delete a threshold"),
+        get("/contacts/{id}/score", contact_score)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "A contact's score and the awards that make it (rule, points, expiry)")
+            .answers::<Score>(200),
         get("/contacts/{id}/touches", contact_touches)
             .requires(Permission::ReadRecords)
             .doc("marketing", "The campaigns a contact came through, newest first")
@@ -298,4 +340,70 @@ async fn contact_touches(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id
 async fn exists(s: &AppState, contact: i64) -> Result<(), AppError> {
     let cat = settings::catalog(&s.carnet.db).await?;
     carnet_app::records::contacts::get(&s.carnet.db, &cat, contact).await.map(|_| ())
+}
+
+async fn list_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(scoring::rules(&s.carnet.db).await?)).into_response())
+}
+
+async fn rule_out(s: &AppState, id: i64) -> Result<Rule, AppError> {
+    scoring::rules(&s.carnet.db)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(AppError::NotFound)
+}
+
+async fn create_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<RuleInput>) -> ApiResult {
+    let id = scoring::save_rule(&s.carnet.db, None, &b).await?;
+    Ok((StatusCode::CREATED, Json(rule_out(&s, id).await?)).into_response())
+}
+
+async fn update_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<RuleInput>) -> ApiResult {
+    scoring::save_rule(&s.carnet.db, Some(id), &b).await?;
+    Ok(Json(rule_out(&s, id).await?).into_response())
+}
+
+async fn delete_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    scoring::delete_rule(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_thresholds(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(scoring::thresholds(&s.carnet.db).await?)).into_response())
+}
+
+async fn threshold_out(s: &AppState, id: i64) -> Result<Threshold, AppError> {
+    scoring::thresholds(&s.carnet.db)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(AppError::NotFound)
+}
+
+async fn create_threshold(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<ThresholdInput>) -> ApiResult {
+    let id = scoring::save_threshold(&s.carnet.db, None, &b).await?;
+    Ok((StatusCode::CREATED, Json(threshold_out(&s, id).await?)).into_response())
+}
+
+async fn update_threshold(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<ThresholdInput>) -> ApiResult {
+    scoring::save_threshold(&s.carnet.db, Some(id), &b).await?;
+    Ok(Json(threshold_out(&s, id).await?).into_response())
+}
+
+async fn delete_threshold(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    scoring::delete_threshold(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A contact's score and its awards.
+#[derive(Serialize, JsonSchema)]
+pub struct Score {
+    pub score: i64,
+    pub awards: Vec<Award>,
+}
+
+async fn contact_score(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    let (score, awards) = scoring::awards(&s.carnet.db, id).await?;
+    Ok(Json(Score { score, awards }).into_response())
 }

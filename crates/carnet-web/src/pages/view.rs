@@ -290,6 +290,23 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
             format!("{} “{}”: {}", fmt.t("feed.form_conflict"), e.title, fields.join("; "))
         }
         "opt_in_confirmed" => fmt.t("feed.opt_in_confirmed").to_string(),
+        "score_changed" | "score_expired" => {
+            let n = |k: &str| d.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            format!(
+                "{} {:+} ({}) → {}",
+                fmt.t(&format!("feed.{}", e.kind)),
+                n("points"),
+                e.title,
+                n("score")
+            )
+        }
+        "lead_handed_over" => format!(
+            "{} “{}” ({} {})",
+            fmt.t("feed.lead_handed_over"),
+            e.title,
+            fmt.t("form.score"),
+            d.get("score").and_then(|v| v.as_i64()).unwrap_or(0)
+        ),
         "file_downloaded" => format!("{} “{}” ({})", fmt.t("feed.file_downloaded"), s("file"), e.title),
         other => other.to_string(),
     }

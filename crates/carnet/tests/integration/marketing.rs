@@ -661,3 +661,258 @@ async fn a_lead_magnet_is_downloaded_by_its_signed_link_and_each_download_is_an_
     let (s, _) = app.api(Method::DELETE, &format!("/api/v1/forms/{id}"), None).await;
     assert_eq!(s, StatusCode::CONFLICT, "contacts consented on it");
 }
+
+/// A lead sent through the form service directly (no page, no limiter): the
+/// volume tests' way in.
+async fn lead(app: &TestApp, slug: &str, email: &str, company: &str) -> i64 {
+    let cat = carnet_app::settings::catalog(&app.carnet.db).await.unwrap();
+    let f = carnet_app::marketing::forms::by_slug(&app.carnet.db, slug).await.unwrap().unwrap();
+    let input = carnet_domain::records::RawInput::from_pairs(
+        [
+            ("first_name", "Lead"),
+            ("last_name", "Person"),
+            ("email", email),
+            ("company", company),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    carnet_app::marketing::submit::submit(&app.carnet.db, &cat, &f, &input, None)
+        .await
+        .unwrap()
+        .contact_id
+}
+
+async fn score_of(app: &TestApp, contact: i64) -> i64 {
+    let (s, v) = app.get(&format!("/api/v1/contacts/{contact}/score")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["score"].as_i64().unwrap()
+}
+
+async fn scalar(app: &TestApp, sql: &str, id: i64) -> i64 {
+    q(sql.to_string())
+        .bind(id)
+        .scalar(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scoring_awards_decays_rescoring_and_hands_a_lead_over_once() {
+    let app = spawn_app().await;
+    let (rep1, _) = app.user_with_key("rep1@test.example", "sales").await;
+    let (rep2, _) = app.user_with_key("rep2@test.example", "sales").await;
+    let f = form(&app, "score-me", json!({})).await;
+    let (s, r) = app
+        .post(
+            "/api/v1/scoring/rules",
+            json!({"name": "Form sent", "trigger_kind": "form_submitted", "target": f["id"].to_string(), "points": 10, "decay_days": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let rule = r["id"].as_i64().unwrap();
+    let (_, statuses) = app.get("/api/v1/statuses").await;
+    let hot = statuses["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Partner")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (s, t) = app
+        .post(
+            "/api/v1/scoring/thresholds",
+            json!({"name": "Hot lead", "points": 20, "reps": [rep1.id, rep2.id], "status_id": hot}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    drain(&app).await;
+    let contact = lead(&app, "score-me", "hot@client.example", "Hot Corp").await;
+    drain(&app).await;
+    assert_eq!(score_of(&app, contact).await, 10);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM threshold_crossings WHERE contact_id = $1", contact).await,
+        0
+    );
+    // The second form crosses 20: the lead goes to the first rep with a call task, the account turns "Partner", the rep is told.
+    lead(&app, "score-me", "hot@client.example", "Hot Corp").await;
+    drain(&app).await;
+    assert_eq!(score_of(&app, contact).await, 20);
+    let (_, c) = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(c["owner"]["id"], rep1.id, "{c}");
+    let (_, a) = app.get(&format!("/api/v1/accounts/{}", c["accounts"][0]["id"])).await;
+    assert_eq!(a["status"]["id"], hot, "{a}");
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM actions WHERE contact_id = $1 AND subject LIKE 'Call %'",
+            contact
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM emails WHERE template_key = 'lead_assigned' AND user_id = $1",
+            rep1.id
+        )
+        .await,
+        1
+    );
+    // More events: no second hand-off.
+    lead(&app, "score-me", "hot@client.example", "Hot Corp").await;
+    drain(&app).await;
+    assert_eq!(score_of(&app, contact).await, 30);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM threshold_crossings WHERE contact_id = $1", contact).await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM actions WHERE contact_id = $1 AND subject LIKE 'Call %'",
+            contact
+        )
+        .await,
+        1
+    );
+    // Every change is on the timeline with its rule and points.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let card = b.get(&format!("/contacts/{contact}")).await;
+    assert!(card.body.contains("score +10 (Form sent) → 30"), "{}", card.body);
+    assert!(card.body.contains("handed to a rep: “Hot lead”"));
+
+    // A month later the points have expired.
+    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 31 * 86_400));
+    assert_eq!(carnet_app::marketing::scoring::expire(&app.carnet.db).await.unwrap(), 3);
+    assert_eq!(score_of(&app, contact).await, 0);
+    assert_eq!(carnet_app::marketing::scoring::expire(&app.carnet.db).await.unwrap(), 0, "once");
+    app.carnet.db.clock().pin(None);
+    assert!(b
+        .get(&format!("/contacts/{contact}"))
+        .await
+        .body
+        .contains("points expired -10 (Form sent) → 0"));
+
+    // A changed rule re-scores everyone from the recorded events, in the background.
+    let (s, _) = app
+        .api(
+            Method::PUT,
+            &format!("/api/v1/scoring/rules/{rule}"),
+            Some(json!({"name": "Form sent", "trigger_kind": "form_submitted", "points": 4})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    drain(&app).await;
+    assert_eq!(score_of(&app, contact).await, 12, "three forms × 4, no decay now");
+    let (s, _) = app.api(Method::DELETE, &format!("/api/v1/scoring/rules/{rule}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(score_of(&app, contact).await, 0);
+
+    // Bad rules and thresholds are refused, field by field.
+    for (body, field) in [
+        (json!({"name": "x", "trigger_kind": "page_view", "points": 1}), "trigger_kind"),
+        (json!({"name": "x", "trigger_kind": "email_open", "points": 0}), "points"),
+        (
+            json!({"name": "x", "trigger_kind": "email_open", "points": 1, "target": "7"}),
+            "target",
+        ),
+        (
+            json!({"name": "x", "trigger_kind": "form_submitted", "points": 1, "target": "999"}),
+            "target",
+        ),
+        (json!({"name": "x", "trigger_kind": "questionnaire_band", "points": 1}), "target"),
+        (
+            json!({"name": "x", "trigger_kind": "email_click", "points": 1, "decay_days": 0}),
+            "decay_days",
+        ),
+    ] {
+        let (s, e) = app.post("/api/v1/scoring/rules", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["fields"][field].is_string(), "{field}: {e}");
+    }
+    let (s, e) = app
+        .post("/api/v1/scoring/thresholds", json!({"name": "x", "points": 5, "reps": [999]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["reps"].is_string(), "{e}");
+}
+
+#[tokio::test]
+async fn a_hundred_leads_are_shared_fairly_and_two_workers_hand_a_lead_over_once() {
+    let app = spawn_app().await;
+    let mut reps = Vec::new();
+    for n in 0..3 {
+        reps.push(app.user_with_key(&format!("rr{n}@test.example"), "sales").await.0.id);
+    }
+    form(&app, "rr", json!({})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/scoring/rules",
+            json!({"name": "Any form", "trigger_kind": "form_submitted", "points": 10}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = app
+        .post(
+            "/api/v1/scoring/thresholds",
+            json!({"name": "Call them", "points": 10, "reps": reps, "notify": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    drain(&app).await;
+    for n in 0..100 {
+        lead(&app, "rr", &format!("lead{n}@client.example"), "").await;
+    }
+    drain(&app).await;
+    let mut counts = Vec::new();
+    for r in &reps {
+        counts.push(scalar(&app, "SELECT COUNT(*) FROM threshold_crossings WHERE rep_id = $1", *r).await);
+    }
+    counts.sort();
+    assert_eq!(counts, vec![33, 33, 34], "round robin over 100 leads");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM actions WHERE subject LIKE 'Call %' AND $1 = $1", 0).await,
+        100
+    );
+
+    // Two events of one lead, each crossing the threshold, handled at the same moment by two workers.
+    let (s, _) = app
+        .post(
+            "/api/v1/scoring/thresholds",
+            json!({"name": "Very hot", "points": 30, "reps": reps, "notify": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    drain(&app).await;
+    let contact = lead(&app, "rr", "twice@client.example", "").await;
+    drain(&app).await;
+    lead(&app, "rr", "twice@client.example", "").await;
+    lead(&app, "rr", "twice@client.example", "").await;
+    let c1 = app.carnet.clone();
+    let c2 = app.carnet.clone();
+    let (a, b) = tokio::join!(
+        carnet_app::platform::jobs::run_batch(&c1, "worker-a", 60, 1),
+        carnet_app::platform::jobs::run_batch(&c2, "worker-b", 60, 1),
+    );
+    a.unwrap();
+    b.unwrap();
+    drain(&app).await;
+    assert_eq!(score_of(&app, contact).await, 30);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM threshold_crossings WHERE contact_id = $1", contact).await,
+        2,
+        "the first threshold at the first form, the second once"
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM actions WHERE contact_id = $1 AND subject LIKE 'Call %'",
+            contact
+        )
+        .await,
+        2
+    );
+}

@@ -1,0 +1,68 @@
+-- Lead scoring (SPEC M7): rules award points on events, a ledger keeps each
+-- award with its expiry, the contact's score is the sum of the awards that
+-- have not expired; thresholds hand a lead to a rep once.
+
+CREATE TABLE scoring_rules (
+    id {{ID}},
+    name TEXT NOT NULL,
+    -- email_open, email_click, form_submitted, file_downloaded, questionnaire_band
+    trigger_kind TEXT NOT NULL,
+    -- a form id (form_submitted, file_downloaded) or a band's label; none: any
+    target TEXT,
+    points BIGINT NOT NULL,
+    -- the points expire after this many days (none: they stay)
+    decay_days BIGINT,
+    active BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- One award per event and rule (an event delivered twice awards once).
+CREATE TABLE score_points (
+    id {{ID}},
+    contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    rule_id BIGINT NOT NULL REFERENCES scoring_rules(id) ON DELETE CASCADE,
+    event_id BIGINT NOT NULL,
+    points BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    expires_at BIGINT,
+    -- set once the expiry has been taken off the contact's score
+    expired BOOLEAN NOT NULL DEFAULT FALSE,
+    UNIQUE (event_id, rule_id)
+);
+CREATE INDEX score_points_contact ON score_points(contact_id, at);
+CREATE INDEX score_points_expiry ON score_points(expired, expires_at);
+
+ALTER TABLE contacts ADD COLUMN score BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX contacts_score ON contacts(score);
+
+-- Crossing a threshold hands the lead to a rep (round robin among `reps`),
+-- creates a call task, sets the account's status and tells the rep.
+CREATE TABLE scoring_thresholds (
+    id {{ID}},
+    name TEXT NOT NULL,
+    points BIGINT NOT NULL,
+    -- only for contacts of accounts in this segment (none: everyone)
+    segment_tag_id BIGINT REFERENCES tags(id) ON DELETE CASCADE,
+    -- space-separated user ids, in round-robin order
+    reps TEXT NOT NULL,
+    last_rep_id BIGINT,
+    -- the account status set on crossing (none: unchanged)
+    status_id BIGINT REFERENCES statuses(id) ON DELETE SET NULL,
+    task_type_id BIGINT REFERENCES action_types(id) ON DELETE SET NULL,
+    notify BOOLEAN NOT NULL DEFAULT TRUE,
+    active BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at BIGINT NOT NULL
+);
+
+-- A contact crosses a threshold once, whatever the number of events or workers.
+CREATE TABLE threshold_crossings (
+    contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    threshold_id BIGINT NOT NULL REFERENCES scoring_thresholds(id) ON DELETE CASCADE,
+    rep_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    action_id BIGINT REFERENCES actions(id) ON DELETE SET NULL,
+    score BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (contact_id, threshold_id)
+);
+CREATE INDEX threshold_crossings_rep ON threshold_crossings(rep_id, at);
