@@ -301,9 +301,9 @@ pub async fn save_threshold(db: &Db, id: Option<i64>, i: &ThresholdInput) -> Res
     }
     e.into_result().map_err(AppError::Invalid)?;
     let reps = i.reps.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" ");
-    let id = match id {
-        None => {
-            q(
+    let id =
+        match id {
+            None => q(
                 "INSERT INTO scoring_thresholds (name, points, segment_tag_id, reps, status_id, task_type_id, notify, active, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
@@ -317,10 +317,9 @@ pub async fn save_threshold(db: &Db, id: Option<i64>, i: &ThresholdInput) -> Res
             .bind(i.active)
             .bind(tx.now())
             .insert_id(&mut tx)
-            .await?
-        }
-        Some(id) => {
-            let n = q(
+            .await?,
+            Some(id) => {
+                let n = q(
                 "UPDATE scoring_thresholds SET name = $1, points = $2, segment_tag_id = $3, reps = $4, status_id = $5, task_type_id = $6, \
                        notify = $7, active = $8 WHERE id = $9",
             )
@@ -335,12 +334,12 @@ pub async fn save_threshold(db: &Db, id: Option<i64>, i: &ThresholdInput) -> Res
             .bind(id)
             .execute(&mut tx)
             .await?;
-            if n == 0 {
-                return Err(AppError::NotFound);
+                if n == 0 {
+                    return Err(AppError::NotFound);
+                }
+                id
             }
-            id
-        }
-    };
+        };
     events::settings_changed(&mut tx, "scoring", false).await?;
     tx.commit().await?;
     Ok(id)

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use carnet_app::marketing::campaigns::{self, Amount, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, FormInput};
+use carnet_app::marketing::scoring;
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
@@ -24,6 +25,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         .route("/marketing/campaigns", get(campaigns_page).post(campaigns_post))
         .route("/marketing/campaigns/{id}", get(campaign_page).post(campaign_post))
         .route("/marketing/forms", get(forms_page).post(forms_post))
+        .route("/marketing/scoring", get(scoring_page).post(scoring_post))
         .route("/marketing/forms/{id}", get(form_page).post(form_post))
         .route(
             "/marketing/forms/{id}/file",
@@ -676,6 +678,144 @@ async fn upload_file(State(s): State<AppState>, PageUser(v): PageUser, Path(id):
     };
     forms::set_file(&s.carnet, id, upload).await.or_page(&v)?;
     Ok(see_other(&format!("/marketing/forms/{id}#file")))
+}
+
+#[derive(Template)]
+#[template(path = "scoring.html")]
+struct ScoringPage {
+    l: Layout,
+    tab: &'static str,
+    rules: Vec<(scoring::Rule, String)>,
+    thresholds: Vec<(scoring::Threshold, String, String)>,
+    triggers: Vec<(&'static str, String)>,
+    /// Forms (by id) and questionnaire bands a rule may aim at.
+    targets: Vec<(String, String)>,
+    statuses: Vec<(i64, String)>,
+    users: Vec<(i64, String)>,
+    draft: RawInput,
+    errors: Vec<String>,
+}
+
+async fn scoring_view(s: &AppState, v: &Viewer, draft: RawInput, errors: Vec<String>, status: StatusCode) -> PageResult {
+    allowed(v)?;
+    let fmt = v.user.fmt();
+    let db = &s.carnet.db;
+    let cat = settings::catalog(db).await.or_page(v)?;
+    let trigger = |k: &str| fmt.t(&format!("mk.trigger_{k}")).to_string();
+    let rules = scoring::rules(db)
+        .await
+        .or_page(v)?
+        .into_iter()
+        .map(|r| {
+            let t = trigger(&r.trigger_kind);
+            (r, t)
+        })
+        .collect();
+    let user_name = |id: i64| {
+        cat.users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let thresholds = scoring::thresholds(db)
+        .await
+        .or_page(v)?
+        .into_iter()
+        .map(|t| {
+            let reps = t.reps.iter().map(|r| user_name(*r)).collect::<Vec<_>>().join(", ");
+            let status = t
+                .status_id
+                .and_then(|st| cat.status(st))
+                .map(|st| st.name.clone())
+                .unwrap_or_else(|| "—".into());
+            (t, reps, status)
+        })
+        .collect();
+    let mut targets = Vec::new();
+    for f in forms::list(db).await.or_page(v)? {
+        targets.push((f.id.to_string(), format!("{} — {}", fmt.t("mk.form"), f.name)));
+        for b in &f.spec.bands {
+            targets.push((b.label.clone(), format!("{} — {} — {}", fmt.t("mk.band"), f.name, b.label)));
+        }
+    }
+    Ok(render_status(
+        status,
+        &ScoringPage {
+            tab: "scoring",
+            rules,
+            thresholds,
+            triggers: scoring::TRIGGERS.iter().map(|k| (*k, trigger(k))).collect(),
+            targets,
+            statuses: cat.statuses.iter().map(|st| (st.id, st.name.clone())).collect(),
+            users: cat.users.iter().filter(|u| u.active).map(|u| (u.id, u.name.clone())).collect(),
+            draft,
+            errors,
+            l: Layout::new(v, fmt.t("mk.scoring"), "marketing"),
+        },
+    ))
+}
+
+async fn scoring_page(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
+    scoring_view(&s, &v, RawInput::default(), vec![], StatusCode::OK).await
+}
+
+async fn scoring_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+    allowed(&v)?;
+    let input = checked_form(&v, pairs)?;
+    let db = &s.carnet.db;
+    let id = input.one("id").parse::<i64>().unwrap_or(0);
+    let number = |k: &str| -> Result<Option<i64>, AppError> {
+        match input.one(k).trim() {
+            "" => Ok(None),
+            raw => raw
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| AppError::field(k, "must be a whole number")),
+        }
+    };
+    let done = match input.one("op") {
+        "delete_rule" => scoring::delete_rule(db, id).await,
+        "delete_threshold" => scoring::delete_threshold(db, id).await,
+        "rule" => match (number("points"), number("decay_days")) {
+            (Ok(points), Ok(decay_days)) => {
+                let i = scoring::RuleInput {
+                    name: input.one("name").to_string(),
+                    trigger_kind: input.one("trigger_kind").to_string(),
+                    target: Some(input.one("target").to_string()).filter(|t| !t.is_empty()),
+                    points: points.unwrap_or(0),
+                    decay_days,
+                    active: true,
+                };
+                scoring::save_rule(db, None, &i).await.map(|_| ())
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+        _ => match (number("points"), number("status_id")) {
+            (Ok(points), Ok(status_id)) => {
+                let i = scoring::ThresholdInput {
+                    name: input.one("name").to_string(),
+                    points: points.unwrap_or(0),
+                    segment_tag_id: None,
+                    reps: input.all("reps").iter().filter_map(|r| r.parse().ok()).collect(),
+                    status_id,
+                    task_type_id: None,
+                    notify: !input.one("notify").is_empty(),
+                    active: true,
+                };
+                scoring::save_threshold(db, None, &i).await.map(|_| ())
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+    };
+    match done {
+        Ok(()) => Ok(see_other("/marketing/scoring")),
+        Err(AppError::Invalid(e)) => {
+            let errors = error_list(&v.user.fmt(), &e);
+            scoring_view(&s, &v, input, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
+    }
 }
 
 #[cfg(test)]

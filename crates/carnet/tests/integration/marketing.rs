@@ -838,6 +838,42 @@ async fn scoring_awards_decays_rescoring_and_hands_a_lead_over_once() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["error"]["fields"]["reps"].is_string(), "{e}");
+
+    // The scoring page: a refused rule keeps what was typed; a good one is listed.
+    let page = b
+        .post_form(
+            "/marketing/scoring",
+            &[
+                ("op", "rule"),
+                ("name", "Clicks"),
+                ("trigger_kind", "email_click"),
+                ("points", "lots"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("must be a whole number") && page.body.contains("value=\"Clicks\""),
+        "{}",
+        page.body
+    );
+    let page = b
+        .post_form(
+            "/marketing/scoring",
+            &[("op", "rule"), ("name", "Clicks"), ("trigger_kind", "email_click"), ("points", "5")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(b
+        .get("/marketing/scoring")
+        .await
+        .body
+        .contains("A person clicks a link of an email"));
+    // A rep does not manage marketing.
+    let rep = app.browser("rep1@test.example").await;
+    assert_eq!(rep.get("/marketing/scoring").await.status, StatusCode::FORBIDDEN);
+    let card = b.get(&format!("/contacts/{contact}")).await;
+    assert!(card.body.contains("Score: 0"), "{}", card.body);
 }
 
 #[tokio::test]

@@ -149,6 +149,7 @@ impl PageKind for Contacts {
         let cat = Catalog { sales, ..cat.clone() };
         let consents = carnet_app::marketing::submit::consents_of(db, id).await?;
         let touches = carnet_app::marketing::campaigns::touches_of(db, id).await?;
+        let (score, awards) = carnet_app::marketing::scoring::awards(db, id).await?;
         Ok(vec![
             opportunities_section(opportunities::for_contact(db, id).await?, &cat, fmt, None, true),
             Related {
@@ -174,6 +175,38 @@ impl PageKind for Contacts {
                     })
                     .collect(),
                 empty: fmt.t("card.no_consents").to_string(),
+                summary: None,
+                new_href: None,
+                order_form: None,
+            },
+            Related {
+                id: "score",
+                // French puts a space before the colon.
+                title: match fmt.locale {
+                    carnet_domain::i18n::Locale::Fr => format!("{} : {score}", fmt.t("card.score")),
+                    carnet_domain::i18n::Locale::En => format!("{}: {score}", fmt.t("card.score")),
+                },
+                rows: awards
+                    .into_iter()
+                    .take(20)
+                    .map(|a| RelatedRow {
+                        href: None,
+                        name: format!("{:+}", a.points),
+                        detail: format!(
+                            "{} · {}{}",
+                            a.rule,
+                            fmt.datetime(a.at),
+                            if a.expired {
+                                format!(" · {}", fmt.t("feed.score_expired"))
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        badge: None,
+                        amount: String::new(),
+                    })
+                    .collect(),
+                empty: fmt.t("card.no_score").to_string(),
                 summary: None,
                 new_href: None,
                 order_form: None,
