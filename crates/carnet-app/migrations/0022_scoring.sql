@@ -35,6 +35,13 @@ CREATE INDEX score_points_expiry ON score_points(expired, expires_at);
 
 ALTER TABLE contacts ADD COLUMN score BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX contacts_score ON contacts(score);
+-- Qualified leads (SPEC M9): an interest detected (a threshold crossed, a
+-- meeting booked, "call me" ticked on a form), then qualified once email and
+-- phone are known.
+ALTER TABLE contacts ADD COLUMN interest_at BIGINT;
+ALTER TABLE contacts ADD COLUMN interest TEXT;
+ALTER TABLE contacts ADD COLUMN qualified_at BIGINT;
+CREATE INDEX contacts_qualified ON contacts(qualified_at, owner_id);
 
 -- Crossing a threshold hands the lead to a rep (round robin among `reps`),
 -- creates a call task, sets the account's status and tells the rep.

@@ -931,6 +931,17 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("mk.decay_days_err", "Expiry", "Expiration"),
     ("card.score", "Score", "Score"),
     ("card.no_score", "No points yet.", "Aucun point pour l'instant."),
+    ("leads.title", "To call", "À appeler"),
+    ("leads.help", "Qualified leads: they showed an interest and their email and phone are known. They leave the list once a call (or any action) on them is done.", "Leads qualifiés : ils ont montré un intérêt et leur e-mail et téléphone sont connus. Ils quittent la liste dès qu'un appel (ou toute action) les concernant est fait."),
+    ("leads.none", "No lead to call.", "Aucun lead à appeler."),
+    ("leads.why", "Interest", "Intérêt"),
+    ("leads.since", "Qualified", "Qualifié le"),
+    ("leads.why_score", "score reached", "score atteint"),
+    ("leads.why_booking", "booked a meeting", "a pris rendez-vous"),
+    ("leads.why_call_me", "asked to be called", "a demandé à être rappelé"),
+    ("leads.why_", "", ""),
+    ("form.call_me", "Please call me", "Rappelez-moi"),
+    ("feed.lead_qualified", "became a qualified lead", "est devenu un lead qualifié"),
 ];
 
 #[cfg(test)]

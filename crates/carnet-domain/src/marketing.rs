@@ -165,7 +165,8 @@ pub struct FormField {
     /// `first_name`, `last_name`, `email`, `phone`, `mobile`, `job_title`,
     /// `address`, `postal_code`, `city`, `country`, `cf.<key>` (a contact's
     /// custom field); `company`, `account.website`, `account.company_id`,
-    /// `account.vat_number`, `account.cf.<key>` (the company's).
+    /// `account.vat_number`, `account.cf.<key>` (the company's); `call_me` (a
+    /// "please call me" box).
     pub key: String,
     /// Shown instead of the field's usual name.
     #[serde(default)]
@@ -231,6 +232,8 @@ pub const CONTACT_FORM_KEYS: &[&str] = &[
     "country",
 ];
 pub const ACCOUNT_FORM_KEYS: &[&str] = &["company", "account.website", "account.company_id", "account.vat_number"];
+/// "Please call me": an interest shown (a qualified lead once email and phone are known).
+pub const CALL_ME: &str = "call_me";
 
 const MAX_FIELDS: usize = 40;
 const MAX_QUESTIONS: usize = 60;
@@ -342,7 +345,7 @@ impl FormSpec {
 }
 
 fn known_key(key: &str, cat: &Catalog) -> bool {
-    if CONTACT_FORM_KEYS.contains(&key) || ACCOUNT_FORM_KEYS.contains(&key) {
+    if CONTACT_FORM_KEYS.contains(&key) || ACCOUNT_FORM_KEYS.contains(&key) || key == CALL_ME {
         return true;
     }
     let custom = |entity: Entity, k: &str| cat.fields_for(entity).any(|f| f.key == k);

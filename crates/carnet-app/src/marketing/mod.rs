@@ -7,6 +7,7 @@
 
 pub mod campaigns;
 pub mod forms;
+pub mod leads;
 pub mod scoring;
 pub mod submit;
 
@@ -25,6 +26,18 @@ pub fn register(r: Registry) -> Registry {
         kinds: scoring::EVENTS,
         delivery: Delivery::Queued,
         run: scoring::on_event,
+    })
+    .subscribe(Subscriber {
+        name: "qualified leads",
+        kinds: leads::INTEREST,
+        delivery: Delivery::Queued,
+        run: leads::on_event,
+    })
+    .subscribe(Subscriber {
+        name: "qualified leads' details",
+        kinds: leads::DETAILS,
+        delivery: Delivery::InWriterTx,
+        run: leads::on_details,
     })
     .job::<scoring::Rescore>()
     .daily(scoring::daily)

@@ -622,7 +622,7 @@ async fn cross(tx: &mut Tx, contact: i64, score: i64, t: &ThresholdRow) -> Resul
     if t.notify {
         crate::mail::owed::lead_notice(tx, rep, contact, &t.name, score).await?;
     }
-    Ok(())
+    super::leads::interest(tx, contact, "score").await
 }
 
 /// Takes expired awards off the scores (the daily job; a test calls it with a

@@ -22,7 +22,7 @@ use crate::records::timeline::{self, NewEntry};
 use crate::records::{contacts, write};
 use carnet_domain::fields::Entity;
 use carnet_domain::i18n::Locale;
-use carnet_domain::marketing::{Answers, Band, ACCOUNT_FORM_KEYS};
+use carnet_domain::marketing::{Answers, Band, ACCOUNT_FORM_KEYS, CALL_ME};
 use carnet_domain::records::{AccountDraft, Catalog, ContactDraft, RawInput};
 use carnet_domain::values::{company_key, EmailAddress};
 use carnet_domain::FieldErrors;
@@ -54,6 +54,7 @@ pub struct Submitted {
 /// A submission parsed against its form.
 struct Parsed {
     contact: ContactDraft,
+    call_me: bool,
     account: Option<AccountDraft>,
     consent: bool,
     answers: Answers,
@@ -79,7 +80,7 @@ fn parse(form: &Form, cat: &Catalog, input: &RawInput) -> std::result::Result<Pa
             e.add(f.key.clone(), "is required");
             continue;
         }
-        if raw.trim().is_empty() {
+        if raw.trim().is_empty() || f.key == CALL_ME {
             continue;
         }
         if ACCOUNT_FORM_KEYS.contains(&f.key.as_str()) || f.key.starts_with("account.cf.") {
@@ -145,6 +146,7 @@ fn parse(form: &Form, cat: &Catalog, input: &RawInput) -> std::result::Result<Pa
         .collect();
     let campaign = input.one("campaign").trim().parse::<i64>().ok();
     Ok(Parsed {
+        call_me: form.spec.fields.iter().any(|f| f.key == CALL_ME) && !input.one(CALL_ME).trim().is_empty(),
         contact: contact.expect("no errors"),
         account,
         consent,
@@ -366,7 +368,7 @@ pub async fn submit(db: &Db, cat: &Catalog, form: &Form, input: &RawInput, netwo
             None,
             serde_json::json!({
                 "form_id": form.id, "submission_id": submission_id, "campaign_id": campaign,
-                "score": score, "band": band.as_ref().map(|b| b.label.clone()), "created": created,
+                "score": score, "band": band.as_ref().map(|b| b.label.clone()), "created": created, "call_me": p.call_me,
             }),
         ),
     )

@@ -60,10 +60,12 @@ pub enum EventKind {
     OptInConfirmed,
     /// A contact downloaded a form's file (a lead magnet).
     FileDownloaded,
+    /// A lead showed an interest and its email and phone are known: a rep calls it.
+    LeadQualified,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::RecordCreated,
         EventKind::RecordUpdated,
         EventKind::RecordDeleted,
@@ -88,6 +90,7 @@ impl EventKind {
         EventKind::FormSubmitted,
         EventKind::OptInConfirmed,
         EventKind::FileDownloaded,
+        EventKind::LeadQualified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +119,7 @@ impl EventKind {
             EventKind::FormSubmitted => "form_submitted",
             EventKind::OptInConfirmed => "opt_in_confirmed",
             EventKind::FileDownloaded => "file_downloaded",
+            EventKind::LeadQualified => "lead_qualified",
         }
     }
 

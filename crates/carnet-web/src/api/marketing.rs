@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carnet_app::marketing::campaigns::{self, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, Form, FormInput};
+use carnet_app::marketing::leads::ToCall;
 use carnet_app::marketing::scoring::{self, Award, Rule, RuleInput, Threshold, ThresholdInput};
 use carnet_app::marketing::submit::{self, Consent};
 use carnet_app::{settings, AppError};
@@ -132,6 +133,14 @@ pub fn ops() -> Vec<Op> {
         delete("/scoring/thresholds/{id}", delete_threshold)
             .requires(Permission::ManageMarketing)
             .doc("marketing", "Delete a threshold"),
+        get("/leads/to-call", to_call)
+            .requires(Permission::ReadRecords)
+            .doc(
+                "marketing",
+                "Qualified leads no action was done on since they qualified, oldest first: yours, or everyone's with `all=true` (managers)",
+            )
+            .query::<ToCallQuery>()
+            .answers::<List<ToCall>>(200),
         get("/contacts/{id}/score", contact_score)
             .requires(Permission::ReadRecords)
             .doc("marketing", "A contact's score and the awards that make it (rule, points, expiry)")
@@ -406,4 +415,20 @@ pub struct Score {
 async fn contact_score(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
     let (score, awards) = scoring::awards(&s.carnet.db, id).await?;
     Ok(Json(Score { score, awards }).into_response())
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToCallQuery {
+    /// Everyone's leads (for those who manage records), not only yours.
+    pub all: Option<bool>,
+}
+
+async fn to_call(State(s): State<AppState>, ApiUser(v): ApiUser, super::Query(q): super::Query<ToCallQuery>) -> ApiResult {
+    let all = q.all.unwrap_or(false);
+    if all && !v.can(Permission::DeleteRecords) {
+        return Err(AppError::Forbidden.into());
+    }
+    let data = carnet_app::marketing::leads::to_call(&s.carnet.db, (!all).then_some(v.user.id), 1000).await?;
+    Ok(Json(List::from(data)).into_response())
 }

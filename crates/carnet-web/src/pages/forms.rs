@@ -166,6 +166,7 @@ fn field_views(form: &FormDef, cat: &Catalog, fmt: &Fmt, input: &RawInput, error
                 None => {
                     let key = match f.key.as_str() {
                         "company" => "form.company".to_string(),
+                        "call_me" => "form.call_me".to_string(),
                         k => format!("field.{}", k.strip_prefix("account.").unwrap_or(k)),
                     };
                     let kind = match f.key.as_str() {
@@ -173,6 +174,7 @@ fn field_views(form: &FormDef, cat: &Catalog, fmt: &Fmt, input: &RawInput, error
                         "phone" | "mobile" => "tel",
                         "account.website" => "url",
                         "address" => "textarea",
+                        "call_me" => "checkbox",
                         _ => "text",
                     };
                     (fmt.t(&key).to_string(), kind, vec![])

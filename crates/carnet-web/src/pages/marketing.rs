@@ -26,6 +26,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         .route("/marketing/campaigns/{id}", get(campaign_page).post(campaign_post))
         .route("/marketing/forms", get(forms_page).post(forms_post))
         .route("/marketing/scoring", get(scoring_page).post(scoring_post))
+        .route("/leads", get(to_call_page))
         .route("/marketing/forms/{id}", get(form_page).post(form_post))
         .route(
             "/marketing/forms/{id}/file",
@@ -447,6 +448,7 @@ fn offered(cat: &Catalog, fmt: &carnet_domain::i18n::Fmt) -> Vec<(String, String
     for f in cat.fields_for(Entity::Contact) {
         out.push((format!("cf.{}", f.key), f.label.clone()));
     }
+    out.push((mk::CALL_ME.into(), fmt.t("form.call_me").to_string()));
     out.push(("company".into(), fmt.t("form.company").to_string()));
     for k in ["website", "company_id", "vat_number"] {
         out.push((
@@ -816,6 +818,60 @@ async fn scoring_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pai
         }
         Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
     }
+}
+
+pub struct ToCallRow {
+    pub id: i64,
+    pub name: String,
+    pub account: String,
+    pub phone: String,
+    pub email: String,
+    pub score: i64,
+    pub why: String,
+    pub since: String,
+    pub owner: String,
+}
+
+#[derive(Template)]
+#[template(path = "to_call.html")]
+struct ToCallPage {
+    l: Layout,
+    rows: Vec<ToCallRow>,
+    /// Everyone's leads (managers), with their rep.
+    all: bool,
+}
+
+/// The qualified leads to call: a rep's own; everyone's for those who manage records.
+async fn to_call_page(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
+    let fmt = v.user.fmt();
+    let all = v.can(Permission::DeleteRecords);
+    let cat = settings::catalog(&s.carnet.db).await.or_page(&v)?;
+    let leads = carnet_app::marketing::leads::to_call(&s.carnet.db, (!all).then_some(v.user.id), 500)
+        .await
+        .or_page(&v)?;
+    let rows = leads
+        .into_iter()
+        .map(|r| ToCallRow {
+            id: r.contact_id,
+            name: carnet_app::records::contacts::display_name(r.first_name.as_deref(), &r.last_name),
+            account: r.account.unwrap_or_default(),
+            phone: r.phone.or(r.mobile).unwrap_or_default(),
+            email: r.email.unwrap_or_default(),
+            score: r.score,
+            why: r.interest.map(|i| fmt.t(&format!("leads.why_{i}")).to_string()).unwrap_or_default(),
+            since: fmt.datetime(r.qualified_at),
+            owner: r
+                .owner_id
+                .and_then(|o| cat.users.iter().find(|u| u.id == o))
+                .map(|u| u.name.clone())
+                .unwrap_or_else(|| "—".into()),
+        })
+        .collect();
+    Ok(super::render(&ToCallPage {
+        rows,
+        all,
+        l: Layout::new(&v, fmt.t("leads.title"), "leads"),
+    }))
 }
 
 #[cfg(test)]

@@ -408,6 +408,19 @@ async fn every_writer_records_its_events_in_its_transaction() {
     let got = events_since(&app, last).await;
     last = got.last().unwrap().id;
     expect("a download", got, &[(FileDownloaded, "contact")], Some(second), None);
+    // An interest shown without a phone; the rep adds it: a qualified lead.
+    let mut tx = app.carnet.db.begin().await.unwrap();
+    carnet_app::marketing::leads::interest(&mut tx, second, "call_me").await.unwrap();
+    tx.commit().await.unwrap();
+    let (st, e) = app
+        .patch(&format!("/api/v1/contacts/{second}"), json!({"phone": "+33 1 02 03 04 05"}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    let mut got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    let qualified = got.split_off(1);
+    expect("a contact updated", got, &[(RecordUpdated, "contact")], Some(second), admin);
+    expect("a lead qualified", qualified, &[(LeadQualified, "contact")], Some(second), None);
 
     for (path, entity, id) in [
         ("opportunities", "opportunity", lost),

@@ -45,13 +45,14 @@ pub async fn stamp(app: &TestApp, slug: &str) -> String {
 
 /// Sends a form as a person would: the page loaded, then filled in for a while.
 pub async fn fill(app: &TestApp, slug: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let t = stamp(app, slug).await;
+    // The page was served twenty seconds ago; what the post writes is dated now.
     let now = app.carnet.db.now();
-    app.carnet.db.clock().pin(Some(now + 20));
+    app.carnet.db.clock().pin(Some(now - 20));
+    let t = stamp(app, slug).await;
+    app.carnet.db.clock().pin(None);
     let mut all: Vec<(&str, &str)> = fields.to_vec();
     all.push(("_t", &t));
     let res = app.http.post(app.url(&format!("/f/{slug}"))).form(&all).send().await.unwrap();
-    app.carnet.db.clock().pin(None);
     let status = res.status();
     (status, res.text().await.unwrap())
 }
@@ -344,14 +345,11 @@ async fn double_opt_in_confirms_through_the_emailed_link_once() {
     let contact = contact_by_email(&app, "noe@client.example").await[0];
     let (_, consents) = app.get(&format!("/api/v1/contacts/{contact}/consents")).await;
     assert!(consents["data"][0]["confirmed_at"].is_null(), "pending until the link is followed");
-    // The email was queued at the form's (later) time: send it from then.
-    app.carnet.db.clock().pin(Some(app.carnet.db.now() + 60));
     for _ in 0..50 {
         if jobs::run_batch(&carnet, "optin-test", 60, 32).await.unwrap() == 0 {
             break;
         }
     }
-    app.carnet.db.clock().pin(None);
     let got = sink.wait_for(1, 10).await;
     assert_eq!(got[0].to, vec!["noe@client.example".to_string()]);
     let m = mailparse::parse_mail(&got[0].data).unwrap();
@@ -700,7 +698,7 @@ async fn scalar(app: &TestApp, sql: &str, id: i64) -> i64 {
 #[tokio::test]
 async fn scoring_awards_decays_rescoring_and_hands_a_lead_over_once() {
     let app = spawn_app().await;
-    let (rep1, _) = app.user_with_key("rep1@test.example", "sales").await;
+    let (rep1, rep1_key) = app.user_with_key("rep1@test.example", "sales").await;
     let (rep2, _) = app.user_with_key("rep2@test.example", "sales").await;
     let f = form(&app, "score-me", json!({})).await;
     let (s, r) = app
@@ -761,6 +759,34 @@ async fn scoring_awards_decays_rescoring_and_hands_a_lead_over_once() {
         .await,
         1
     );
+    // Interested, but no phone yet: not a qualified lead until the rep adds it.
+    let (_, calls) = app.api_with(&rep1_key, Method::GET, "/api/v1/leads/to-call", None).await;
+    assert!(calls["data"].as_array().unwrap().is_empty(), "{calls}");
+    let (s, e) = app
+        .patch(&format!("/api/v1/contacts/{contact}"), json!({"phone": "+33 4 72 00 00 00"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (_, calls) = app.api_with(&rep1_key, Method::GET, "/api/v1/leads/to-call", None).await;
+    assert_eq!(calls["data"][0]["contact_id"], contact, "{calls}");
+    assert_eq!(calls["data"][0]["interest"], "score");
+    let (s, _) = app.api_with(&rep1_key, Method::GET, "/api/v1/leads/to-call?all=true", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a rep sees their own");
+    let rep_page = app.browser("rep1@test.example").await.get("/leads").await;
+    assert!(
+        rep_page.body.contains("Lead Person") && rep_page.body.contains("score reached"),
+        "{}",
+        rep_page.body
+    );
+    // Called: off the list.
+    let (_, call) = app.get(&format!("/api/v1/actions?contact={contact}")).await;
+    let call_id = call["data"][0]["id"].as_i64().unwrap();
+    let (s, e) = app
+        .post(&format!("/api/v1/actions/{call_id}/finish"), json!({"outcome": "done"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (_, calls) = app.api_with(&rep1_key, Method::GET, "/api/v1/leads/to-call", None).await;
+    assert!(calls["data"].as_array().unwrap().is_empty(), "{calls}");
+
     // More events: no second hand-off.
     lead(&app, "score-me", "hot@client.example", "Hot Corp").await;
     drain(&app).await;
@@ -951,4 +977,48 @@ async fn a_hundred_leads_are_shared_fairly_and_two_workers_hand_a_lead_over_once
         .await,
         2
     );
+}
+
+#[tokio::test]
+async fn asking_to_be_called_with_a_phone_makes_a_qualified_lead() {
+    let app = spawn_app().await;
+    form(
+        &app,
+        "call-me",
+        json!({"spec": {"fields": [
+            {"key": "last_name", "required": true}, {"key": "email", "required": true}, {"key": "phone"}, {"key": "call_me"}
+        ]}}),
+    )
+    .await;
+    let page = app.http.get(app.url("/f/call-me")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Please call me") && page.contains("type=\"checkbox\" name=\"call_me\""),
+        "{page}"
+    );
+    let (s, _) = fill(
+        &app,
+        "call-me",
+        &[
+            ("last_name", "Quick"),
+            ("email", "quick@client.example"),
+            ("phone", "0601020304"),
+            ("call_me", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = fill(
+        &app,
+        "call-me",
+        &[("last_name", "Later"), ("email", "later@client.example"), ("phone", "0601020305")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    drain(&app).await;
+    let (s, calls) = app.get("/api/v1/leads/to-call?all=true").await;
+    assert_eq!(s, StatusCode::OK, "{calls}");
+    let list = calls["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "only the one who asked: {calls}");
+    assert_eq!(list[0]["last_name"], "Quick");
+    assert_eq!(list[0]["interest"], "call_me");
 }
