@@ -939,9 +939,9 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("leads.why_score", "score reached", "score atteint"),
     ("leads.why_booking", "booked a meeting", "a pris rendez-vous"),
     ("leads.why_call_me", "asked to be called", "a demandé à être rappelé"),
-    ("leads.why_", "", ""),
     ("form.call_me", "Please call me", "Rappelez-moi"),
     ("feed.lead_qualified", "became a qualified lead", "est devenu un lead qualifié"),
+    ("mk.qualified", "Qualified leads", "Leads qualifiés"),
 ];
 
 #[cfg(test)]

@@ -164,6 +164,42 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                 add(&mut out, key, n, &v);
             }
         }
+        "qualified_leads" => {
+            let mut query = q("SELECT c.qualified_at, COALESCE(c.owner_id, 0) FROM contacts c WHERE c.qualified_at >= ");
+            query.push_bind(a).push(" AND c.qualified_at < ").push_bind(z);
+            filter(&mut query, "c.owner_id", &f.owners);
+            let rows: Vec<(i64, i64)> = query.fetch_all(&mut c).await?;
+            for (at, owner) in rows {
+                let key = match b {
+                    Some(Breakdown::Owner) => owner.to_string(),
+                    _ => time_key(b, tz, at).unwrap_or_default(),
+                };
+                add(&mut out, key, 1, &[(0, 1.0)]);
+            }
+        }
+        "cost_per_lead" => {
+            let sources = marketing_sources(sales);
+            let mut query = q("SELECT COUNT(*) FROM contacts c WHERE c.created_at >= ");
+            query
+                .push_bind(a)
+                .push(" AND c.created_at < ")
+                .push_bind(z)
+                .push(" AND (c.source_form_id IS NOT NULL");
+            if !sources.is_empty() {
+                query.push(" OR LOWER(c.source) IN ");
+                push_in_list(&mut query, &sources);
+            }
+            query.push(")");
+            let leads: i64 = query.scalar(&mut c).await?;
+            let spent: Option<i64> =
+                q("SELECT CAST(SUM(amount) AS BIGINT) FROM campaign_costs WHERE day >= $1 AND day <= $2 AND currency = $3")
+                    .bind(p.from.to_string())
+                    .bind(p.to.to_string())
+                    .bind(f.currency.clone())
+                    .scalar(&mut c)
+                    .await?;
+            add(&mut out, String::new(), 2, &[(0, leads as f64), (1, spent.unwrap_or(0) as f64)]);
+        }
         id if id.starts_with("email") => {
             // Messages handed to the relay in the period (their last attempt),
             // sent ones by the time the relay accepted them.

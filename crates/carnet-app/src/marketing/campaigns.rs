@@ -197,6 +197,8 @@ pub struct Amount {
 pub struct Report {
     /// Contacts whose first campaign it is.
     pub leads: i64,
+    /// Of those leads, the ones that became qualified (M9).
+    pub qualified_leads: i64,
     /// Contacts it touched at all (first touch or later).
     pub contacts_touched: i64,
     pub submissions: i64,
@@ -237,6 +239,9 @@ pub async fn report(db: &Db, id: i64) -> Result<Report> {
     let leads: i64 = count("SELECT COUNT(*) FROM contacts WHERE first_campaign_id = $1")
         .scalar(&mut c)
         .await?;
+    let qualified_leads: i64 = count("SELECT COUNT(*) FROM contacts WHERE first_campaign_id = $1 AND qualified_at IS NOT NULL")
+        .scalar(&mut c)
+        .await?;
     let contacts_touched: i64 = count("SELECT COUNT(DISTINCT contact_id) FROM campaign_touches WHERE campaign_id = $1")
         .scalar(&mut c)
         .await?;
@@ -266,6 +271,7 @@ pub async fn report(db: &Db, id: i64) -> Result<Report> {
     );
     Ok(Report {
         leads,
+        qualified_leads,
         contacts_touched,
         submissions,
         opportunities,

@@ -290,11 +290,10 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
             format!("{} “{}”: {}", fmt.t("feed.form_conflict"), e.title, fields.join("; "))
         }
         "opt_in_confirmed" => fmt.t("feed.opt_in_confirmed").to_string(),
-        "lead_qualified" => format!(
-            "{} ({})",
-            fmt.t("feed.lead_qualified"),
-            fmt.t(&format!("leads.why_{}", s("interest")))
-        ),
+        "lead_qualified" => match s("interest").as_str() {
+            "" => fmt.t("feed.lead_qualified").to_string(),
+            why => format!("{} ({})", fmt.t("feed.lead_qualified"), fmt.t(&format!("leads.why_{why}"))),
+        },
         "score_changed" | "score_expired" => {
             let n = |k: &str| d.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
             format!(

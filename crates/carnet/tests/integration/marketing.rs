@@ -517,6 +517,11 @@ async fn campaign_costs_count_in_acquisition_cost_and_form_leads_in_leads_from_m
     let (s, m) = app.get("/api/v1/metrics/leads_from_marketing/values?period=this_year").await;
     assert_eq!(s, StatusCode::OK, "{m}");
     assert_eq!(m["total"]["value"].as_f64(), Some(3.0), "{m}");
+    let (s, m) = app.get("/api/v1/metrics/cost_per_lead/values?period=this_year").await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["total"]["value"].as_f64(), Some(100.0), "300 € for three leads: {m}");
+    let (s, m) = app.get("/api/v1/metrics/cost_per_lead/values?period=this_year&owner=1").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a filter it cannot apply is refused: {m}");
     let (_, a) = app.post("/api/v1/accounts", json!({"name": "Won Co"})).await;
     let (s, o) = app
         .post(
@@ -1021,4 +1026,9 @@ async fn asking_to_be_called_with_a_phone_makes_a_qualified_lead() {
     assert_eq!(list.len(), 1, "only the one who asked: {calls}");
     assert_eq!(list[0]["last_name"], "Quick");
     assert_eq!(list[0]["interest"], "call_me");
+    let (s, m) = app
+        .get("/api/v1/metrics/qualified_leads/values?period=this_year&breakdown=day")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["total"]["value"].as_f64(), Some(1.0), "{m}");
 }
