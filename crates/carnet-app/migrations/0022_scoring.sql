@@ -73,3 +73,35 @@ CREATE TABLE threshold_crossings (
     PRIMARY KEY (contact_id, threshold_id)
 );
 CREATE INDEX threshold_crossings_rep ON threshold_crossings(rep_id, at);
+
+-- Re-qualification (SPEC M8): rules on behaviour suggest moving an account
+-- from one segment tag to another; a manager accepts or dismisses each.
+CREATE TABLE requalify_rules (
+    id {{ID}},
+    name TEXT NOT NULL,
+    from_tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    to_tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    -- over the last `within_days`, by the account's contacts: human opens,
+    -- clicks, forms sent, at least
+    min_opens BIGINT NOT NULL,
+    min_clicks BIGINT NOT NULL,
+    min_forms BIGINT NOT NULL,
+    within_days BIGINT NOT NULL,
+    active BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE requalify_suggestions (
+    id {{ID}},
+    rule_id BIGINT NOT NULL REFERENCES requalify_rules(id) ON DELETE CASCADE,
+    account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    -- JSON: the opens, clicks and forms counted
+    evidence TEXT NOT NULL,
+    -- open, accepted, dismissed
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    decided_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    decided_at BIGINT
+);
+CREATE INDEX requalify_suggestions_status ON requalify_suggestions(status, created_at);
+CREATE INDEX requalify_suggestions_account ON requalify_suggestions(account_id, rule_id);

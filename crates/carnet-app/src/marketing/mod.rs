@@ -8,6 +8,7 @@
 pub mod campaigns;
 pub mod forms;
 pub mod leads;
+pub mod requalify;
 pub mod scoring;
 pub mod submit;
 
@@ -41,4 +42,5 @@ pub fn register(r: Registry) -> Registry {
     })
     .job::<scoring::Rescore>()
     .daily(scoring::daily)
+    .daily(requalify::daily)
 }

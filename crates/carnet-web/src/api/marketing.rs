@@ -15,6 +15,7 @@ use axum::Json;
 use carnet_app::marketing::campaigns::{self, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, Form, FormInput};
 use carnet_app::marketing::leads::ToCall;
+use carnet_app::marketing::requalify::{self, Rule as RqRule, RuleInput as RqRuleInput, Suggestion};
 use carnet_app::marketing::scoring::{self, Award, Rule, RuleInput, Threshold, ThresholdInput};
 use carnet_app::marketing::submit::{self, Consent};
 use carnet_app::{settings, AppError};
@@ -133,6 +134,32 @@ pub fn ops() -> Vec<Op> {
         delete("/scoring/thresholds/{id}", delete_threshold)
             .requires(Permission::ManageMarketing)
             .doc("marketing", "Delete a threshold"),
+        get("/requalification/rules", list_rq_rules)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Re-qualification rules: the behaviour that proposes moving an account to another segment")
+            .answers::<List<RqRule>>(200),
+        post("/requalification/rules", create_rq_rule)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Add a re-qualification rule")
+            .body::<RqRuleInput>()
+            .answers::<RqRule>(201),
+        delete("/requalification/rules/{id}", delete_rq_rule)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Delete a re-qualification rule (and its suggestions)"),
+        post("/requalification/run", run_requalification)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Evaluate the rules now (the daily job does it every day)")
+            .answers::<Ran>(200),
+        get("/requalification/suggestions", list_suggestions)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "Suggested segment changes with their evidence, newest first")
+            .query::<SuggestionQuery>()
+            .answers::<List<Suggestion>>(200),
+        post("/requalification/suggestions/{id}/decision", decide_suggestion)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Accept a suggestion (the account's segment tag changes) or dismiss it")
+            .body::<SuggestionDecision>()
+            .answers::<Suggestion>(200),
         get("/leads/to-call", to_call)
             .requires(Permission::ReadRecords)
             .doc(
@@ -431,4 +458,73 @@ async fn to_call(State(s): State<AppState>, ApiUser(v): ApiUser, super::Query(q)
     }
     let data = carnet_app::marketing::leads::to_call(&s.carnet.db, (!all).then_some(v.user.id), 1000).await?;
     Ok(Json(List::from(data)).into_response())
+}
+
+async fn list_rq_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(requalify::rules(&s.carnet.db).await?)).into_response())
+}
+
+async fn create_rq_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<RqRuleInput>) -> ApiResult {
+    let id = requalify::create_rule(&s.carnet.db, &b).await?;
+    let rule = requalify::rules(&s.carnet.db)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(rule)).into_response())
+}
+
+async fn delete_rq_rule(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    requalify::delete_rule(&s.carnet.db, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What an evaluation found.
+#[derive(Serialize, JsonSchema)]
+pub struct Ran {
+    /// Suggestions made.
+    pub suggested: usize,
+}
+
+async fn run_requalification(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    let suggested = requalify::evaluate(&s.carnet.db).await?;
+    Ok(Json(Ran { suggested }).into_response())
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionQuery {
+    /// `open`, `accepted` or `dismissed` (all when left out).
+    pub status: Option<String>,
+}
+
+async fn list_suggestions(State(s): State<AppState>, ApiUser(_): ApiUser, super::Query(q): super::Query<SuggestionQuery>) -> ApiResult {
+    if let Some(st) = &q.status {
+        if !["open", "accepted", "dismissed"].contains(&st.as_str()) {
+            return Err(AppError::field("status", "must be open, accepted or dismissed").into());
+        }
+    }
+    Ok(Json(List::from(requalify::suggestions(&s.carnet.db, q.status.as_deref()).await?)).into_response())
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionDecision {
+    /// True: the account changes segment; false: dismissed.
+    pub accept: bool,
+}
+
+async fn decide_suggestion(
+    State(s): State<AppState>,
+    ApiUser(v): ApiUser,
+    Path(id): Path<i64>,
+    Body(b): Body<SuggestionDecision>,
+) -> ApiResult {
+    requalify::decide(&s.carnet.db, v.user.id, id, b.accept).await?;
+    let out = requalify::suggestions(&s.carnet.db, None)
+        .await?
+        .into_iter()
+        .find(|x| x.id == id)
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(out).into_response())
 }

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use carnet_app::marketing::campaigns::{self, Amount, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, FormInput};
-use carnet_app::marketing::scoring;
+use carnet_app::marketing::{requalify, scoring};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
@@ -26,6 +26,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         .route("/marketing/campaigns/{id}", get(campaign_page).post(campaign_post))
         .route("/marketing/forms", get(forms_page).post(forms_post))
         .route("/marketing/scoring", get(scoring_page).post(scoring_post))
+        .route("/marketing/requalification", get(rq_page).post(rq_post))
         .route("/leads", get(to_call_page))
         .route("/marketing/forms/{id}", get(form_page).post(form_post))
         .route(
@@ -872,6 +873,142 @@ async fn to_call_page(State(s): State<AppState>, PageUser(v): PageUser) -> PageR
         all,
         l: Layout::new(&v, fmt.t("leads.title"), "leads"),
     }))
+}
+
+#[derive(Template)]
+#[template(path = "requalification.html")]
+struct RqPage {
+    l: Layout,
+    tab: &'static str,
+    /// Open suggestions: the suggestion, the change in words, the evidence in words.
+    open: Vec<(requalify::Suggestion, String, String)>,
+    rules: Vec<(requalify::Rule, String)>,
+    tags: Vec<(i64, String)>,
+    draft: RawInput,
+    errors: Vec<String>,
+}
+
+async fn rq_view(s: &AppState, v: &Viewer, draft: RawInput, errors: Vec<String>, status: StatusCode) -> PageResult {
+    allowed(v)?;
+    let fmt = v.user.fmt();
+    let db = &s.carnet.db;
+    let cat = settings::catalog(db).await.or_page(v)?;
+    let tag = |id: i64| cat.tag(id).map(|(_, t)| t.name.clone()).unwrap_or_else(|| "—".into());
+    let change = |from: i64, to: i64| format!("{} → {}", tag(from), tag(to));
+    let open = requalify::suggestions(db, Some("open"))
+        .await
+        .or_page(v)?
+        .into_iter()
+        .map(|sg| {
+            let e: serde_json::Value = serde_json::from_str(&sg.evidence).unwrap_or_default();
+            let n = |k: &str| e[k].as_i64().unwrap_or(0);
+            let evidence = format!(
+                "{} {} · {} {} · {} {} ({} {} {})",
+                n("opens"),
+                fmt.t("rq.opens"),
+                n("clicks"),
+                fmt.t("rq.clicks"),
+                n("forms"),
+                fmt.t("rq.forms"),
+                fmt.t("rq.in"),
+                n("days"),
+                fmt.t("mk.days")
+            );
+            let c = change(sg.from_tag_id, sg.to_tag_id);
+            (sg, c, evidence)
+        })
+        .collect();
+    let rules = requalify::rules(db)
+        .await
+        .or_page(v)?
+        .into_iter()
+        .map(|r| {
+            let text = format!(
+                "{} · ≥ {} {} · ≥ {} {} · ≥ {} {} ({} {} {})",
+                change(r.from_tag_id, r.to_tag_id),
+                r.min_opens,
+                fmt.t("rq.opens"),
+                r.min_clicks,
+                fmt.t("rq.clicks"),
+                r.min_forms,
+                fmt.t("rq.forms"),
+                fmt.t("rq.in"),
+                r.within_days,
+                fmt.t("mk.days")
+            );
+            (r, text)
+        })
+        .collect();
+    let tags = cat
+        .categories
+        .iter()
+        .flat_map(|c| c.tags.iter().map(move |t| (t.id, format!("{} / {}", c.name, t.name))))
+        .collect();
+    Ok(render_status(
+        status,
+        &RqPage {
+            tab: "requalification",
+            open,
+            rules,
+            tags,
+            draft,
+            errors,
+            l: Layout::new(v, fmt.t("rq.title"), "marketing"),
+        },
+    ))
+}
+
+async fn rq_page(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
+    rq_view(&s, &v, RawInput::default(), vec![], StatusCode::OK).await
+}
+
+async fn rq_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+    allowed(&v)?;
+    let input = checked_form(&v, pairs)?;
+    let db = &s.carnet.db;
+    let id = input.one("id").parse::<i64>().unwrap_or(0);
+    let whole = |k: &str| -> Result<i64, AppError> {
+        match input.one(k).trim() {
+            "" => Ok(0),
+            raw => raw.parse::<i64>().map_err(|_| AppError::field(k, "must be a whole number")),
+        }
+    };
+    let done = match input.one("op") {
+        "run" => requalify::evaluate(db).await.map(|_| ()),
+        "accept" | "dismiss" => requalify::decide(db, v.user.id, id, input.one("op") == "accept").await,
+        "delete_rule" => requalify::delete_rule(db, id).await,
+        _ => match (
+            whole("from_tag_id"),
+            whole("to_tag_id"),
+            whole("min_opens"),
+            whole("min_clicks"),
+            whole("min_forms"),
+            whole("within_days"),
+        ) {
+            (Ok(from_tag_id), Ok(to_tag_id), Ok(min_opens), Ok(min_clicks), Ok(min_forms), Ok(within_days)) => {
+                let i = requalify::RuleInput {
+                    name: input.one("name").to_string(),
+                    from_tag_id,
+                    to_tag_id,
+                    min_opens,
+                    min_clicks,
+                    min_forms,
+                    within_days,
+                };
+                requalify::create_rule(db, &i).await.map(|_| ())
+            }
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), ..) | (_, _, _, Err(e), ..) | (.., Err(e), _) | (.., Err(e)) => Err(e),
+        },
+    };
+    match done {
+        Ok(()) => Ok(see_other("/marketing/requalification")),
+        Err(AppError::Invalid(e)) => {
+            let errors = error_list(&v.user.fmt(), &e);
+            rq_view(&s, &v, input, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::Conflict(m)) => rq_view(&s, &v, RawInput::default(), vec![m], StatusCode::CONFLICT).await,
+        Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
+    }
 }
 
 #[cfg(test)]

@@ -1032,3 +1032,109 @@ async fn asking_to_be_called_with_a_phone_makes_a_qualified_lead() {
     assert_eq!(s, StatusCode::OK, "{m}");
     assert_eq!(m["total"]["value"].as_f64(), Some(1.0), "{m}");
 }
+
+#[tokio::test]
+async fn behaviour_suggests_a_segment_change_that_a_manager_accepts_or_dismisses() {
+    let app = spawn_app().await;
+    let cat = carnet_app::settings::catalog(&app.carnet.db).await.unwrap();
+    let bronze = cat.resolve_tag("Bronze").unwrap();
+    let silver = cat.resolve_tag("Silver").unwrap();
+    let mut accounts = Vec::new();
+    for (name, email) in [
+        ("Keen Co", "keen@client.example"),
+        ("Quiet Co", "quiet@client.example"),
+        ("Busy Co", "busy@client.example"),
+    ] {
+        let (_, a) = app.post("/api/v1/accounts", json!({"name": name, "tags": ["Bronze"]})).await;
+        let (_, c) = app
+            .post(
+                "/api/v1/contacts",
+                json!({"last_name": "Reader", "email": email, "account": a["id"]}),
+            )
+            .await;
+        let (s, m) = app
+            .post("/api/v1/emails", json!({"contact_id": c["id"], "subject": "News", "body": "Hello"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{m}");
+        accounts.push((a["id"].as_i64().unwrap(), m["id"].as_i64().unwrap()));
+    }
+    // What the tracking recorded: Keen and Busy opened twice and clicked; Quiet opened once.
+    let now = app.carnet.db.now();
+    for (i, (_, email)) in accounts.iter().enumerate() {
+        let hits: &[&str] = if i == 1 { &["open"] } else { &["open", "open", "click"] };
+        for kind in hits {
+            q("INSERT INTO email_events (email_id, kind, human, created_at) VALUES ($1, $2, TRUE, $3)")
+                .bind(*email)
+                .bind(kind.to_string())
+                .bind(now)
+                .execute(&mut app.carnet.db.conn().await.unwrap())
+                .await
+                .unwrap();
+        }
+    }
+    let (s, r) = app
+        .post(
+            "/api/v1/requalification/rules",
+            json!({"name": "Engaged Bronze", "from_tag_id": bronze, "to_tag_id": silver, "min_opens": 2, "min_clicks": 1, "within_days": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, ran) = app.post("/api/v1/requalification/run", json!({})).await;
+    assert_eq!(ran["suggested"], 2, "{ran}");
+    let (_, again) = app.post("/api/v1/requalification/run", json!({})).await;
+    assert_eq!(again["suggested"], 0, "one open suggestion per account and rule");
+    let (_, list) = app.get("/api/v1/requalification/suggestions?status=open").await;
+    let list = list["data"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    let keen = list.iter().find(|x| x["account_id"] == accounts[0].0).unwrap();
+    assert!(keen["evidence"].as_str().unwrap().contains("\"opens\":2"), "{keen}");
+    // The page lists them with their evidence.
+    let b = app.browser(ADMIN_EMAIL).await;
+    let page = b.get("/marketing/requalification").await;
+    assert!(
+        page.body.contains("Keen Co") && page.body.contains("Bronze → Silver") && page.body.contains("2 opens"),
+        "{}",
+        page.body
+    );
+    // Accepted: the account moves to Silver, on its timeline. Dismissed: nothing changes, and no new suggestion in the window.
+    let (s, d) = app
+        .post(
+            &format!("/api/v1/requalification/suggestions/{}/decision", keen["id"]),
+            json!({"accept": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["status"], "accepted");
+    let (_, a) = app.get(&format!("/api/v1/accounts/{}", accounts[0].0)).await;
+    let tags: Vec<&str> = a["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(tags.contains(&"Silver") && !tags.contains(&"Bronze"), "{a}");
+    let busy = list.iter().find(|x| x["account_id"] == accounts[2].0).unwrap();
+    let (s, d) = app
+        .post(
+            &format!("/api/v1/requalification/suggestions/{}/decision", busy["id"]),
+            json!({"accept": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/requalification/suggestions/{}/decision", busy["id"]),
+            json!({"accept": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "decided once");
+    let (_, a) = app.get(&format!("/api/v1/accounts/{}", accounts[2].0)).await;
+    assert!(a["tags"].as_array().unwrap().iter().any(|t| t["name"] == "Bronze"));
+    let (_, ran) = app.post("/api/v1/requalification/run", json!({})).await;
+    assert_eq!(ran["suggested"], 0, "not proposed again within the window");
+    let (s, e) = app
+        .post(
+            "/api/v1/requalification/rules",
+            json!({"name": "x", "from_tag_id": bronze, "to_tag_id": bronze, "within_days": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for f in ["to_tag_id", "within_days", "min_opens"] {
+        assert!(e["error"]["fields"][f].is_string(), "{f}: {e}");
+    }
+}
