@@ -25,6 +25,12 @@
 //! from 8 concurrent clients,
 //! against `/healthz` on the same server.
 //!
+//! The scoring suite (`--suite scoring`, its own fresh database) re-scores N
+//! contacts after a rule change: N `form_submitted` events (one per contact)
+//! re-awarded from the events table by `scoring::rescore` (batches of 5,000,
+//! then every score recounted), against plain bulk INSERTs of the same N
+//! award rows; three rounds, medians.
+//!
 //! Data sets are kept between runs (target/bench/*.db, PostgreSQL database
 //! carnet_bench_N) and reused when they already hold N contacts.
 
@@ -860,6 +866,10 @@ async fn main() {
             lines.extend(email_suite(k, &a).await);
             continue;
         }
+        if a.suite == "scoring" {
+            lines.extend(scoring_suite(k, &a).await);
+            continue;
+        }
         lines.extend(run(k, &a).await);
     }
     println!("{}", lines.join("\n"));
@@ -1176,4 +1186,115 @@ async fn hammer(urls: &[String], n: usize) -> (f64, Stat) {
         all.extend(task.await.unwrap());
     }
     (n as f64 / t.elapsed().as_secs_f64(), stat(all))
+}
+
+/// The scoring suite (see the top of the file).
+async fn scoring_suite(kind: &str, a: &Args) -> Vec<String> {
+    use carnet_app::db::Value;
+    use carnet_app::marketing::scoring;
+    let carnet = fresh(kind, a, "scoring").await;
+    let db = &carnet.db;
+    let n = a.contacts as usize;
+    const CHUNK: usize = 10_000;
+    let now = db.now();
+    // N contacts by the demo's bulk path, and a form sent by each.
+    for start in (0..n).step_by(CHUNK) {
+        let mut rows = carnet_app::demo::BulkContacts::default();
+        for i in start..(start + CHUNK).min(n) {
+            let id = i as i64 + 1;
+            rows.push(
+                id,
+                "Lead",
+                &format!("Person{i}"),
+                &format!("lead{i}@mail.example"),
+                "",
+                Value::Int(None),
+                now,
+                None,
+            );
+        }
+        let mut tx = db.begin().await.unwrap();
+        rows.insert(&mut tx).await.unwrap();
+        let events: Vec<Vec<Value>> = (start..(start + CHUNK).min(n))
+            .map(|i| {
+                vec![
+                    "form_submitted".into(),
+                    "contact".into(),
+                    (i as i64 + 1).into(),
+                    r#"{"form_id":1}"#.into(),
+                    (now - (i % 86_400) as i64).into(),
+                ]
+            })
+            .collect();
+        carnet_app::db::dialect::bulk_insert(&mut tx, "events", &["kind", "entity", "record_id", "data", "created_at"], &events)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    carnet_app::db::dialect::after_refill(db, &["contacts", "events"]).await.unwrap();
+    let rule = scoring::save_rule(
+        db,
+        None,
+        &scoring::RuleInput {
+            name: "Any form".into(),
+            trigger_kind: "form_submitted".into(),
+            target: None,
+            points: 10,
+            decay_days: Some(90),
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let (mut rescore, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        scoring::rescore(db, rule).await.unwrap();
+        rescore.push(n as f64 / t.elapsed().as_secs_f64());
+        let total: i64 = q("SELECT CAST(SUM(score) AS BIGINT) FROM contacts")
+            .scalar(&mut db.conn().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(total, 10 * n as i64, "every contact re-scored");
+        // The baseline: the same award rows by plain bulk INSERTs, nothing else.
+        let mut tx = db.begin().await.unwrap();
+        q("DELETE FROM score_points").execute(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let t = Instant::now();
+        for start in (0..n).step_by(CHUNK) {
+            let rows: Vec<Vec<Value>> = (start..(start + CHUNK).min(n))
+                .map(|i| {
+                    let id = i as i64 + 1;
+                    vec![
+                        id.into(),
+                        rule.into(),
+                        id.into(),
+                        10i64.into(),
+                        now.into(),
+                        (now + 90 * 86_400).into(),
+                        false.into(),
+                    ]
+                })
+                .collect();
+            let mut tx = db.begin().await.unwrap();
+            carnet_app::db::dialect::bulk_insert(
+                &mut tx,
+                "score_points",
+                &["contact_id", "rule_id", "event_id", "points", "at", "expires_at", "expired"],
+                &rows,
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        plain.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    carnet.db.close().await;
+    let (r, p) = (median(&mut rescore), median(&mut plain));
+    let line = format!(
+        "| {kind} | re-score {n} contacts after a rule change (events read back, awards written, every score recounted; median of 3) | {r:.0} contacts/s | | {p:.0} rows/s plain bulk INSERT of the awards | ×{:.2} |",
+        r / p
+    );
+    eprintln!("{line}");
+    vec![line]
 }

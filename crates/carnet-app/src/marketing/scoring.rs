@@ -720,17 +720,58 @@ pub async fn rescore(db: &Db, rule_id: i64) -> Result<()> {
     tx.commit().await?;
     if let Some(rule) = rule.filter(|r| r.active) {
         let mut after = 0i64;
+        let now = db.now();
         loop {
             let mut tx = db.begin().await?;
             let batch = events::of_kinds(&mut tx, after, kinds_of(&rule.trigger_kind), RESCORE_BATCH).await?;
             let Some(last) = batch.last().map(|e| e.id) else {
                 break;
             };
-            for e in batch.iter().filter(|e| matches(&rule, e)) {
-                if let Some(contact) = subject_of(&mut tx, e).await? {
-                    award(&mut tx, contact, &rule, e.id, e.created_at).await?;
-                }
+            let matched: Vec<&Event> = batch.iter().filter(|e| matches(&rule, e)).collect();
+            // Emails name their contact: one query for the batch.
+            let emails: Vec<i64> = matched.iter().filter(|e| e.entity == "email").map(|e| e.record_id).collect();
+            let mut contact_of_email = std::collections::HashMap::new();
+            for chunk in emails.chunks(1000) {
+                let mut query = q("SELECT id, contact_id FROM emails WHERE contact_id IS NOT NULL AND id IN ");
+                crate::db::push_in_list(&mut query, chunk);
+                contact_of_email.extend(query.fetch_all::<(i64, i64)>(&mut tx).await?);
             }
+            let contact_of = |e: &Event| match e.entity.as_str() {
+                "contact" => Some(e.record_id),
+                "email" => contact_of_email.get(&e.record_id).copied(),
+                _ => None,
+            };
+            // Contacts deleted since their events have nothing to score.
+            let named: Vec<i64> = matched.iter().filter_map(|e| contact_of(e)).collect();
+            let mut alive = std::collections::HashSet::new();
+            for chunk in named.chunks(1000) {
+                let mut query = q("SELECT id FROM contacts WHERE id IN ");
+                crate::db::push_in_list(&mut query, chunk);
+                alive.extend(query.fetch_all::<(i64,)>(&mut tx).await?.into_iter().map(|r| r.0));
+            }
+            let rows: Vec<Vec<crate::db::Value>> = matched
+                .iter()
+                .filter_map(|e| {
+                    let contact = contact_of(e).filter(|c| alive.contains(c))?;
+                    let expires = rule.decay_days.map(|d| e.created_at + d * 86_400);
+                    Some(vec![
+                        contact.into(),
+                        rule.id.into(),
+                        e.id.into(),
+                        rule.points.into(),
+                        e.created_at.into(),
+                        expires.into(),
+                        expires.is_some_and(|x| x <= now).into(),
+                    ])
+                })
+                .collect();
+            crate::db::dialect::bulk_insert(
+                &mut tx,
+                "score_points",
+                &["contact_id", "rule_id", "event_id", "points", "at", "expires_at", "expired"],
+                &rows,
+            )
+            .await?;
             tx.commit().await?;
             after = last;
         }

@@ -827,6 +827,10 @@ async fn scoring_awards_decays_rescoring_and_hands_a_lead_over_once() {
         .body
         .contains("points expired -10 (Form sent) → 0"));
 
+    // A lead deleted since its form has nothing to re-score.
+    let gone = lead(&app, "score-me", "gone@client.example", "").await;
+    let (s, _) = app.api(Method::DELETE, &format!("/api/v1/contacts/{gone}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     // A changed rule re-scores everyone from the recorded events, in the background.
     let (s, _) = app
         .api(
