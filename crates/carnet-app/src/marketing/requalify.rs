@@ -14,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "RequalifyRule")]
 pub struct Rule {
     pub id: i64,
     pub name: String,
@@ -36,6 +37,7 @@ const COLS: &str = "id, name, from_tag_id, to_tag_id, min_opens, min_clicks, min
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RequalifyRuleInput")]
 pub struct RuleInput {
     pub name: String,
     pub from_tag_id: i64,

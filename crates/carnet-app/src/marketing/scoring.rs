@@ -60,6 +60,7 @@ fn kinds_of(trigger: &str) -> &'static [&'static str] {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "ScoringRule")]
 pub struct Rule {
     pub id: i64,
     pub name: String,
@@ -79,6 +80,7 @@ const RULE_COLS: &str = "id, name, trigger_kind, target, points, decay_days, act
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ScoringRuleInput")]
 pub struct RuleInput {
     pub name: String,
     pub trigger_kind: String,
