@@ -678,8 +678,12 @@ pub fn daily<'a>(tx: &'a mut Tx, _day: chrono::NaiveDate) -> BoxFut<'a, Result<(
 
 /// Every contact's score counted again from its awards that have not expired.
 async fn recount_scores(tx: &mut Tx) -> Result<()> {
-    q("UPDATE contacts SET score = COALESCE((SELECT SUM(p.points) FROM score_points p WHERE p.contact_id = contacts.id AND p.expired = FALSE), 0) \
-       WHERE score <> 0 OR EXISTS (SELECT 1 FROM score_points p WHERE p.contact_id = contacts.id)")
+    // By the contact's index only (a condition on `expired` would lead the
+    // planner to the expiry index and scan every award for each contact).
+    q(
+        "UPDATE contacts SET score = COALESCE((SELECT SUM(CASE WHEN p.expired THEN 0 ELSE p.points END) FROM score_points p \
+       WHERE p.contact_id = contacts.id), 0) WHERE score <> 0 OR EXISTS (SELECT 1 FROM score_points p WHERE p.contact_id = contacts.id)",
+    )
     .execute(&mut *tx)
     .await?;
     Ok(())
