@@ -88,6 +88,15 @@ impl Catalog {
     }
 
     /// A status by id or by name (case-insensitive).
+    /// The catalogue without the company's mandatory rules: for writes they do
+    /// not bind — a visitor's own form, Carnet's own hand-offs, a manager's
+    /// accepted segment change (a rep completes the record on their next edit).
+    pub fn without_rules(&self) -> Catalog {
+        let mut c = self.clone();
+        c.rules.clear();
+        c
+    }
+
     pub fn resolve_status(&self, raw: &str) -> Result<i64, String> {
         let raw = raw.trim();
         if let Ok(id) = raw.parse::<i64>() {

@@ -65,6 +65,22 @@ fn marketing_sources(sales: &SalesCatalog) -> Vec<String> {
         .collect()
 }
 
+/// Contacts `c` created in [a, z) that are leads from marketing: created by
+/// a form, or with a marketing source typed by a person.
+fn marketing_leads(query: &mut crate::db::Q, sources: &[String], a: i64, z: i64) {
+    query
+        .push("c.created_at >= ")
+        .push_bind(a)
+        .push(" AND c.created_at < ")
+        .push_bind(z)
+        .push(" AND (c.source_form_id IS NOT NULL");
+    if !sources.is_empty() {
+        query.push(" OR LOWER(c.source) IN ");
+        push_in_list(query, sources);
+    }
+    query.push(")");
+}
+
 pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period) -> Result<Parts> {
     let f = &r.filters;
     let b = r.breakdown;
@@ -113,19 +129,9 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             }
         }
         "leads_from_marketing" | "lead_conversion" => {
-            // Created by a form, or with a marketing source typed by a person.
             let sources = marketing_sources(sales);
-            let mut query = q("SELECT c.id, c.created_at, COALESCE(c.owner_id, 0) FROM contacts c WHERE c.created_at >= ");
-            query
-                .push_bind(a)
-                .push(" AND c.created_at < ")
-                .push_bind(z)
-                .push(" AND (c.source_form_id IS NOT NULL");
-            if !sources.is_empty() {
-                query.push(" OR LOWER(c.source) IN ");
-                push_in_list(&mut query, &sources);
-            }
-            query.push(")");
+            let mut query = q("SELECT c.id, c.created_at, COALESCE(c.owner_id, 0) FROM contacts c WHERE ");
+            marketing_leads(&mut query, &sources, a, z);
             filter(&mut query, "c.owner_id", &f.owners);
             let leads: Vec<(i64, i64, i64)> = query.fetch_all(&mut c).await?;
             let steps: HashMap<i64, (bool, bool)> = if r.metric.id == "lead_conversion" && !leads.is_empty() {
@@ -178,18 +184,8 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
             }
         }
         "cost_per_lead" => {
-            let sources = marketing_sources(sales);
-            let mut query = q("SELECT COUNT(*) FROM contacts c WHERE c.created_at >= ");
-            query
-                .push_bind(a)
-                .push(" AND c.created_at < ")
-                .push_bind(z)
-                .push(" AND (c.source_form_id IS NOT NULL");
-            if !sources.is_empty() {
-                query.push(" OR LOWER(c.source) IN ");
-                push_in_list(&mut query, &sources);
-            }
-            query.push(")");
+            let mut query = q("SELECT COUNT(*) FROM contacts c WHERE ");
+            marketing_leads(&mut query, &marketing_sources(sales), a, z);
             let leads: i64 = query.scalar(&mut c).await?;
             let spent: Option<i64> =
                 q("SELECT CAST(SUM(amount) AS BIGINT) FROM campaign_costs WHERE day >= $1 AND day <= $2 AND currency = $3")

@@ -232,8 +232,7 @@ pub async fn decide(db: &Db, actor: i64, id: i64, accept: bool) -> Result<()> {
         tags.push(to.to_string());
         raw.set_all("tags", tags);
         // The manager decides; the company's mandatory rules bind edits of the other fields, not this one.
-        let mut lenient = cat.clone();
-        lenient.rules.clear();
+        let lenient = cat.without_rules();
         let d = carnet_domain::records::AccountDraft::parse(&raw, &lenient, &[]).map_err(AppError::Invalid)?;
         crate::records::accounts::update_in(&mut tx, &lenient, &card, Some(actor), &d).await?;
     }

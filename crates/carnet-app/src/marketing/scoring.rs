@@ -538,8 +538,7 @@ async fn cross(tx: &mut Tx, contact: i64, score: i64, t: &ThresholdRow) -> Resul
                 .await?;
             let mut raw = crate::records::contacts::to_raw(&card, &cat);
             raw.set("owner", rep.to_string());
-            let mut public = cat.clone();
-            public.rules.clear();
+            let public = cat.without_rules();
             let d = carnet_domain::records::ContactDraft::parse(&raw, &public, &[]).map_err(AppError::Invalid)?;
             crate::records::contacts::update_in(tx, &public, &card, None, &d).await?;
             rep
@@ -551,8 +550,7 @@ async fn cross(tx: &mut Tx, contact: i64, score: i64, t: &ThresholdRow) -> Resul
         if a.account.status_id != status {
             let mut raw = crate::records::accounts::to_raw(&a, &cat);
             raw.set("status", status.to_string());
-            let mut public = cat.clone();
-            public.rules.clear();
+            let public = cat.without_rules();
             let d = carnet_domain::records::AccountDraft::parse(&raw, &public, &[]).map_err(AppError::Invalid)?;
             crate::records::accounts::update_in(tx, &public, &a, None, &d).await?;
         }

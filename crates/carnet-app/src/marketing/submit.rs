@@ -62,12 +62,9 @@ struct Parsed {
     campaign: Option<i64>,
 }
 
-/// A catalog without the company's mandatory rules: they bind the company's
-/// people, not a visitor (the rep completes the record, where they apply).
+/// The company's mandatory rules bind its people, not a visitor.
 fn public(cat: &Catalog) -> Catalog {
-    let mut c = cat.clone();
-    c.rules.clear();
-    c
+    cat.without_rules()
 }
 
 fn parse(form: &Form, cat: &Catalog, input: &RawInput) -> std::result::Result<Parsed, FieldErrors> {
