@@ -965,6 +965,8 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("mk.to_tag_id", "Proposed tag", "Étiquette proposée"),
     ("mk.within_days", "Over the last (days)", "Sur les derniers (jours)"),
     ("mk.min_opens", "Email opens", "Ouvertures d'e-mails"),
+    ("leads.call", "Call", "Appeler"),
+    ("form.network_error", "Network error — please try again.", "Erreur réseau — veuillez réessayer."),
 ];
 
 #[cfg(test)]

@@ -26,7 +26,7 @@
       if (answer.download) {
         var a = document.createElement("a");
         a.href = answer.download;
-        a.textContent = "⬇ " + (form.getAttribute("data-download-label") || "Download");
+        a.textContent = "⬇ " + form.getAttribute("data-download-label");
         form.appendChild(a);
       }
     } else if (status) {
@@ -47,7 +47,7 @@
         credentials: "omit"
       }).then(function (r) { return r.json(); })
         .then(function (a) { show(form, a); })
-        .catch(function () { show(form, { ok: false, message: "Network error — please try again." }); })
+        .catch(function () { show(form, { ok: false, message: form.getAttribute("data-error-label") }); })
         .then(function () { if (button) button.disabled = false; });
     });
   }

@@ -568,7 +568,11 @@ async fn cross(tx: &mut Tx, contact: i64, score: i64, t: &ThresholdRow) -> Resul
     if let Some(type_id) = type_id {
         let now = tx.now();
         let today = chrono::DateTime::from_timestamp(now, 0).map(|d| d.date_naive()).unwrap_or_default();
-        let subject = format!("Call {name} (score {score})");
+        // In the rep's language: the task is theirs.
+        let locale: Option<String> = q("SELECT locale FROM users WHERE id = $1").bind(rep).scalar_opt(&mut *tx).await?;
+        let locale = carnet_domain::i18n::Locale::parse(locale.as_deref().unwrap_or("en")).unwrap_or_default();
+        let call = carnet_domain::i18n::Fmt::new(locale, chrono_tz::Europe::Paris).t("leads.call");
+        let subject = format!("{call} {name} (score {score})");
         let id = q("INSERT INTO actions (type_id, subject, notes, account_id, contact_id, assignee_id, due_date, planned_at, remind_min, remind_at, sequence, created_at, updated_at) \
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, 0, $8, $8) RETURNING id")
             .bind(type_id)
