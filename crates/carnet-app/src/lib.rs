@@ -30,6 +30,8 @@ pub struct Carnet {
     pub max_upload_bytes: usize,
     /// The SMTP relay and this node's sending pace.
     pub mailer: std::sync::Arc<mail::Mailer>,
+    /// This node's writer of website page views.
+    pub tracker: std::sync::Arc<marketing::tracking::Tracker>,
 }
 
 /// Every capability's job kinds, event subscribers and watchers: the one place
@@ -71,6 +73,7 @@ impl Carnet {
             files_dir,
             max_upload_bytes: 10 * 1024 * 1024,
             mailer: std::sync::Arc::new(mail::Mailer::new(None, "localhost")),
+            tracker: Default::default(),
         })
     }
 

@@ -16,6 +16,7 @@ pub mod sales;
 pub mod search;
 pub mod slots;
 pub mod time;
+pub mod tracking;
 pub mod values;
 
 pub use error::FieldErrors;

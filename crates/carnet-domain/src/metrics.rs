@@ -222,6 +222,7 @@ impl Metric {
             (Family::Raw, "stalled_opportunities") => &["owner", "pipeline", "stage"],
             (Family::Raw, "leads_from_marketing" | "lead_conversion" | "qualified_leads") => &["owner"],
             (Family::Raw, "cost_per_lead") => &["currency"],
+            (Family::Raw, "page_views" | "website_visits" | "website_visitors") => &[],
             (Family::Raw, id) if id.starts_with("email") => &["owner"],
             (Family::Raw, "lifetime_basket") => &["segment", "currency"],
             (Family::Raw, _) => &["segment"],
@@ -383,6 +384,18 @@ pub const CATALOGUE: &[Metric] = &[
         "Cost per lead", "Coût par lead",
         "Campaign costs dated in the period (in the currency asked) ÷ leads from marketing created in the period.",
         "Dépenses de campagne datées dans la période (dans la devise demandée) ÷ leads issus du marketing créés dans la période."),
+    metric!("page_views", Count, Raw, &[B::Day, B::Week, B::Month], false, false,
+        "Page views", "Pages vues",
+        "Pages of the tracked websites seen in the period (Do Not Track, refused consent and bots that run no script are not counted).",
+        "Pages des sites web suivis vues dans la période (hors Do Not Track, consentement refusé et robots qui n'exécutent pas de script)."),
+    metric!("website_visits", Count, Raw, &[B::Day, B::Week, B::Month], false, false,
+        "Website visits", "Visites du site web",
+        "Visits that began in the period: a visit is a visitor's page views with less than 30 minutes between them.",
+        "Visites commencées dans la période : une visite regroupe les pages vues d'un visiteur à moins de 30 minutes d'intervalle."),
+    metric!("website_visitors", Count, Raw, &[B::Day, B::Week, B::Month], false, false,
+        "Website visitors", "Visiteurs du site web",
+        "Distinct visitors (browsers) who saw at least one page in the period (per day, week or month when split).",
+        "Visiteurs distincts (navigateurs) ayant vu au moins une page dans la période (par jour, semaine ou mois si découpé)."),
     metric!("emails_sent", Count, Raw, EMAIL_BREAKDOWNS, false, false,
         "Emails sent", "E-mails envoyés",
         "Messages the relay accepted in the period (by the time it accepted them): every kind, a rep's own, reminders, marketing.",
@@ -623,7 +636,13 @@ pub fn formula(m: &Metric, p: &[f64]) -> Option<f64> {
         "open_pipeline" => cents(p[1]),
         // Cent-percents (Σ amount × probability), divided once here.
         "weighted_pipeline" => cents(p[2] / 100.0),
-        "stalled_opportunities" | "leads_from_marketing" | "segment_size" | "qualified_leads" => p[0],
+        "stalled_opportunities"
+        | "leads_from_marketing"
+        | "segment_size"
+        | "qualified_leads"
+        | "page_views"
+        | "website_visits"
+        | "website_visitors" => p[0],
         "cost_per_lead" => cents(ratio(p[1], p[0])?),
         "lead_conversion" => ratio(p[2], p[0])? * 100.0,
         // Parts: handed to the relay, sent, sent with tracking, opened, clicked, unsubscribed, bounced.

@@ -1,5 +1,6 @@
 /* Carnet form embed: loads a form into each <div data-carnet-form="slug">,
-   carries the page's UTM values along, and posts it back without leaving the page. */
+   carries the page's UTM values (and the website visitor's id, when Carnet's
+   tracker runs on the page) along, and posts it back without leaving the page. */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -40,9 +41,12 @@
       e.preventDefault();
       var button = form.querySelector("button[type=submit]");
       if (button) button.disabled = true;
+      var data = new FormData(form);
+      // The website visitor (Carnet's tracker on this site): their visits join the contact.
+      try { var v = window.localStorage.getItem("carnet_vid"); if (v) data.set("carnet_v", v); } catch (x) {}
       fetch(form.action, {
         method: "POST",
-        body: new URLSearchParams(new FormData(form)),
+        body: new URLSearchParams(data),
         headers: { Accept: "application/json" },
         credentials: "omit"
       }).then(function (r) { return r.json(); })

@@ -4,7 +4,8 @@
 //! in the period), customer acquisition cost and lifetime value (per new or
 //! existing customer), segment sizes (today's tags, or the daily snapshot), and
 //! the email rates (the messages handed to the relay in the period, through the
-//! outbox's time indexes).
+//! outbox's time indexes), and the website's page views, visits and visitors
+//! (through the page views' time order).
 //! None is in the home strip or the default dashboard by default.
 
 use super::facts;
@@ -38,6 +39,23 @@ fn time_key(b: Option<Breakdown>, tz: Tz, t: i64) -> Option<String> {
         Some(Breakdown::Month) => Some(d.format("%Y-%m").to_string()),
         _ => None,
     }
+}
+
+/// The period cut at each day, week or month boundary of the breakdown: each
+/// piece's key and instants.
+fn split_instants(tz: Tz, b: Option<Breakdown>, p: Period) -> Vec<(Option<String>, i64, i64)> {
+    let mut out: Vec<(Option<String>, i64, i64)> = Vec::new();
+    let mut d = p.from;
+    while d <= p.to {
+        let (a, z) = instants(tz, Period { from: d, to: d });
+        let key = time_key(b, tz, a);
+        match out.last_mut() {
+            Some(last) if last.0 == key => last.2 = z,
+            _ => out.push((key, a, z)),
+        }
+        d = d.succ_opt().expect("a day after");
+    }
+    out
 }
 
 fn filter(query: &mut Q, col: &str, ids: &[i64]) {
@@ -181,6 +199,40 @@ pub async fn parts(db: &Db, sales: &SalesCatalog, tz: Tz, r: &Request, p: Period
                     _ => time_key(b, tz, at).unwrap_or_default(),
                 };
                 add(&mut out, key, 1, &[(0, 1.0)]);
+            }
+        }
+        "page_views" | "website_visits" => {
+            // Counted per quarter hour (every time zone's offset is a whole
+            // number of quarter hours), then gathered per day, week or month.
+            let only_visits = r.metric.id == "website_visits";
+            let rows: Vec<(i64, i64)> = q(format!(
+                "SELECT at_ms / 900000, COUNT(*) FROM page_views WHERE at_ms >= $1 AND at_ms < $2{} GROUP BY at_ms / 900000",
+                if only_visits { " AND kind > 0" } else { "" }
+            ))
+            .bind(a * 1000)
+            .bind(z * 1000)
+            .fetch_all(&mut c)
+            .await?;
+            for (quarter, n) in rows {
+                let key = time_key(b, tz, quarter * 900).unwrap_or_default();
+                add(&mut out, key, 1, &[(0, n as f64)]);
+            }
+        }
+        "website_visitors" => {
+            // Distinct per time key: each bucket of the split is counted on its own.
+            let keys: Vec<(Option<String>, i64, i64)> = match b {
+                None => vec![(None, a, z)],
+                Some(_) => split_instants(tz, b, p),
+            };
+            for (key, from, to) in keys {
+                let n: i64 = q("SELECT COUNT(DISTINCT visitor_id) FROM page_views WHERE at_ms >= $1 AND at_ms < $2")
+                    .bind(from * 1000)
+                    .bind(to * 1000)
+                    .scalar(&mut c)
+                    .await?;
+                if n > 0 || key.is_none() {
+                    add(&mut out, key.unwrap_or_default(), 1, &[(0, n as f64)]);
+                }
             }
         }
         "cost_per_lead" => {

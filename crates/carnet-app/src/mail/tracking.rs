@@ -10,6 +10,7 @@ use super::outbox;
 use crate::db::{q, Db};
 use crate::error::{AppError, Result};
 use crate::platform::events::{self, EventKind, NewEvent};
+use crate::platform::group::Group;
 use crate::platform::signing::Site;
 use crate::Carnet;
 
@@ -56,14 +57,14 @@ pub fn open_url(site: &Site, email_id: i64) -> String {
 }
 
 /// The token of a signed link: its numbers, then their signature for `purpose`.
-pub(super) fn token(site: &Site, purpose: &str, nums: &[i64]) -> String {
+pub(crate) fn token(site: &Site, purpose: &str, nums: &[i64]) -> String {
     let msg = nums.iter().map(i64::to_string).collect::<Vec<_>>().join(".");
     format!("{msg}.{}", site.sign(purpose, &msg))
 }
 
 /// Reads a token of [`token`] (`id.sig` for opens, `id.idx.sig` for clicks);
 /// `None` when forged or signed for another purpose.
-pub(super) fn read_token(site: &Site, purpose: &str, token: &str, parts: usize) -> Option<Vec<i64>> {
+pub(crate) fn read_token(site: &Site, purpose: &str, token: &str, parts: usize) -> Option<Vec<i64>> {
     let token = token.strip_suffix(".gif").unwrap_or(token);
     let (msg, sig) = token.rsplit_once('.')?;
     let nums: Vec<i64> = msg.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?;
@@ -205,7 +206,8 @@ pub async fn click(c: &Carnet, token: &str, hit: &Hit<'_>) -> Result<String> {
         .recorder(&c.db)
         .record(Pending::new(id, Some((idx, url.clone())), hit, &e))
         .await?;
-    Ok(url)
+    // A page of the company's own site learns who followed the link.
+    crate::marketing::tracking::decorate(&c.db, &site, &url, e.contact_id).await
 }
 
 /// A hit waiting to be written.
@@ -244,16 +246,12 @@ impl Pending {
     }
 }
 
-/// Writes hits by group commit. A pixel or a redirect is answered as soon as
-/// its hit is queued — a person's mail client does not wait for the database —
-/// and the hits that arrive while a transaction commits are written together
-/// in the next one. A crash loses at most the hits queued in the last moments
-/// (the group being written); the queue is bounded, so a flood slows the
-/// answers down instead of growing memory. PostgreSQL takes several writers at
-/// once, so there hits go to a few lanes (by message, so that a message's
-/// clicks stay in order for the burst check); SQLite has one writer.
+/// Writes hits by group commit ([`Group`]): a pixel or a redirect is
+/// answered as soon as its hit is queued — a person's mail client does not
+/// wait for the database. Hits go to lanes by message, so that a message's
+/// clicks stay in order for the burst check.
 pub struct Recorder {
-    lanes: Vec<tokio::sync::mpsc::Sender<Msg>>,
+    group: Group<Pending>,
     /// Sent messages recently hit (emptied when full): a pixel costs no read.
     recent: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<Sent>>>,
 }
@@ -261,23 +259,13 @@ pub struct Recorder {
 /// Messages the cache holds at most.
 const CACHED: usize = 20_000;
 
-enum Msg {
-    Hit(Pending),
-    /// Answered once everything queued before it is committed.
-    Barrier(tokio::sync::oneshot::Sender<()>),
-}
-
 /// Hits written in one transaction at most.
 const GROUP: usize = 512;
 
 impl Recorder {
     pub fn start(db: &Db) -> Recorder {
-        let lanes = match db.dialect() {
-            crate::db::dialect::Dialect::Sqlite => 1,
-            crate::db::dialect::Dialect::Postgres => 4,
-        };
         Recorder {
-            lanes: (0..lanes).map(|_| lane(db.clone())).collect(),
+            group: Group::start(db, "opens and clicks", GROUP, |db, hits| Box::pin(write(db, hits))),
             recent: Default::default(),
         }
     }
@@ -295,50 +283,13 @@ impl Recorder {
     }
 
     async fn record(&self, p: Pending) -> Result<()> {
-        let lane = &self.lanes[p.email_id.rem_euclid(self.lanes.len() as i64) as usize];
-        lane.send(Msg::Hit(p))
-            .await
-            .map_err(|_| AppError::internal("the hit recorder stopped"))
+        self.group.send(p.email_id, p).await
     }
 
     /// Waits until every hit queued so far is committed (tests, shutdown).
     pub async fn settled(&self) {
-        for lane in &self.lanes {
-            let (done, wait) = tokio::sync::oneshot::channel();
-            if lane.send(Msg::Barrier(done)).await.is_ok() {
-                let _ = wait.await;
-            }
-        }
+        self.group.settled().await
     }
-}
-
-/// One writer: takes what is waiting (up to [`GROUP`] hits) and commits it together.
-fn lane(db: Db) -> tokio::sync::mpsc::Sender<Msg> {
-    let (queue, mut rx) = tokio::sync::mpsc::channel::<Msg>(4 * GROUP);
-    tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let (mut group, mut barriers) = (Vec::new(), Vec::new());
-            let mut next = Some(first);
-            while let Some(m) = next.take() {
-                match m {
-                    Msg::Hit(p) => group.push(p),
-                    Msg::Barrier(b) => barriers.push(b),
-                }
-                if group.len() < GROUP {
-                    next = rx.try_recv().ok();
-                }
-            }
-            if !group.is_empty() {
-                if let Err(e) = write(&db, &group).await {
-                    tracing::error!(error = %e, hits = group.len(), "recording opens and clicks");
-                }
-            }
-            for b in barriers {
-                let _ = b.send(());
-            }
-        }
-    });
-    queue
 }
 
 /// Writes a group of hits in one transaction, set-based: the recent clicks of

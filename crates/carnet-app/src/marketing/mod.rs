@@ -1,7 +1,8 @@
 //! Marketing (SPEC M1–M3): campaigns with their costs and the touches that
 //! attribute contacts and deals to them; forms and landing pages with
 //! versioned consent and double opt-in; questionnaires scored into bands;
-//! lead scoring with its hand-off to a rep.
+//! lead scoring with its hand-off to a rep; website tracking (M5), whose
+//! known visitors' page views score too.
 //! Public submissions arrive through `submit`; the emails they owe go through
 //! the outbox like every other.
 
@@ -11,6 +12,7 @@ pub mod leads;
 pub mod requalify;
 pub mod scoring;
 pub mod submit;
+pub mod tracking;
 
 use crate::platform::events::EventKind;
 use crate::platform::registry::{Delivery, Registry, Subscriber};
@@ -43,4 +45,5 @@ pub fn register(r: Registry) -> Registry {
     .job::<scoring::Rescore>()
     .daily(scoring::daily)
     .daily(requalify::daily)
+    .daily(tracking::daily)
 }

@@ -1,5 +1,6 @@
 //! Lead scoring (M7): rules award points on events (a person's email open or
-//! click, a form sent, a file downloaded, a questionnaire band), each award
+//! click, a form sent, a file downloaded, a questionnaire band, a page of the
+//! company's website seen — once per visit — or a return visit), each award
 //! kept in a ledger with its expiry; the contact's score is the sum of the
 //! awards that have not expired. Crossing a threshold hands the lead to a rep
 //! once — round robin among the threshold's reps when nobody owns it — with a
@@ -29,6 +30,8 @@ pub const TRIGGERS: &[&str] = &[
     "form_submitted",
     "file_downloaded",
     "questionnaire_band",
+    "page_visit",
+    "return_visit",
 ];
 
 /// The event kinds scoring listens to.
@@ -37,6 +40,8 @@ pub const EVENTS: &[EventKind] = &[
     EventKind::EmailClicked,
     EventKind::FormSubmitted,
     EventKind::FileDownloaded,
+    EventKind::PageVisited,
+    EventKind::ReturnVisit,
 ];
 
 fn triggers_of(kind: EventKind) -> &'static [&'static str] {
@@ -45,6 +50,8 @@ fn triggers_of(kind: EventKind) -> &'static [&'static str] {
         EventKind::EmailClicked => &["email_click"],
         EventKind::FormSubmitted => &["form_submitted", "questionnaire_band"],
         EventKind::FileDownloaded => &["file_downloaded"],
+        EventKind::PageVisited => &["page_visit"],
+        EventKind::ReturnVisit => &["return_visit"],
         _ => &[],
     }
 }
@@ -55,6 +62,8 @@ fn kinds_of(trigger: &str) -> &'static [&'static str] {
         "email_click" => &["email_clicked"],
         "form_submitted" | "questionnaire_band" => &["form_submitted"],
         "file_downloaded" => &["file_downloaded"],
+        "page_visit" => &["page_visited"],
+        "return_visit" => &["return_visit"],
         _ => &[],
     }
 }
@@ -64,9 +73,11 @@ fn kinds_of(trigger: &str) -> &'static [&'static str] {
 pub struct Rule {
     pub id: i64,
     pub name: String,
-    /// `email_open`, `email_click`, `form_submitted`, `file_downloaded` or `questionnaire_band`.
+    /// `email_open`, `email_click`, `form_submitted`, `file_downloaded`,
+    /// `questionnaire_band`, `page_visit` or `return_visit`.
     pub trigger_kind: String,
-    /// A form's id (forms, downloads) or a band's label (questionnaires); none: any.
+    /// A form's id (forms, downloads), a band's label (questionnaires) or an
+    /// address pattern (pages: `/pricing`, `/services/*`); none: any.
     pub target: Option<String>,
     pub points: i64,
     /// The points expire after this many days (none: they stay).
@@ -126,6 +137,13 @@ async fn check_rule(tx: &mut Tx, i: &RuleInput) -> Result<(String, Option<String
         ("questionnaire_band", None) => e.add("target", "names the band (its label)"),
         ("questionnaire_band", Some(t)) if t.chars().count() > 200 => e.add("target", "must be at most 200 characters"),
         ("email_open" | "email_click", Some(_)) => e.add("target", "is not used for email rules"),
+        ("return_visit", Some(_)) => e.add("target", "is not used for return visits"),
+        ("page_visit", None) => e.add("target", "names the pages (a path such as /pricing or /services/*)"),
+        ("page_visit", Some(t)) => {
+            if let Err(r) = carnet_domain::tracking::pattern(t) {
+                e.add("target", r);
+            }
+        }
         _ => {}
     }
     e.into_result().map_err(AppError::Invalid)?;
@@ -405,8 +423,26 @@ fn matches(r: &Rule, e: &Event) -> bool {
     match (r.trigger_kind.as_str(), &r.target) {
         ("questionnaire_band", Some(band)) => e.data.get("band").and_then(|b| b.as_str()) == Some(band.as_str()),
         ("form_submitted" | "file_downloaded", Some(t)) => form.as_deref() == Some(t.as_str()),
+        ("page_visit", Some(p)) => e
+            .data
+            .get("url")
+            .and_then(|u| u.as_str())
+            .is_some_and(|u| carnet_domain::tracking::matches(p, u)),
         _ => true,
     }
+}
+
+/// When an event happened: a page view replayed when its visitor became known
+/// says when it was seen.
+fn at_of(e: &Event) -> i64 {
+    e.data.get("at").and_then(|a| a.as_i64()).unwrap_or(e.created_at)
+}
+
+/// A page rule awards once per visit: the visit an event belongs to.
+fn visit_of(r: &Rule, e: &Event) -> Option<i64> {
+    (r.trigger_kind == "page_visit")
+        .then(|| e.data.get("visit_at").and_then(|a| a.as_i64()))
+        .flatten()
 }
 
 /// Awards a rule's points for an event, once; returns whether it was new.
@@ -446,7 +482,20 @@ pub fn on_event<'a>(tx: &'a mut Tx, e: &'a Event) -> BoxFut<'a, Result<()>> {
         crate::db::push_in_list(&mut query, triggers);
         let rules: Vec<Rule> = query.fetch_all(&mut *tx).await?;
         for r in rules.iter().filter(|r| matches(r, e)) {
-            if !award(tx, contact, r, e.id, e.created_at).await? {
+            if let Some(visit) = visit_of(r, e) {
+                let earlier: Option<i64> =
+                    q("SELECT id FROM score_points WHERE contact_id = $1 AND rule_id = $2 AND at >= $3 AND event_id <> $4")
+                        .bind(contact)
+                        .bind(r.id)
+                        .bind(visit)
+                        .bind(e.id)
+                        .scalar_opt(&mut *tx)
+                        .await?;
+                if earlier.is_some() {
+                    continue;
+                }
+            }
+            if !award(tx, contact, r, e.id, at_of(e)).await? {
                 continue;
             }
             let score: i64 = q("UPDATE contacts SET score = score + $1 WHERE id = $2 RETURNING score")
@@ -729,6 +778,8 @@ pub async fn rescore(db: &Db, rule_id: i64) -> Result<()> {
     if let Some(rule) = rule.filter(|r| r.active) {
         let mut after = 0i64;
         let now = db.now();
+        // Page rules: the (contact, visit) pairs already awarded.
+        let mut visits_scored = std::collections::HashSet::new();
         loop {
             let mut tx = db.begin().await?;
             let batch = events::of_kinds(&mut tx, after, kinds_of(&rule.trigger_kind), RESCORE_BATCH).await?;
@@ -761,13 +812,19 @@ pub async fn rescore(db: &Db, rule_id: i64) -> Result<()> {
                 .iter()
                 .filter_map(|e| {
                     let contact = contact_of(e).filter(|c| alive.contains(c))?;
-                    let expires = rule.decay_days.map(|d| e.created_at + d * 86_400);
+                    if let Some(visit) = visit_of(&rule, e) {
+                        if !visits_scored.insert((contact, visit)) {
+                            return None;
+                        }
+                    }
+                    let at = at_of(e);
+                    let expires = rule.decay_days.map(|d| at + d * 86_400);
                     Some(vec![
                         contact.into(),
                         rule.id.into(),
                         e.id.into(),
                         rule.points.into(),
-                        e.created_at.into(),
+                        at.into(),
                         expires.into(),
                         expires.is_some_and(|x| x <= now).into(),
                     ])

@@ -30,6 +30,9 @@ use serde::Serialize;
 
 /// The hidden values a form carries from the page it is on (UTM parameters).
 pub const HIDDEN: &[&str] = &["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+/// The field (and query parameter of the hosted page) that carries the
+/// website visitor's anonymous id: their earlier visits join the contact.
+pub const VISITOR: &str = "carnet_v";
 
 /// At most this many submissions of one form by one address in an hour.
 pub const PER_ADDRESS_PER_HOUR: i64 = 5;
@@ -59,6 +62,8 @@ struct Parsed {
     consent: bool,
     answers: Answers,
     hidden: Vec<(String, String)>,
+    /// The anonymous id of the website visitor who sent the form.
+    visitor: Option<String>,
     campaign: Option<i64>,
 }
 
@@ -142,7 +147,10 @@ fn parse(form: &Form, cat: &Catalog, input: &RawInput) -> std::result::Result<Pa
         })
         .collect();
     let campaign = input.one("campaign").trim().parse::<i64>().ok();
+    // The website visitor id the embed script or the tracker's link passed on.
+    let visitor = Some(input.one(VISITOR).trim().to_string()).filter(|v| carnet_domain::tracking::anon_id(v).is_ok());
     Ok(Parsed {
+        visitor,
         call_me: form.spec.fields.iter().any(|f| f.key == CALL_ME) && !input.one(CALL_ME).trim().is_empty(),
         contact: contact.expect("no errors"),
         account,
@@ -370,6 +378,9 @@ pub async fn submit(db: &Db, cat: &Catalog, form: &Form, input: &RawInput, netwo
         ),
     )
     .await?;
+    if let Some(v) = &p.visitor {
+        super::tracking::join_anon(&mut tx, v, contact_id, "form").await?;
+    }
     tx.commit().await?;
     Ok(Submitted {
         submission_id,

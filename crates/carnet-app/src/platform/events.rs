@@ -62,10 +62,17 @@ pub enum EventKind {
     FileDownloaded,
     /// A lead showed an interest and its email and phone are known: a rep calls it.
     LeadQualified,
+    /// A known visitor of the company's website saw a page (the first time in a visit).
+    PageVisited,
+    /// A known visitor came back to the website 30 days or more after their last visit.
+    ReturnVisit,
+    /// An anonymous visitor became known (a form sent, a tracked email link
+    /// followed): their earlier visits joined the contact.
+    VisitorIdentified,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::RecordCreated,
         EventKind::RecordUpdated,
         EventKind::RecordDeleted,
@@ -91,6 +98,9 @@ impl EventKind {
         EventKind::OptInConfirmed,
         EventKind::FileDownloaded,
         EventKind::LeadQualified,
+        EventKind::PageVisited,
+        EventKind::ReturnVisit,
+        EventKind::VisitorIdentified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +130,9 @@ impl EventKind {
             EventKind::OptInConfirmed => "opt_in_confirmed",
             EventKind::FileDownloaded => "file_downloaded",
             EventKind::LeadQualified => "lead_qualified",
+            EventKind::PageVisited => "page_visited",
+            EventKind::ReturnVisit => "return_visit",
+            EventKind::VisitorIdentified => "visitor_identified",
         }
     }
 

@@ -18,6 +18,7 @@ use carnet_app::marketing::leads::ToCall;
 use carnet_app::marketing::requalify::{self, Rule as RqRule, RuleInput as RqRuleInput, Suggestion};
 use carnet_app::marketing::scoring::{self, Award, Rule, RuleInput, Threshold, ThresholdInput};
 use carnet_app::marketing::submit::{self, Consent};
+use carnet_app::marketing::tracking::{self, Site, SiteInput, Visits};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
 use carnet_domain::marketing::{CampaignDraft, CostDraft};
@@ -172,6 +173,38 @@ pub fn ops() -> Vec<Op> {
             .requires(Permission::ReadRecords)
             .doc("marketing", "A contact's score and the awards that make it (rule, points, expiry)")
             .answers::<Score>(200),
+        get("/tracking/sites", list_sites)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "The websites tracked, each with the script tag to put on its pages")
+            .answers::<List<SiteOut>>(200),
+        post("/tracking/sites", create_site)
+            .requires(Permission::ManageMarketing)
+            .doc(
+                "marketing",
+                "Track a website: its origins, whether hits need the visitor's consent, how long page views are kept",
+            )
+            .body::<SiteInput>()
+            .answers::<SiteOut>(201),
+        get("/tracking/sites/{id}", get_site)
+            .requires(Permission::ReadRecords)
+            .doc("marketing", "A tracked website")
+            .answers::<SiteOut>(200),
+        put("/tracking/sites/{id}", update_site)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Change a tracked website (its key stays)")
+            .body::<SiteInput>()
+            .answers::<SiteOut>(200),
+        delete("/tracking/sites/{id}", delete_site)
+            .requires(Permission::ManageMarketing)
+            .doc("marketing", "Stop tracking a website: its visitors and page views are deleted"),
+        get("/contacts/{id}/visits", contact_visits)
+            .requires(Permission::ReadRecords)
+            .doc(
+                "marketing",
+                "A contact's visits to the company's websites: counts, and the latest visits with their pages",
+            )
+            .query::<VisitsQuery>()
+            .answers::<Visits>(200),
         get("/contacts/{id}/touches", contact_touches)
             .requires(Permission::ReadRecords)
             .doc("marketing", "The campaigns a contact came through, newest first")
@@ -527,4 +560,73 @@ async fn decide_suggestion(
         .find(|x| x.id == id)
         .ok_or(AppError::NotFound)?;
     Ok(Json(out).into_response())
+}
+
+/// A tracked website and the tag its pages carry.
+#[derive(Serialize, JsonSchema)]
+pub struct SiteOut {
+    #[serde(flatten)]
+    pub site: Site,
+    /// `<script async src="…/t/carnet.js" data-site="…"></script>`
+    pub snippet: String,
+}
+
+/// The tag a tracked site's pages carry.
+pub fn tracker_snippet(carnet_url: &str, site_key: &str) -> String {
+    format!("<script async src=\"{carnet_url}/t/carnet.js\" data-site=\"{site_key}\"></script>")
+}
+
+fn site_out(s: &AppState, site: Site) -> Result<SiteOut, AppError> {
+    let snippet = tracker_snippet(&s.carnet.site()?.public_url(), &site.site_key);
+    Ok(SiteOut { site, snippet })
+}
+
+async fn list_sites(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    let sites = tracking::sites(&s.carnet.db).await?;
+    let out = sites.into_iter().map(|x| site_out(&s, x)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(List::from(out)).into_response())
+}
+
+async fn get_site(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(site_out(&s, tracking::site(&s.carnet.db, id).await?)?).into_response())
+}
+
+async fn create_site(State(s): State<AppState>, ApiUser(_): ApiUser, Body(b): Body<SiteInput>) -> ApiResult {
+    let id = tracking::save_site(&s.carnet.db, None, &b).await?;
+    s.carnet.tracker.forget_sites();
+    Ok((StatusCode::CREATED, Json(site_out(&s, tracking::site(&s.carnet.db, id).await?)?)).into_response())
+}
+
+async fn update_site(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>, Body(b): Body<SiteInput>) -> ApiResult {
+    tracking::save_site(&s.carnet.db, Some(id), &b).await?;
+    s.carnet.tracker.forget_sites();
+    Ok(Json(site_out(&s, tracking::site(&s.carnet.db, id).await?)?).into_response())
+}
+
+async fn delete_site(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id): Path<i64>) -> ApiResult {
+    tracking::delete_site(&s.carnet.db, id).await?;
+    s.carnet.tracker.forget_sites();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitsQuery {
+    /// How many of the latest visits (1 to 100; 20 by default).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<usize>,
+}
+
+async fn contact_visits(
+    State(s): State<AppState>,
+    ApiUser(_): ApiUser,
+    Path(id): Path<i64>,
+    super::Query(q): super::Query<VisitsQuery>,
+) -> ApiResult {
+    exists(&s, id).await?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::field("limit", "must be from 1 to 100").into());
+    }
+    Ok(Json(tracking::visits(&s.carnet.db, id, limit).await?).into_response())
 }

@@ -240,7 +240,7 @@ async fn body(s: &AppState, form: &FormDef, input: &RawInput, errors: &FieldErro
     let fmt = fmt_of(form);
     let hidden = submit::HIDDEN
         .iter()
-        .chain(std::iter::once(&"campaign"))
+        .chain([&"campaign", &submit::VISITOR])
         .filter_map(|k| {
             let v = input.one(k);
             (!v.is_empty()).then(|| (k.to_string(), v.chars().take(200).collect()))

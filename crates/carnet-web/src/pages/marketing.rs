@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use carnet_app::marketing::campaigns::{self, Amount, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, FormInput};
-use carnet_app::marketing::{requalify, scoring};
+use carnet_app::marketing::{requalify, scoring, tracking};
 use carnet_app::{settings, AppError};
 use carnet_domain::access::Permission;
 use carnet_domain::fields::Entity;
@@ -27,6 +27,7 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         .route("/marketing/forms", get(forms_page).post(forms_post))
         .route("/marketing/scoring", get(scoring_page).post(scoring_post))
         .route("/marketing/requalification", get(rq_page).post(rq_post))
+        .route("/marketing/website", get(website_page).post(website_post))
         .route("/leads", get(to_call_page))
         .route("/marketing/forms/{id}", get(form_page).post(form_post))
         .route(
@@ -785,7 +786,17 @@ async fn scoring_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pai
                 let i = scoring::RuleInput {
                     name: input.one("name").to_string(),
                     trigger_kind: input.one("trigger_kind").to_string(),
-                    target: Some(input.one("target").to_string()).filter(|t| !t.is_empty()),
+                    // Page rules name their pages in a field of their own.
+                    target: Some(
+                        input
+                            .one(if input.one("trigger_kind") == "page_visit" {
+                                "pattern"
+                            } else {
+                                "target"
+                            })
+                            .to_string(),
+                    )
+                    .filter(|t| !t.is_empty()),
                     points: points.unwrap_or(0),
                     decay_days,
                     active: true,
@@ -1044,5 +1055,88 @@ mod tests {
         assert_eq!(spec.questions[0].choices.len(), 2);
         let bad = RawInput::from_pairs([("bands".to_string(), "x | y".to_string())]);
         assert!(form_input(&bad, &offered, &stored).unwrap_err().get("bands").is_some());
+    }
+}
+
+#[derive(Template)]
+#[template(path = "website.html")]
+struct WebsitePage {
+    l: Layout,
+    tab: &'static str,
+    /// Each site, its tag, its visitors over 30 days and the known ones.
+    sites: Vec<(tracking::Site, String, String, String)>,
+    draft: RawInput,
+    errors: Vec<String>,
+}
+
+async fn website_view(s: &AppState, v: &Viewer, draft: RawInput, errors: Vec<String>, status: StatusCode) -> PageResult {
+    allowed(v)?;
+    let fmt = v.user.fmt();
+    let db = &s.carnet.db;
+    let stats = tracking::site_stats(db).await.or_page(v)?;
+    let url = s.carnet.site().or_page(v)?.public_url();
+    let sites = tracking::sites(db)
+        .await
+        .or_page(v)?
+        .into_iter()
+        .map(|site| {
+            let tag = crate::api::marketing::tracker_snippet(&url, &site.site_key);
+            let (seen, known) = stats.get(&site.id).copied().unwrap_or((0, 0));
+            (site, tag, fmt.number(seen as f64, 0), fmt.number(known as f64, 0))
+        })
+        .collect();
+    Ok(render_status(
+        status,
+        &WebsitePage {
+            tab: "website",
+            sites,
+            draft,
+            errors,
+            l: Layout::new(v, fmt.t("mk.website"), "marketing"),
+        },
+    ))
+}
+
+async fn website_page(State(s): State<AppState>, PageUser(v): PageUser) -> PageResult {
+    website_view(&s, &v, RawInput::default(), vec![], StatusCode::OK).await
+}
+
+async fn website_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+    allowed(&v)?;
+    let input = checked_form(&v, pairs)?;
+    let db = &s.carnet.db;
+    let id = input.one("id").parse::<i64>().ok();
+    let done = match (input.one("op"), id) {
+        ("delete", Some(id)) => tracking::delete_site(db, id).await,
+        _ => {
+            let retention = match input.one("retention_days").trim() {
+                "" => Ok(395),
+                raw => raw
+                    .parse::<i64>()
+                    .map_err(|_| AppError::field("retention_days", "must be a whole number")),
+            };
+            match retention {
+                Ok(retention_days) => {
+                    let i = tracking::SiteInput {
+                        name: input.one("name").to_string(),
+                        origins: input.one("origins").to_string(),
+                        consent_required: !input.one("consent_required").is_empty(),
+                        retention_days,
+                        active: id.is_none() || !input.one("active").is_empty(),
+                    };
+                    tracking::save_site(db, id, &i).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    s.carnet.tracker.forget_sites();
+    match done {
+        Ok(()) => Ok(see_other("/marketing/website")),
+        Err(AppError::Invalid(e)) => {
+            let errors = error_list(&v.user.fmt(), &e);
+            website_view(&s, &v, input, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
     }
 }

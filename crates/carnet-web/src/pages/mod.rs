@@ -13,6 +13,7 @@ mod records;
 mod sales;
 mod session;
 mod settings;
+mod tracker;
 pub mod view;
 
 use crate::auth::{Viewer, CSRF_FIELD};
@@ -49,6 +50,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(booking::routes())
         .merge(mail::routes())
         .merge(forms::routes())
+        .merge(tracker::routes())
         .merge(marketing::routes(upload_limit))
         .route("/accounts/{id}/contacts", post(records::link_contact_to_account))
         .route("/accounts/{id}/contacts/{other}/delete", post(records::unlink_from_account))

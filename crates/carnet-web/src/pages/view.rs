@@ -312,6 +312,18 @@ pub fn describe(e: &Entry, fmt: &Fmt) -> String {
             d.get("score").and_then(|v| v.as_i64()).unwrap_or(0)
         ),
         "file_downloaded" => format!("{} “{}” ({})", fmt.t("feed.file_downloaded"), s("file"), e.title),
+        "visits_joined" => {
+            let n = |k: &str| d.get(k).and_then(|v| v.as_i64()).unwrap_or(0) as f64;
+            format!(
+                "{} — {} ({} {}, {} {})",
+                fmt.t("feed.visits_joined"),
+                e.title,
+                fmt.number(n("visits"), 0),
+                fmt.t("card.visits_n"),
+                fmt.number(n("views"), 0),
+                fmt.t("card.pages_n")
+            )
+        }
         other => other.to_string(),
     }
 }

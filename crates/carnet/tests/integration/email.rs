@@ -14,12 +14,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// The test's Carnet sending through `sink`.
-fn through(app: &TestApp, sink: &Sink) -> Carnet {
+pub(crate) fn through(app: &TestApp, sink: &Sink) -> Carnet {
     app.carnet.clone().with_relay(Some(Relay::parse(&sink.url()).unwrap()))
 }
 
 /// Runs due jobs until none is left.
-async fn drain(c: &Carnet) {
+pub(crate) async fn drain(c: &Carnet) {
     for _ in 0..200 {
         if jobs::run_batch(c, "mail-test", 60, 32).await.unwrap() == 0 {
             return;
@@ -28,7 +28,7 @@ async fn drain(c: &Carnet) {
     panic!("the queue does not empty");
 }
 
-async fn contact(app: &TestApp, email: &str) -> i64 {
+pub(crate) async fn contact(app: &TestApp, email: &str) -> i64 {
     let (s, c) = app
         .post(
             "/api/v1/contacts",
@@ -48,7 +48,7 @@ async fn email(app: &TestApp, id: i64) -> Value {
 }
 
 /// No speed setting in the way of a test (the default is 600 a minute).
-async fn unthrottled(app: &TestApp) {
+pub(crate) async fn unthrottled(app: &TestApp) {
     let (s, e) = app
         .api(
             Method::PUT,

@@ -22,3 +22,4 @@ mod records_api;
 mod recurring;
 mod sales_api;
 mod settings_api;
+mod tracking;

@@ -150,6 +150,7 @@ impl PageKind for Contacts {
         let consents = carnet_app::marketing::submit::consents_of(db, id).await?;
         let touches = carnet_app::marketing::campaigns::touches_of(db, id).await?;
         let (score, awards) = carnet_app::marketing::scoring::awards(db, id).await?;
+        let visits = carnet_app::marketing::tracking::visits(db, id, 10).await?;
         Ok(vec![
             opportunities_section(opportunities::for_contact(db, id).await?, &cat, fmt, None, true),
             Related {
@@ -211,6 +212,7 @@ impl PageKind for Contacts {
                 new_href: None,
                 order_form: None,
             },
+            visits_section(visits, fmt),
             Related {
                 id: "campaigns",
                 title: fmt.t("mk.campaigns").to_string(),
@@ -268,5 +270,56 @@ impl PageKind for Contacts {
             o(&c.country),
             o(&c.source),
         ]
+    }
+}
+
+/// The contact's visits to the company's websites: the counts, then the
+/// latest visits with the pages seen.
+fn visits_section(v: carnet_app::marketing::tracking::Visits, fmt: &Fmt) -> Related {
+    use carnet_domain::tracking::path_of;
+    let title = if v.visits == 0 {
+        fmt.t("card.visits").to_string()
+    } else {
+        format!(
+            "{} · {} {} · {} {}",
+            fmt.t("card.visits"),
+            fmt.number(v.visits as f64, 0),
+            fmt.t("card.visits_n"),
+            fmt.number(v.views as f64, 0),
+            fmt.t("card.pages_n")
+        )
+    };
+    Related {
+        id: "visits",
+        title,
+        rows: v
+            .latest
+            .into_iter()
+            .map(|visit| {
+                let mut pages: Vec<&str> = visit.pages.iter().take(6).map(|p| path_of(&p.url)).collect();
+                if visit.pages.len() > 6 {
+                    pages.push("…");
+                }
+                let from = visit
+                    .referrer
+                    .as_deref()
+                    .map(|r| format!(" · {} {}", fmt.t("card.visit_from"), r))
+                    .unwrap_or_default();
+                RelatedRow {
+                    href: None,
+                    name: fmt.datetime(visit.started_at),
+                    detail: format!("{}{from}", pages.join(" → ")),
+                    badge: visit.return_visit.then(|| super::super::view::Badge {
+                        text: fmt.t("card.return_visit").to_string(),
+                        color: "#1d4ed8".into(),
+                    }),
+                    amount: String::new(),
+                }
+            })
+            .collect(),
+        empty: fmt.t("card.no_visits").to_string(),
+        summary: None,
+        new_href: None,
+        order_form: None,
     }
 }
