@@ -31,6 +31,16 @@
 //! then every score recounted), against plain bulk INSERTs of the same N
 //! award rows; three rounds, medians.
 //!
+//! The tracking suite (`--suite tracking`, its own fresh database; `--views V`,
+//! default 1,000,000) feeds V page views of V/10 visitors over 5,000 pages
+//! (one visitor in twenty known, a page rule and a return-visit rule active)
+//! through the group writer, then drains the scoring events they queued;
+//! against plain bulk INSERTs of the same page-view rows into a table of the
+//! same layout. It reports the bytes stored per page view (indexes included),
+//! the hit endpoint's latency from 8 clients against `/healthz`, and a
+//! contact's visits read through the API with 10,000 visits on record,
+//! against the plain SQL read of their latest views.
+//!
 //! Data sets are kept between runs (target/bench/*.db, PostgreSQL database
 //! carnet_bench_N) and reused when they already hold N contacts.
 
@@ -46,6 +56,7 @@ struct Args {
     pg: String,
     suite: String,
     messages: usize,
+    views: usize,
 }
 
 fn args() -> Args {
@@ -56,6 +67,7 @@ fn args() -> Args {
         pg: "postgres://postgres@127.0.0.1:5432".into(),
         suite: "all".into(),
         messages: 2000,
+        views: 1_000_000,
     };
     let v: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -68,6 +80,7 @@ fn args() -> Args {
             "--pg" => a.pg = next,
             "--suite" => a.suite = next,
             "--messages" => a.messages = next.parse().expect("--messages M"),
+            "--views" => a.views = next.parse().expect("--views V"),
             _ => {
                 i += 1;
                 continue;
@@ -870,6 +883,10 @@ async fn main() {
             lines.extend(scoring_suite(k, &a).await);
             continue;
         }
+        if a.suite == "tracking" {
+            lines.extend(tracking_suite(k, &a).await);
+            continue;
+        }
         lines.extend(run(k, &a).await);
     }
     println!("{}", lines.join("\n"));
@@ -1157,22 +1174,29 @@ async fn email_suite(kind: &str, a: &Args) -> Vec<String> {
 
 /// `n` GETs spread over `urls` from 8 concurrent clients: the rate and each request's latency.
 async fn hammer(urls: &[String], n: usize) -> (f64, Stat) {
+    let urls = std::sync::Arc::new(urls.to_vec());
+    hammer_with(n, move |client, i| client.get(&urls[i % urls.len()])).await
+}
+
+/// `n` requests made by `make` (the request number) from 8 concurrent clients.
+async fn hammer_with(n: usize, make: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static) -> (f64, Stat) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0")
         .build()
         .unwrap();
-    let urls = std::sync::Arc::new(urls.to_vec());
+    let make = std::sync::Arc::new(make);
     let t = Instant::now();
     let tasks: Vec<_> = (0..8)
         .map(|w| {
-            let (client, urls) = (client.clone(), urls.clone());
+            let (client, make) = (client.clone(), make.clone());
             tokio::spawn(async move {
                 let mut d = Vec::new();
                 for i in (w..n).step_by(8) {
-                    let u = &urls[i % urls.len()];
+                    let req = make(&client, i);
                     let s = Instant::now();
-                    let res = client.get(u).send().await.unwrap();
+                    let res = req.send().await.unwrap();
+                    let u = res.url().to_string();
                     assert!(res.status().is_success() || res.status().is_redirection(), "{u}: {}", res.status());
                     res.bytes().await.unwrap();
                     d.push(s.elapsed());
@@ -1297,4 +1321,379 @@ async fn scoring_suite(kind: &str, a: &Args) -> Vec<String> {
     );
     eprintln!("{line}");
     vec![line]
+}
+
+/// A deterministic stream of numbers (a linear congruential generator).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// Bytes the tables (and their indexes) of `names` take: dbstat on SQLite,
+/// `pg_total_relation_size` on PostgreSQL.
+async fn bytes_of(db: &carnet_app::Db, names: &[&str]) -> i64 {
+    let mut c = db.conn().await.unwrap();
+    let mut total = 0;
+    for name in names {
+        total += match db.dialect() {
+            carnet_app::db::dialect::Dialect::Sqlite => q("SELECT CAST(COALESCE(SUM(d.pgsize), 0) AS BIGINT) FROM dbstat d JOIN sqlite_schema s ON s.name = d.name WHERE s.tbl_name = $1")
+                .bind(*name)
+                .scalar::<i64>(&mut c)
+                .await
+                .unwrap(),
+            carnet_app::db::dialect::Dialect::Postgres => q(format!("SELECT CAST(pg_total_relation_size('{name}') AS BIGINT)"))
+                .scalar::<i64>(&mut c)
+                .await
+                .unwrap(),
+        };
+    }
+    total
+}
+
+/// The tracking suite (see the top of the file).
+async fn tracking_suite(kind: &str, a: &Args) -> Vec<String> {
+    use carnet_app::db::Value;
+    use carnet_app::marketing::{scoring, tracking};
+    let carnet = fresh(kind, a, "tracking").await;
+    let db = &carnet.db;
+    let v = a.views;
+    let visitors = (v / 10).max(1);
+    let known = (visitors / 20).max(1);
+    let origin = "https://www.acme.example";
+    let site = tracking::save_site(
+        db,
+        None,
+        &tracking::SiteInput {
+            name: "Bench".into(),
+            origins: origin.into(),
+            consent_required: false,
+            retention_days: 395,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    for (name, trigger, target, points) in [
+        ("Pricing", "page_visit", Some("/pricing*"), 5),
+        ("Came back", "return_visit", None, 10),
+    ] {
+        scoring::save_rule(
+            db,
+            None,
+            &scoring::RuleInput {
+                name: name.into(),
+                trigger_kind: trigger.into(),
+                target: target.map(String::from),
+                points,
+                decay_days: Some(30),
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    while carnet_app::platform::jobs::run_batch(&carnet, "bench", 60, carnet_app::platform::jobs::BATCH)
+        .await
+        .unwrap()
+        > 0
+    {}
+    // The known visitors' contacts, and their visitors joined already.
+    let now = db.now();
+    let mut rows = carnet_app::demo::BulkContacts::default();
+    for i in 0..=known {
+        rows.push(
+            i as i64 + 1,
+            "Known",
+            &format!("Visitor{i}"),
+            &format!("known{i}@mail.example"),
+            "",
+            Value::Int(None),
+            now,
+            None,
+        );
+    }
+    let joined: Vec<Vec<Value>> = (0..=known)
+        .map(|i| {
+            let anon = if i == known {
+                "timeline-visitor-0000".to_string()
+            } else {
+                format!("v{i:016}")
+            };
+            vec![
+                site.into(),
+                anon.into(),
+                (i as i64 + 1).into(),
+                now.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+            ]
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    rows.insert(&mut tx).await.unwrap();
+    carnet_app::db::dialect::bulk_insert(
+        &mut tx,
+        "track_visitors",
+        &[
+            "site_id",
+            "anon",
+            "contact_id",
+            "identified_at",
+            "first_at",
+            "last_at",
+            "visit_at",
+            "visits",
+            "views",
+        ],
+        &joined,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let timeline_contact = known as i64 + 1;
+    // V page views over the last 60 days, in time order, of random visitors.
+    let mut rng = Lcg(7);
+    let start = (now - 60 * 86_400) * 1000;
+    let step = (60 * 86_400_000 / v as i64).max(1);
+    let hit = |i: usize, rng: &mut Lcg| {
+        let visitor = rng.next(visitors as u64);
+        let page = rng.next(5_000);
+        let path = if page < 250 {
+            format!("/pricing/{page}")
+        } else {
+            format!("/page/{page}")
+        };
+        let referrer = (rng.next(10) == 0).then(|| format!("https://search.example/?q={}", rng.next(100)));
+        tracking::Hit {
+            site_id: site,
+            anon: format!("v{visitor:016}"),
+            url: format!("{origin}{path}"),
+            title: Some(format!("Page {page}")),
+            referrer,
+            at_ms: start + i as i64 * step,
+            contact: None,
+        }
+    };
+    let t = Instant::now();
+    for i in 0..v {
+        let h = hit(i, &mut rng);
+        carnet.tracker.send(db, h).await.unwrap();
+    }
+    carnet.tracker.settled(db).await;
+    let ingest = v as f64 / t.elapsed().as_secs_f64();
+    let stored: i64 = q("SELECT COUNT(*) FROM page_views")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored, v as i64, "every page view stored");
+    // The scoring the known visitors' views queued, drained by two workers.
+    let t = Instant::now();
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let c = carnet.clone();
+            tokio::spawn(async move {
+                while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{w}"), 60, carnet_app::platform::jobs::BATCH)
+                    .await
+                    .unwrap()
+                    > 0
+                {}
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let scoring_secs = t.elapsed().as_secs_f64();
+    let events: i64 = q("SELECT COUNT(*) FROM events WHERE kind IN ('page_visited', 'return_visit')")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let scored: i64 = q("SELECT COUNT(*) FROM score_points")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    // The baseline: the same rows by plain bulk INSERTs, groups of 2,000, into the same layout.
+    let mut c = db.conn().await.unwrap();
+    carnet_app::db::dialect::exec_raw(
+        &mut c,
+        &db.dialect().render(
+            "CREATE TABLE page_views_plain (at_ms BIGINT NOT NULL, visitor_id INTEGER NOT NULL, url_id INTEGER NOT NULL, referrer_id INTEGER, kind SMALLINT NOT NULL
+--sqlite: , PRIMARY KEY (at_ms, visitor_id)
+)
+--sqlite: WITHOUT ROWID
+;
+--postgres: CREATE INDEX page_views_plain_time ON page_views_plain USING brin (at_ms);
+CREATE INDEX page_views_plain_visitor ON page_views_plain(visitor_id, at_ms);",
+        ),
+    )
+    .await
+    .unwrap();
+    let all: Vec<(i64, i64, i64, Option<i64>, i64)> =
+        q("SELECT at_ms, CAST(visitor_id AS BIGINT), CAST(url_id AS BIGINT), CAST(referrer_id AS BIGINT), CAST(kind AS BIGINT) FROM page_views")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    drop(c);
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    // In arrival order (time), as the writer got them.
+    order.sort_by_key(|i| all[*i].0);
+    let t = Instant::now();
+    for chunk in order.chunks(2_000) {
+        let rows: Vec<Vec<Value>> = chunk
+            .iter()
+            .map(|i| {
+                let r = all[*i];
+                vec![r.0.into(), r.1.into(), r.2.into(), r.3.into(), r.4.into()]
+            })
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        carnet_app::db::dialect::bulk_insert(
+            &mut tx,
+            "page_views_plain",
+            &["at_ms", "visitor_id", "url_id", "referrer_id", "kind"],
+            &rows,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let plain = v as f64 / t.elapsed().as_secs_f64();
+    drop(all);
+    if db.dialect() == carnet_app::db::dialect::Dialect::Postgres {
+        let mut c = db.conn().await.unwrap();
+        carnet_app::db::dialect::exec_raw(
+            &mut c,
+            "VACUUM ANALYZE page_views; VACUUM ANALYZE page_views_plain; VACUUM ANALYZE track_visitors; VACUUM ANALYZE track_urls",
+        )
+        .await
+        .unwrap();
+    }
+    let per_view = bytes_of(db, &["page_views"]).await as f64 / v as f64;
+    let with_tables = bytes_of(db, &["page_views", "track_urls", "track_visitors"]).await as f64 / v as f64;
+    let plain_per_view = bytes_of(db, &["page_views_plain"]).await as f64 / v as f64;
+    let mut out = vec![
+        format!(
+            "| {kind} | tracking ingestion: {v} page views of {visitors} visitors ({known} known; page and return-visit rules on) through the group writer | {ingest:.0} views/s {} (≥ 20000/s) | scoring: {events} events → {scored} awards drained in {scoring_secs:.1} s by 2 workers | {plain:.0} rows/s plain bulk INSERT | ×{:.2} |",
+            if ingest >= 20_000.0 { "✓" } else { "✗" },
+            ingest / plain
+        ),
+        format!(
+            "| {kind} | bytes per page view at {v} views, indexes included | {per_view:.1} B {} (≤ 100) | with the interned addresses and the visitors: {with_tables:.1} B | {plain_per_view:.1} B the plain table | ×{:.2} |",
+            if per_view <= 100.0 { "✓" } else { "✗" },
+            per_view / plain_per_view
+        ),
+    ];
+    eprintln!("{}\n{}", out[0], out[1]);
+    // A contact with 10,000 visits of 3 pages, two hours apart, before the rest.
+    let first = start - 10_000 * 7_200_000;
+    for visit in 0..10_000i64 {
+        for p in 0..3i64 {
+            let path = ["/", "/pricing/1", "/contact"][p as usize];
+            carnet
+                .tracker
+                .send(
+                    db,
+                    tracking::Hit {
+                        site_id: site,
+                        anon: "timeline-visitor-0000".into(),
+                        url: format!("{origin}{path}"),
+                        title: None,
+                        referrer: None,
+                        at_ms: first + visit * 7_200_000 + p * 60_000,
+                        contact: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    carnet.tracker.settled(db).await;
+    while carnet_app::platform::jobs::run_batch(&carnet, "bench", 60, carnet_app::platform::jobs::BATCH)
+        .await
+        .unwrap()
+        > 0
+    {}
+    // Served for real: the hit endpoint and the contact's visits.
+    let admin = users::create(
+        db,
+        users::NewUser::parse("bench@carnet.example", "Bench", "admin", "bench password", "en", "UTC").unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, key) = keys::create(db, admin.id, "bench").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(carnet_web::serve(
+        carnet_web::AppState::new(carnet.clone(), false).with_api_limits(carnet_web::api::guard::ApiLimits::OFF),
+        listener,
+        std::future::pending(),
+    ));
+    let site_key = tracking::site(db, site).await.unwrap().site_key;
+    let n = 4_000;
+    let health = vec![format!("http://{addr}/healthz")];
+    let (h_rate, h) = hammer(&health, n).await;
+    let to = format!("http://{addr}/t/hit");
+    let (r, st) = hammer_with(n, move |client, i| {
+        let body = format!(
+            r#"{{"site":"{site_key}","vid":"endpoint{:012}","url":"{origin}/page/{}","title":"Page"}}"#,
+            i % 500,
+            i % 300
+        );
+        client.post(&to).header("origin", origin).body(body)
+    })
+    .await;
+    carnet.tracker.settled(db).await;
+    out.push(format!(
+        "| {kind} | hit endpoint: {n} hits from 8 clients, each checked then queued for the group writer | {r:.0} hits/s | p50 {:.2} ms, p95 {:.2} ms {} (≤ 10 ms) | {h_rate:.0} req/s /healthz (p95 {:.2} ms) | ×{:.2} |",
+        st.p50,
+        st.p95,
+        if st.p95 <= 10.0 { "✓" } else { "✗" },
+        h.p95,
+        r / h_rate
+    ));
+    eprintln!("{}", out.last().unwrap());
+    let visitor: i64 = q("SELECT id FROM track_visitors WHERE anon = 'timeline-visitor-0000'")
+        .scalar(&mut db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{addr}/api/v1/contacts/{timeline_contact}/visits");
+    let client = reqwest::Client::new();
+    let (mut api, mut sql) = (Vec::new(), Vec::new());
+    for _ in 0..a.requests {
+        let t = Instant::now();
+        let res = client.get(&url).bearer_auth(&key).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        let body: serde_json::Value = res.json().await.unwrap();
+        api.push(t.elapsed());
+        assert_eq!(body["visits"], 10_000, "{}", body["visits"]);
+        assert_eq!(body["latest"].as_array().unwrap().len(), 20);
+        let t = Instant::now();
+        let rows: Vec<(i64, i64)> =
+            q("SELECT at_ms, CAST(url_id AS BIGINT) FROM page_views WHERE visitor_id = $1 ORDER BY at_ms DESC LIMIT 500")
+                .bind(visitor)
+                .fetch_all(&mut db.conn().await.unwrap())
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 500);
+        sql.push(t.elapsed());
+    }
+    let (api, sql) = (stat(api), stat(sql));
+    out.push(format!(
+        "| {kind} | a contact's visits through the API (10,000 visits on record; counts and the latest 20 visits with their pages) | {:.2} ms | {:.2} ms {} (≤ 50 ms) | {:.2} ms plain SQL, their latest 500 views | ×{:.2} |",
+        api.p50,
+        api.p95,
+        if api.p95 <= 50.0 { "✓" } else { "✗" },
+        sql.p50,
+        api.p50 / sql.p50
+    ));
+    eprintln!("{}", out.last().unwrap());
+    carnet.db.close().await;
+    out
 }

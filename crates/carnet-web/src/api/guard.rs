@@ -28,6 +28,9 @@ pub struct ApiLimits {
     pub per_caller: Quota,
     /// Per client address, whoever calls from it (signed in or not).
     pub per_address: Quota,
+    /// Website tracker hits per client address: a browsing person sends a few
+    /// a minute; an office behind one address, a few hundred.
+    pub tracker_per_address: Quota,
 }
 
 impl Default for ApiLimits {
@@ -42,6 +45,7 @@ impl ApiLimits {
     pub const OFF: ApiLimits = ApiLimits {
         per_caller: Quota { per_minute: 0, burst: 0 },
         per_address: Quota { per_minute: 0, burst: 0 },
+        tracker_per_address: Quota { per_minute: 0, burst: 0 },
     };
 
     /// The same pace per caller, twice as much per address.
@@ -49,6 +53,10 @@ impl ApiLimits {
         ApiLimits {
             per_caller: Quota::per_minute(n),
             per_address: Quota::per_minute(n.saturating_mul(2)),
+            tracker_per_address: Quota {
+                per_minute: 600,
+                burst: 120,
+            },
         }
     }
 }

@@ -4,7 +4,6 @@
 //! (`DNT: 1`, `Sec-GPC: 1`) is answered the same and nothing is kept.
 
 use crate::error::ApiError;
-use crate::ratelimit::Quota;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -18,12 +17,6 @@ use std::net::SocketAddr;
 
 /// The largest hit read (an address of 2,048 characters and a title fit).
 pub const HIT_LIMIT: usize = 8 * 1024;
-/// Hits per address: a browsing person sends a few a minute; an office
-/// behind one address, a few hundred.
-const PER_ADDRESS: Quota = Quota {
-    per_minute: 600,
-    burst: 120,
-};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -77,7 +70,10 @@ fn private(headers: &HeaderMap) -> bool {
 }
 
 async fn hit(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Bytes) -> Response {
-    let answer = match s.api_throttle.take(&format!("track:{}", addr.ip()), PER_ADDRESS) {
+    let answer = match s
+        .api_throttle
+        .take(&format!("track:{}", addr.ip()), s.api_limits.tracker_per_address)
+    {
         Err(_) => ApiError(AppError::TooManyRequests).into_response(),
         Ok(()) => match serde_json::from_slice::<RawHit>(&body) {
             Err(e) => ApiError(AppError::field("body", format!("is not a hit: {e}"))).into_response(),

@@ -32,6 +32,7 @@ async fn each_key_has_its_pace_and_the_excess_waits() {
     let limits = ApiLimits {
         per_caller: Quota { per_minute: 60, burst: 5 },
         per_address: Quota::per_minute(0),
+        ..ApiLimits::OFF
     };
     let addr = serve_with(&app, limits).await;
     for i in 0..5 {
@@ -64,6 +65,7 @@ async fn one_address_cannot_spread_its_requests_over_many_keys() {
     let limits = ApiLimits {
         per_caller: Quota::per_minute(0),
         per_address: Quota { per_minute: 60, burst: 3 },
+        ..ApiLimits::OFF
     };
     let addr = serve_with(&app, limits).await;
     let mut statuses = Vec::new();

@@ -30,6 +30,11 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start() -> Driver {
+        Driver::start_with(json!({})).await
+    }
+
+    /// A browser with these Chromium preferences (`{"enable_do_not_track": true}`).
+    async fn start_with(prefs: Value) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let child = Command::new(&bin)
@@ -51,7 +56,8 @@ impl Driver {
             "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,900",
-                     format!("--user-data-dir={}", profile.display())]}}}});
+                     format!("--user-data-dir={}", profile.display())],
+            "prefs": prefs}}}});
         let res: Value = http
             .post(format!("{base}/session"))
             .json(&caps)
@@ -244,6 +250,12 @@ async fn a_sales_day_in_the_browser() {
 impl Driver {
     async fn run_js(&self, script: &str) -> Value {
         self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+            .await
+    }
+
+    /// Runs a script that ends by calling `arguments[0](result)`.
+    async fn run_async(&self, script: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []})))
             .await
     }
 
@@ -696,4 +708,98 @@ async fn forms_in_the_browser() {
     .await
     .unwrap();
     assert!(data.0.contains("\"utm_source\":\"newsletter\""), "{}", data.0);
+}
+
+/// Waits (bounded) until `n` page views are written; returns how many there are.
+async fn page_views(app: &TestApp, n: i64) -> i64 {
+    let mut got = 0;
+    for _ in 0..50 {
+        app.carnet.tracker.settled(&app.carnet.db).await;
+        got = carnet_app::db::q("SELECT COUNT(*) FROM page_views")
+            .scalar(&mut app.carnet.db.conn().await.unwrap())
+            .await
+            .unwrap();
+        if got >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn the_tracker_in_the_browser() {
+    if !enabled() {
+        eprintln!("browser tests off: set CARNET_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let app = spawn_app().await;
+    let base = format!("http://{}", app.addr);
+    let (s, site) = app
+        .post(
+            "/api/v1/tracking/sites",
+            json!({"name": "Acme", "origins": "https://placeholder.example"}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{site}");
+    // The company's site, on another port, with the tag from the settings.
+    let page = company_site(format!(
+        "<!doctype html><html><head><title>Acme pricing</title></head><body><h1>Acme</h1>\
+         <a id=\"form\" href=\"{base}/f/demo\">Ask for a demo</a>{}</body></html>",
+        site["snippet"].as_str().unwrap()
+    ))
+    .await;
+    let (s, e) = app
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/tracking/sites/{}", site["id"]),
+            Some(json!({"name": "Acme", "origins": page})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{e}");
+    let d = Driver::start().await;
+    d.goto(&format!("{page}/pricing?utm_source=ad")).await;
+    assert_eq!(page_views(&app, 1).await, 1, "the page view is recorded");
+    d.goto(&format!("{page}/about")).await;
+    // A single-page application's navigation counts too.
+    d.run_js("history.pushState({}, '', '/spa-step');").await;
+    assert_eq!(page_views(&app, 3).await, 3);
+    let urls: Vec<(String,)> = carnet_app::db::q("SELECT u.url FROM page_views p JOIN track_urls u ON u.id = p.url_id ORDER BY p.at_ms")
+        .fetch_all(&mut app.carnet.db.conn().await.unwrap())
+        .await
+        .unwrap();
+    let urls: Vec<String> = urls.into_iter().map(|u| u.0).collect();
+    assert_eq!(
+        urls,
+        [format!("{page}/pricing"), format!("{page}/about"), format!("{page}/spa-step")]
+    );
+    let vid = d.run_js("return localStorage.getItem('carnet_vid');").await;
+    assert_eq!(vid.as_str().map(str::len), Some(16), "one random id: {vid}");
+    // Links to Carnet's forms carry the visitor along.
+    let href = d
+        .run_js("var a = document.getElementById('form'); a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true})); return a.href;")
+        .await;
+    assert!(
+        href.as_str().unwrap().contains(&format!("carnet_v={}", vid.as_str().unwrap())),
+        "{href}"
+    );
+    // Small: at most 2 KB gzipped (measured by the browser's own gzip).
+    d.goto(&format!("{base}/login")).await;
+    let gz = d
+        .run_async(
+            "const done = arguments[0]; fetch('/t/carnet.js').then(r => r.body.pipeThrough(new CompressionStream('gzip'))) \
+             .then(s => new Response(s).arrayBuffer()).then(b => done(b.byteLength));",
+        )
+        .await;
+    assert!(gz.as_i64().unwrap() <= 2048, "{gz} bytes gzipped");
+    drop(d);
+
+    // Do Not Track: nothing is sent, no id is kept.
+    let d = Driver::start_with(json!({"enable_do_not_track": true})).await;
+    d.goto(&format!("{page}/private")).await;
+    let dnt = d.run_js("return navigator.doNotTrack;").await;
+    assert_eq!(dnt, "1", "the browser asks not to be tracked");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(page_views(&app, 4).await, 3, "nothing recorded");
+    assert_eq!(d.run_js("return localStorage.getItem('carnet_vid');").await, Value::Null);
 }
