@@ -417,10 +417,68 @@ async fn every_writer_records_its_events_in_its_transaction() {
         .await;
     assert_eq!(st, StatusCode::OK, "{e}");
     let mut got = events_since(&app, last).await;
-    last = got.last().unwrap().id;
     let qualified = got.split_off(1);
     expect("a contact updated", got, &[(RecordUpdated, "contact")], Some(second), admin);
     expect("a lead qualified", qualified, &[(LeadQualified, "contact")], Some(second), None);
+    // A website visitor: anonymous views record nothing; sending a form joins
+    // them (their views replayed once per page and visit); then a return visit
+    // as it happens.
+    let (st, site) = app
+        .post("/api/v1/tracking/sites", json!({"name": "Site", "origins": "https://www.evented.example"}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{site}");
+    last = last_event(&app).await;
+    let key = site["site_key"].as_str().unwrap().to_string();
+    let hit = |path: &str| json!({"site": key, "vid": "evented-visitor-000001", "url": format!("https://www.evented.example{path}")});
+    for path in ["/a", "/b", "/a"] {
+        let res = app.http.post(app.url("/t/hit")).body(hit(path).to_string()).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+    app.carnet.tracker.settled(&app.carnet.db).await;
+    assert_eq!(last_event(&app).await, last, "anonymous views record no event");
+    let (st, body) = crate::marketing::fill(
+        &app,
+        "evented",
+        &[
+            ("first_name", "Web"),
+            ("last_name", "Visitor"),
+            ("email", "web@client.example"),
+            ("carnet_v", "evented-visitor-000001"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    let web = got[0].record_id;
+    expect(
+        "a visitor joined",
+        got,
+        &[
+            (RecordCreated, "contact"),
+            (FormSubmitted, "contact"),
+            (PageVisited, "contact"),
+            (PageVisited, "contact"),
+            (VisitorIdentified, "contact"),
+        ],
+        Some(web),
+        None,
+    );
+    let now = app.carnet.db.now();
+    app.carnet.db.clock().pin(Some(now + 31 * 86_400));
+    let res = app.http.post(app.url("/t/hit")).body(hit("/c").to_string()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.carnet.tracker.settled(&app.carnet.db).await;
+    app.carnet.db.clock().pin(None);
+    let got = events_since(&app, last).await;
+    last = got.last().unwrap().id;
+    expect(
+        "a return visit",
+        got,
+        &[(ReturnVisit, "contact"), (PageVisited, "contact")],
+        Some(web),
+        None,
+    );
 
     for (path, entity, id) in [
         ("opportunities", "opportunity", lost),
