@@ -729,5 +729,75 @@ async fn fill_marketing(c: &Carnet, cat: &carnet_domain::records::Catalog, admin
         ],
     });
     forms::create(db, cat, &white_paper).await?;
-    Ok(())
+    fill_website(c, rng).await
+}
+
+/// The company's website, tracked: the visits of some contacts who came
+/// through a campaign (known), and of anonymous visitors.
+async fn fill_website(c: &Carnet, rng: &mut Rng) -> Result<()> {
+    use crate::marketing::tracking;
+    let db = &c.db;
+    let origin = "https://www.acme-print.example";
+    let site = tracking::save_site(
+        db,
+        None,
+        &tracking::SiteInput {
+            name: "acme-print.example".into(),
+            origins: origin.into(),
+            consent_required: false,
+            retention_days: 395,
+            active: true,
+        },
+    )
+    .await?;
+    let known: Vec<(i64,)> = q("SELECT id FROM contacts WHERE first_campaign_id IS NOT NULL ORDER BY id LIMIT 60")
+        .fetch_all(&mut db.conn().await?)
+        .await?;
+    let mut tx = db.begin().await?;
+    for (cid,) in &known {
+        q("INSERT INTO track_visitors (site_id, anon, contact_id, identified_at, first_at, last_at, visit_at, visits, views) \
+           VALUES ($1, $2, $3, $4, 0, 0, 0, 0, 0)")
+        .bind(site)
+        .bind(format!("demo-visitor-{cid:08}"))
+        .bind(*cid)
+        .bind(tx.now())
+        .execute(&mut tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let pages = [
+        ("/", "Acme Print — managed print services"),
+        ("/services/managed-print", "Managed print services"),
+        ("/pricing", "Pricing"),
+        ("/blog/cut-printing-costs", "Cut your printing costs"),
+        ("/case-studies/lyon-hospital", "Case study: a hospital in Lyon"),
+        ("/contact", "Contact us"),
+    ];
+    let now_ms = db.now() * 1000;
+    let visitors: Vec<String> = known
+        .iter()
+        .map(|(cid,)| format!("demo-visitor-{cid:08}"))
+        .chain((0..240).map(|i| format!("demo-anonymous-{i:06}")))
+        .collect();
+    let mut hits = Vec::new();
+    for anon in &visitors {
+        for _ in 0..1 + rng.below(5) {
+            let start = now_ms - rng.below(90 * 86_400) as i64 * 1000;
+            let referrer = rng.chance(40).then(|| "https://www.search.example/".to_string());
+            for n in 0..1 + rng.below(4) as i64 {
+                let (path, title) = pages[rng.below(pages.len() as u64) as usize];
+                hits.push(tracking::Hit {
+                    site_id: site,
+                    anon: anon.clone(),
+                    url: format!("{origin}{path}"),
+                    title: Some(title.into()),
+                    referrer: referrer.clone().filter(|_| n == 0),
+                    at_ms: start + n * 90_000,
+                    contact: None,
+                });
+            }
+        }
+    }
+    hits.sort_by_key(|h| h.at_ms);
+    tracking::write(db, &hits).await
 }

@@ -252,6 +252,20 @@ async fn demo_fills_an_empty_database_and_refuses_other_data() {
             > 0
     );
     assert_eq!(count("SELECT COUNT(*) FROM forms").scalar::<i64>(&mut c).await.unwrap(), 2);
+    // The website: known and anonymous visitors' visits.
+    assert_eq!(count("SELECT COUNT(*) FROM track_sites").scalar::<i64>(&mut c).await.unwrap(), 1);
+    assert!(
+        count("SELECT COUNT(*) FROM track_visitors WHERE contact_id IS NOT NULL")
+            .scalar::<i64>(&mut c)
+            .await
+            .unwrap()
+            >= 30
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM page_views").scalar::<i64>(&mut c).await.unwrap(),
+        count("SELECT CAST(SUM(views) AS BIGINT) FROM track_visitors").scalar::<i64>(&mut c).await.unwrap(),
+        "every view counted on its visitor"
+    );
     drop(c);
     // Again: nothing changes.
     carnet_app::demo::fill(&carnet, 7).await.unwrap();
