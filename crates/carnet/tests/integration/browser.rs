@@ -785,6 +785,10 @@ async fn the_tracker_in_the_browser() {
     );
     // Small: at most 2 KB gzipped (measured by the browser's own gzip).
     d.goto(&format!("{base}/login")).await;
+    d.type_in("#email", ADMIN_EMAIL).await;
+    d.type_in("#password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("News feed").await;
     let gz = d
         .run_async(
             "const done = arguments[0]; fetch('/t/carnet.js').then(r => r.body.pipeThrough(new CompressionStream('gzip'))) \
@@ -792,6 +796,23 @@ async fn the_tracker_in_the_browser() {
         )
         .await;
     assert!(gz.as_i64().unwrap() <= 2048, "{gz} bytes gzipped");
+    // The settings page: a site added by its form (a bad origin first: what was typed stays), at phone width.
+    d.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844})))
+        .await;
+    d.goto(&format!("{base}/marketing/website")).await;
+    d.type_in("#w-name", "Blog").await;
+    d.type_in("#w-origins", "blog.example").await;
+    d.click("#new-site button.primary").await;
+    d.wait_for_text("is not an origin").await;
+    assert!(d.source().await.contains("value=\"Blog\""), "what was typed stays");
+    d.type_in("#w-origins", "https://blog.example").await;
+    d.click("#new-site button.primary").await;
+    d.wait_for_text("https://blog.example").await;
+    let overflow = d
+        .run_js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(overflow.as_i64().unwrap_or(1) <= 0, "no sideways scrolling at 390 px: {overflow}");
+    d.screenshot("website-phone").await;
     drop(d);
 
     // Do Not Track: nothing is sent, no id is kept.
