@@ -363,6 +363,22 @@ macro_rules! bind_all {
     }};
 }
 
+/// Statements with more arguments than this are sent to SQLite with
+/// anonymous `?` placeholders when they allow it (see [`sqlite_sql`]).
+const MANY_ARGS: usize = 64;
+
+/// The statement as SQLite gets it. SQLite looks each named `$n` up by a
+/// linear scan (when parsing, and again when binding), which makes a
+/// statement with thousands of them quadratic; a large statement whose
+/// placeholders are `$1`, `$2`, … once each and in order (an `IN` list, a
+/// multi-row `VALUES`) is sent with `?` instead, which binds the same.
+fn sqlite_sql(sql: &str, args: usize) -> std::borrow::Cow<'_, str> {
+    if args <= MANY_ARGS {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    anonymous(sql, args).map_or(std::borrow::Cow::Borrowed(sql), std::borrow::Cow::Owned)
+}
+
 impl Q {
     pub fn bind(mut self, v: impl Into<Value>) -> Self {
         self.args.push(v.into());
@@ -386,21 +402,30 @@ impl Q {
 
     pub async fn execute(self, h: &mut impl Handle) -> Result<u64, sqlx::Error> {
         Ok(match h.raw() {
-            Raw::Sqlite(c) => bind_all!(sqlx::query(&self.sql), self.args).execute(c).await?.rows_affected(),
+            Raw::Sqlite(c) => {
+                let sql = sqlite_sql(&self.sql, self.args.len());
+                bind_all!(sqlx::query(&sql), self.args).execute(c).await?.rows_affected()
+            }
             Raw::Postgres(c) => bind_all!(sqlx::query(&self.sql), self.args).execute(c).await?.rows_affected(),
         })
     }
 
     pub async fn fetch_all<T: Rec>(self, h: &mut impl Handle) -> Result<Vec<T>, sqlx::Error> {
         match h.raw() {
-            Raw::Sqlite(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_all(c).await,
+            Raw::Sqlite(c) => {
+                let sql = sqlite_sql(&self.sql, self.args.len());
+                bind_all!(sqlx::query_as::<_, T>(&sql), self.args).fetch_all(c).await
+            }
             Raw::Postgres(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_all(c).await,
         }
     }
 
     pub async fn fetch_optional<T: Rec>(self, h: &mut impl Handle) -> Result<Option<T>, sqlx::Error> {
         match h.raw() {
-            Raw::Sqlite(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_optional(c).await,
+            Raw::Sqlite(c) => {
+                let sql = sqlite_sql(&self.sql, self.args.len());
+                bind_all!(sqlx::query_as::<_, T>(&sql), self.args).fetch_optional(c).await
+            }
             Raw::Postgres(c) => bind_all!(sqlx::query_as::<_, T>(&self.sql), self.args).fetch_optional(c).await,
         }
     }
@@ -427,6 +452,47 @@ impl Q {
     /// Runs an `INSERT … RETURNING id`.
     pub async fn insert_id(self, h: &mut impl Handle) -> Result<i64, sqlx::Error> {
         self.scalar::<i64>(h).await
+    }
+}
+
+/// `sql` with `$1` … `$n` replaced by `?`, if they appear once each and in
+/// order (and no other `$` followed by a digit does); `None` otherwise.
+fn anonymous(sql: &str, n: usize) -> Option<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut next = 1usize;
+    let mut rest = sql;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        if after[..digits].parse::<usize>().ok()? != next {
+            return None;
+        }
+        out.push('?');
+        next += 1;
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    (next == n + 1).then_some(out)
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn placeholders_become_anonymous_only_when_in_order() {
+        assert_eq!(super::anonymous("a IN ($1, $2, $3)", 3).as_deref(), Some("a IN (?, ?, ?)"));
+        assert_eq!(super::anonymous("x = $1 AND y = $1", 1), None, "used twice");
+        assert_eq!(super::anonymous("x = $2 AND y = $1", 2), None, "out of order");
+        assert_eq!(
+            super::anonymous("json_extract(d, '$.a') = $1", 1).as_deref(),
+            Some("json_extract(d, '$.a') = ?")
+        );
+        assert_eq!(super::anonymous("x = $1", 2), None, "an argument without its placeholder");
     }
 }
 

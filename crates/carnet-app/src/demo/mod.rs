@@ -755,8 +755,10 @@ async fn fill_website(c: &Carnet, rng: &mut Rng) -> Result<()> {
         .await?;
     let mut tx = db.begin().await?;
     for (cid,) in &known {
-        q("INSERT INTO track_visitors (site_id, anon, contact_id, identified_at, first_at, last_at, visit_at, visits, views) \
-           VALUES ($1, $2, $3, $4, 0, 0, 0, 0, 0)")
+        q(
+            "INSERT INTO track_visitors (site_id, anon, contact_id, identified_at, first_at, last_at, visit_at, visits, views) \
+           VALUES ($1, $2, $3, $4, 0, 0, 0, 0, 0)",
+        )
         .bind(site)
         .bind(format!("demo-visitor-{cid:08}"))
         .bind(*cid)

@@ -387,6 +387,39 @@ pub struct Award {
     pub expired: bool,
 }
 
+/// The score bands of the distribution: each band's lowest score.
+pub const BANDS: &[i64] = &[1, 10, 25, 50, 100];
+
+/// How many contacts have a score in each band: below 1 (none or negative),
+/// 1–9, 10–24, 25–49, 50–99, 100 and more.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "ScoreBand")]
+pub struct Band {
+    /// The band's lowest score (none: below 1).
+    pub from: Option<i64>,
+    /// The band's highest score (none: no limit).
+    pub to: Option<i64>,
+    pub contacts: i64,
+}
+
+pub async fn distribution(db: &Db) -> Result<Vec<Band>> {
+    let mut case = String::from("CASE");
+    for (i, b) in BANDS.iter().enumerate().rev() {
+        case.push_str(&format!(" WHEN score >= {b} THEN {}", i + 1));
+    }
+    case.push_str(" ELSE 0 END");
+    let rows: Vec<(i64, i64)> = q(format!("SELECT {case} AS band, COUNT(*) FROM contacts GROUP BY {case}"))
+        .fetch_all(&mut db.conn().await?)
+        .await?;
+    Ok((0..=BANDS.len())
+        .map(|i| Band {
+            from: i.checked_sub(1).map(|j| BANDS[j]),
+            to: BANDS.get(i).map(|next| next - 1),
+            contacts: rows.iter().find(|r| r.0 == i as i64).map_or(0, |r| r.1),
+        })
+        .collect())
+}
+
 /// A contact's score and the awards that make it, newest first.
 pub async fn awards(db: &Db, contact_id: i64) -> Result<(i64, Vec<Award>)> {
     let mut c = db.conn().await?;

@@ -16,7 +16,7 @@ use carnet_app::marketing::campaigns::{self, Campaign, Cost, Report};
 use carnet_app::marketing::forms::{self, Form, FormInput};
 use carnet_app::marketing::leads::ToCall;
 use carnet_app::marketing::requalify::{self, Rule as RqRule, RuleInput as RqRuleInput, Suggestion};
-use carnet_app::marketing::scoring::{self, Award, Rule, RuleInput, Threshold, ThresholdInput};
+use carnet_app::marketing::scoring::{self, Award, Band as ScoreBand, Rule, RuleInput, Threshold, ThresholdInput};
 use carnet_app::marketing::submit::{self, Consent};
 use carnet_app::marketing::tracking::{self, Site, SiteInput, Visits};
 use carnet_app::{settings, AppError};
@@ -98,6 +98,13 @@ pub fn ops() -> Vec<Op> {
                 "What a contact consented to: the form, the text's version, when, and when the double opt-in was confirmed",
             )
             .answers::<List<Consent>>(200),
+        get("/scoring/distribution", score_distribution)
+            .requires(Permission::ReadRecords)
+            .doc(
+                "marketing",
+                "How many contacts have a score in each band (below 1, 1–9, 10–24, 25–49, 50–99, 100 and more)",
+            )
+            .answers::<List<ScoreBand>>(200),
         get("/scoring/rules", list_rules)
             .requires(Permission::ReadRecords)
             .doc("marketing", "Lead scoring rules: what earns points, how many, for how long")
@@ -409,6 +416,10 @@ async fn contact_touches(State(s): State<AppState>, ApiUser(_): ApiUser, Path(id
 async fn exists(s: &AppState, contact: i64) -> Result<(), AppError> {
     let cat = settings::catalog(&s.carnet.db).await?;
     carnet_app::records::contacts::get(&s.carnet.db, &cat, contact).await.map(|_| ())
+}
+
+async fn score_distribution(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {
+    Ok(Json(List::from(scoring::distribution(&s.carnet.db).await?)).into_response())
 }
 
 async fn list_rules(State(s): State<AppState>, ApiUser(_): ApiUser) -> ApiResult {

@@ -691,6 +691,8 @@ struct ScoringPage {
     tab: &'static str,
     rules: Vec<(scoring::Rule, String)>,
     thresholds: Vec<(scoring::Threshold, String, String)>,
+    /// Each score band's label and its contacts, and the largest count (for the bars).
+    distribution: Vec<(String, String, u32)>,
     triggers: Vec<(&'static str, String)>,
     /// Forms (by id) and questionnaire bands a rule may aim at.
     targets: Vec<(String, String)>,
@@ -743,9 +745,23 @@ async fn scoring_view(s: &AppState, v: &Viewer, draft: RawInput, errors: Vec<Str
             targets.push((b.label.clone(), format!("{} — {} — {}", fmt.t("mk.band"), f.name, b.label)));
         }
     }
+    let bands = scoring::distribution(db).await.or_page(v)?;
+    let most = bands.iter().map(|b| b.contacts).max().unwrap_or(0).max(1);
+    let distribution = bands
+        .into_iter()
+        .map(|b| {
+            let label = match (b.from, b.to) {
+                (None, _) => fmt.t("mk.no_points").to_string(),
+                (Some(f), Some(t)) => format!("{f}–{t}"),
+                (Some(f), None) => format!("≥ {f}"),
+            };
+            (label, fmt.number(b.contacts as f64, 0), (b.contacts * 100 / most) as u32)
+        })
+        .collect();
     Ok(render_status(
         status,
         &ScoringPage {
+            distribution,
             tab: "scoring",
             rules,
             thresholds,

@@ -424,7 +424,10 @@ async fn every_writer_records_its_events_in_its_transaction() {
     // them (their views replayed once per page and visit); then a return visit
     // as it happens.
     let (st, site) = app
-        .post("/api/v1/tracking/sites", json!({"name": "Site", "origins": "https://www.evented.example"}))
+        .post(
+            "/api/v1/tracking/sites",
+            json!({"name": "Site", "origins": "https://www.evented.example"}),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{site}");
     last = last_event(&app).await;

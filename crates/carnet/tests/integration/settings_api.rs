@@ -263,7 +263,10 @@ async fn demo_fills_an_empty_database_and_refuses_other_data() {
     );
     assert_eq!(
         count("SELECT COUNT(*) FROM page_views").scalar::<i64>(&mut c).await.unwrap(),
-        count("SELECT CAST(SUM(views) AS BIGINT) FROM track_visitors").scalar::<i64>(&mut c).await.unwrap(),
+        count("SELECT CAST(SUM(views) AS BIGINT) FROM track_visitors")
+            .scalar::<i64>(&mut c)
+            .await
+            .unwrap(),
         "every view counted on its visitor"
     );
     drop(c);

@@ -148,6 +148,18 @@ async fn visits_join_the_contact_who_sends_a_form_and_score_once_per_visit() {
     assert_eq!(latest[0]["started_at"].as_i64(), Some(t0 + 40 * 60));
     // The prices were seen in two visits: awarded twice, not three times.
     assert_eq!(score_of(&app, contact).await, 30);
+    // The score distribution is the contacts' scores recounted.
+    let (st, d) = app.get("/api/v1/scoring/distribution").await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    let bands = d["data"].as_array().unwrap();
+    let total: i64 = bands.iter().map(|b| b["contacts"].as_i64().unwrap()).sum();
+    assert_eq!(total, count(&app, "SELECT COUNT(*) FROM contacts").await);
+    let band = bands.iter().find(|b| b["from"] == 25).unwrap();
+    assert_eq!((band["to"].as_i64(), band["contacts"].as_i64()), (Some(49), Some(1)), "{d}");
+    assert_eq!(
+        bands[0]["contacts"].as_i64().unwrap(),
+        count(&app, "SELECT COUNT(*) FROM contacts WHERE score < 1").await
+    );
     // On the card and the timeline.
     let card = app.browser(ADMIN_EMAIL).await.get(&format!("/contacts/{contact}")).await;
     assert!(card.body.contains("Website visits · 2 visits · 4 pages seen"), "{}", card.body);
