@@ -42,9 +42,14 @@ fn allowed(v: &Viewer) -> Result<(), super::PageError> {
 
 /// Errors with each field's reason, prefixed by its label where the page shows one list.
 fn error_list(fmt: &carnet_domain::i18n::Fmt, e: &FieldErrors) -> Vec<String> {
+    labelled_errors(fmt, e, "mk")
+}
+
+/// The same, with the labels of `prefix.{field}`.
+fn labelled_errors(fmt: &carnet_domain::i18n::Fmt, e: &FieldErrors, prefix: &str) -> Vec<String> {
     e.0.iter()
         .map(|(k, r)| {
-            let key = format!("mk.{k}");
+            let key = format!("{prefix}.{k}");
             let label = if carnet_domain::i18n::has_key(&key) {
                 fmt.t(&key).to_string()
             } else {
@@ -1150,7 +1155,7 @@ async fn website_post(State(s): State<AppState>, PageUser(v): PageUser, Form(pai
     match done {
         Ok(()) => Ok(see_other("/marketing/website")),
         Err(AppError::Invalid(e)) => {
-            let errors = error_list(&v.user.fmt(), &e);
+            let errors = labelled_errors(&v.user.fmt(), &e, "site");
             website_view(&s, &v, input, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(super::PageError::new(super::app_error_page(e, Some(&v)))),
