@@ -234,12 +234,15 @@ pub struct Hit {
     pub contact: Option<i64>,
 }
 
+/// The sites by their key, as read at one moment.
+type SitesByKey = Arc<HashMap<String, Arc<Site>>>;
+
 /// This node's tracker: the group writer (started on the first hit) and the
 /// sites by key, read again every few seconds.
 #[derive(Default)]
 pub struct Tracker {
     group: OnceLock<Group<Hit>>,
-    sites: Mutex<Option<(Instant, Arc<HashMap<String, Arc<Site>>>)>>,
+    sites: Mutex<Option<(Instant, SitesByKey)>>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -267,8 +270,7 @@ impl Tracker {
         let map = match fresh {
             Some(m) => m,
             None => {
-                let m: Arc<HashMap<String, Arc<Site>>> =
-                    Arc::new(sites(db).await?.into_iter().map(|s| (s.site_key.clone(), Arc::new(s))).collect());
+                let m: SitesByKey = Arc::new(sites(db).await?.into_iter().map(|s| (s.site_key.clone(), Arc::new(s))).collect());
                 *self.sites.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), m.clone()));
                 m
             }
