@@ -35,7 +35,7 @@
   function hit() {
     if (!ok() || last == w.location.href) return;
     last = w.location.href;
-    var b = { site: site, vid: vid(), url: last, title: d.title, t: Date.now() };
+    var b = { site: site, vid: vid(), url: last, title: d.title };
     if (d.referrer) b.ref = d.referrer;
     if (wait) b.consent = true;
     if (known) { b.known = known; known = null; }

@@ -200,7 +200,9 @@ pub struct RawHit {
     /// Where the visitor came from.
     #[serde(default, rename = "ref")]
     pub referrer: Option<String>,
-    /// When the page was seen (milliseconds since 1970; the last ten minutes).
+    /// When the page was seen, for a hit sent late (milliseconds since 1970;
+    /// the last ten minutes). The tracker script leaves it out: the server dates
+    /// each hit, so a visitor's wrong clock loses nothing.
     #[serde(default)]
     pub t: Option<i64>,
     /// The visitor consented to be tracked (required by sites that ask for it).
