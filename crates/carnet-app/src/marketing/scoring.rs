@@ -408,7 +408,7 @@ pub async fn distribution(db: &Db) -> Result<Vec<Band>> {
         case.push_str(&format!(" WHEN score >= {b} THEN {}", i + 1));
     }
     case.push_str(" ELSE 0 END");
-    let rows: Vec<(i64, i64)> = q(format!("SELECT {case} AS band, COUNT(*) FROM contacts GROUP BY {case}"))
+    let rows: Vec<(i64, i64)> = q(format!("SELECT CAST({case} AS BIGINT) AS band, COUNT(*) FROM contacts GROUP BY 1"))
         .fetch_all(&mut db.conn().await?)
         .await?;
     Ok((0..=BANDS.len())
