@@ -916,29 +916,3 @@ pub async fn site_stats(db: &Db) -> Result<HashMap<i64, (i64, i64)>> {
     .await?;
     Ok(rows.into_iter().map(|(s, n, k)| (s, (n, k.unwrap_or(0)))).collect())
 }
-
-/// Page views and visits over a period (seconds), read by time.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Traffic {
-    pub views: i64,
-    pub visits: i64,
-    pub return_visits: i64,
-    pub visitors: i64,
-}
-
-pub async fn traffic(h: &mut impl Handle, from: i64, to: i64) -> Result<Traffic> {
-    let (views, visits, returns, visitors): (i64, Option<i64>, Option<i64>, i64) = q(
-        "SELECT COUNT(*), CAST(SUM(CASE WHEN kind > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END) AS BIGINT), \
-         COUNT(DISTINCT visitor_id) FROM page_views WHERE at_ms >= $1 AND at_ms < $2",
-    )
-    .bind(from * 1000)
-    .bind(to * 1000)
-    .fetch_one(h)
-    .await?;
-    Ok(Traffic {
-        views,
-        visits: visits.unwrap_or(0),
-        return_visits: returns.unwrap_or(0),
-        visitors,
-    })
-}
