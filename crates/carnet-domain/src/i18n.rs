@@ -957,6 +957,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("mk.no_points", "No points", "Aucun point"),
     ("mk.contacts", "Contacts", "Contacts"),
     ("mk.visitors_n", "visitors", "visiteurs"),
+    ("mk.visitor_1", "visitor", "visiteur"),
     ("mk.known_visitors", "known", "identifiés"),
     ("card.no_score", "No points yet.", "Aucun point pour l'instant."),
     ("leads.title", "To call", "À appeler"),

@@ -1103,7 +1103,13 @@ async fn website_view(s: &AppState, v: &Viewer, draft: RawInput, errors: Vec<Str
         .map(|site| {
             let tag = crate::api::marketing::tracker_snippet(&url, &site.site_key);
             let (seen, known) = stats.get(&site.id).copied().unwrap_or((0, 0));
-            (site, tag, fmt.number(seen as f64, 0), fmt.number(known as f64, 0))
+            let visitors = if seen == 1 { fmt.t("mk.visitor_1") } else { fmt.t("mk.visitors_n") };
+            (
+                site,
+                tag,
+                format!("{} {visitors}", fmt.number(seen as f64, 0)),
+                fmt.number(known as f64, 0),
+            )
         })
         .collect();
     Ok(render_status(
