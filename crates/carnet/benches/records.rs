@@ -609,6 +609,25 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Runs due jobs with two workers until none is left.
+async fn drain_two(carnet: &Carnet) {
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let c = carnet.clone();
+            tokio::spawn(async move {
+                while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{w}"), 60, carnet_app::platform::jobs::BATCH)
+                    .await
+                    .unwrap()
+                    > 0
+                {}
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+}
+
 /// Queues `count` jobs of a kind and drains them with two workers; returns the seconds taken.
 async fn drain_jobs(carnet: &Carnet, job_kind: &str, count: i64, now: i64) -> f64 {
     let db = &carnet.db;
@@ -642,21 +661,7 @@ async fn drain_jobs(carnet: &Carnet, job_kind: &str, count: i64, now: i64) -> f6
     .unwrap();
     tx.commit().await.unwrap();
     let started = Instant::now();
-    let workers: Vec<_> = (0..2)
-        .map(|i| {
-            let c = carnet.clone();
-            tokio::spawn(async move {
-                while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{i}"), 60, carnet_app::platform::jobs::BATCH)
-                    .await
-                    .unwrap()
-                    > 0
-                {}
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
+    drain_two(carnet).await;
     let secs = started.elapsed().as_secs_f64();
     let left: i64 = q("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status <> 'done'")
         .bind(job_kind)
@@ -1088,21 +1093,7 @@ async fn email_suite(kind: &str, a: &Args) -> Vec<String> {
         queue(round).await;
         let before = sink.received();
         let t = Instant::now();
-        let workers: Vec<_> = (0..2)
-            .map(|w| {
-                let c = carnet.clone();
-                tokio::spawn(async move {
-                    while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{w}"), 60, carnet_app::platform::jobs::BATCH)
-                        .await
-                        .unwrap()
-                        > 0
-                    {}
-                })
-            })
-            .collect();
-        for w in workers {
-            w.await.unwrap();
-        }
+        drain_two(&carnet).await;
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(sink.received() - before, m, "every message reached the sink");
         rates.push(m as f64 / secs);
@@ -1495,21 +1486,7 @@ async fn tracking_suite(kind: &str, a: &Args) -> Vec<String> {
     assert_eq!(stored, v as i64, "every page view stored");
     // The scoring the known visitors' views queued, drained by two workers.
     let t = Instant::now();
-    let workers: Vec<_> = (0..2)
-        .map(|w| {
-            let c = carnet.clone();
-            tokio::spawn(async move {
-                while carnet_app::platform::jobs::run_batch(&c, &format!("bench-{w}"), 60, carnet_app::platform::jobs::BATCH)
-                    .await
-                    .unwrap()
-                    > 0
-                {}
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
+    drain_two(&carnet).await;
     let scoring_secs = t.elapsed().as_secs_f64();
     let events: i64 = q("SELECT COUNT(*) FROM events WHERE kind IN ('page_visited', 'return_visit')")
         .scalar(&mut db.conn().await.unwrap())
