@@ -207,7 +207,7 @@ pub async fn click(c: &Carnet, token: &str, hit: &Hit<'_>) -> Result<String> {
         .record(Pending::new(id, Some((idx, url.clone())), hit, &e))
         .await?;
     // A page of the company's own site learns who followed the link.
-    crate::marketing::tracking::decorate(&c.db, &site, &url, e.contact_id).await
+    crate::marketing::tracking::decorate(c, &site, &url, e.contact_id).await
 }
 
 /// A hit waiting to be written.

@@ -265,6 +265,11 @@ impl Tracker {
     }
 
     async fn site(&self, db: &Db, key: &str) -> Result<Option<Arc<Site>>> {
+        Ok(self.sites(db).await?.get(key).cloned())
+    }
+
+    /// Every site by its key, read again when older than [`SITES_FOR`].
+    async fn sites(&self, db: &Db) -> Result<SitesByKey> {
         let fresh = {
             let cached = self.sites.lock().unwrap_or_else(|e| e.into_inner());
             cached.as_ref().filter(|(at, _)| at.elapsed() < SITES_FOR).map(|(_, m)| m.clone())
@@ -277,7 +282,7 @@ impl Tracker {
                 m
             }
         };
-        Ok(map.get(key).cloned())
+        Ok(map)
     }
 
     /// Forgets the sites read (after a change on this node).
@@ -380,18 +385,16 @@ fn read_link_token(site: &crate::platform::signing::Site, token: &str) -> Option
 
 /// A tracked email link's destination with the contact's token added when it
 /// is a page of one of the company's tracked sites (never for other sites).
-pub async fn decorate(db: &Db, signing: &crate::platform::signing::Site, url: &str, contact: Option<i64>) -> Result<String> {
+pub async fn decorate(c: &Carnet, signing: &crate::platform::signing::Site, url: &str, contact: Option<i64>) -> Result<String> {
     let Some(contact) = contact else {
         return Ok(url.to_string());
     };
     let Some((origin, _)) = t::split(url) else {
         return Ok(url.to_string());
     };
-    let tracked: Option<i64> = q("SELECT id FROM track_sites WHERE active = TRUE AND (' ' || origins || ' ') LIKE $1")
-        .bind(format!("% {origin} %"))
-        .scalar_opt(&mut db.conn().await?)
-        .await?;
-    if tracked.is_none() {
+    // The sites this node read a moment ago: a click costs no query.
+    let sites = c.tracker.sites(&c.db).await?;
+    if !sites.values().any(|s| s.active && s.origins.contains(&origin)) {
         return Ok(url.to_string());
     }
     let (base, fragment) = match url.split_once('#') {
@@ -470,45 +473,46 @@ async fn intern(tx: &mut Tx, wanted: &HashMap<(i64, String), Option<String>>) ->
     }
     for (site, mut urls) in by_site {
         urls.sort_unstable();
-        for pass in 0..2 {
-            let missing: Vec<&str> = urls.iter().copied().filter(|u| !ids.contains_key(&(site, u.to_string()))).collect();
-            if missing.is_empty() {
-                break;
-            }
-            for chunk in missing.chunks(500) {
-                let mut query = q("SELECT id, url FROM track_urls WHERE site_id = ");
-                query.push_bind(site).push(" AND url IN ");
-                crate::db::push_in_list(&mut query, chunk);
-                for (id, url) in query.fetch_all::<(i64, String)>(&mut *tx).await? {
-                    ids.insert((site, url), id);
-                }
-            }
-            if pass == 1 {
-                break;
-            }
-            let new: Vec<&str> = missing.into_iter().filter(|u| !ids.contains_key(&(site, u.to_string()))).collect();
-            for chunk in new.chunks(300) {
-                let mut query = q("INSERT INTO track_urls (site_id, url, title) VALUES ");
-                for (i, u) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        query.push(", ");
-                    }
-                    let title = wanted.get(&(site, u.to_string())).cloned().flatten();
-                    query
-                        .push("(")
-                        .push_bind(site)
-                        .push(", ")
-                        .push_bind(*u)
-                        .push(", ")
-                        .push_bind(title)
-                        .push(")");
-                }
-                query.push(" ON CONFLICT (site_id, url) DO NOTHING");
-                query.execute(&mut *tx).await?;
-            }
+        read_urls(tx, site, &urls, &mut ids).await?;
+        let new: Vec<&str> = urls.into_iter().filter(|u| !ids.contains_key(&(site, u.to_string()))).collect();
+        if new.is_empty() {
+            continue;
         }
+        for chunk in new.chunks(300) {
+            let mut query = q("INSERT INTO track_urls (site_id, url, title) VALUES ");
+            for (i, u) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(", ");
+                }
+                let title = wanted.get(&(site, u.to_string())).cloned().flatten();
+                query
+                    .push("(")
+                    .push_bind(site)
+                    .push(", ")
+                    .push_bind(*u)
+                    .push(", ")
+                    .push_bind(title)
+                    .push(")");
+            }
+            query.push(" ON CONFLICT (site_id, url) DO NOTHING");
+            query.execute(&mut *tx).await?;
+        }
+        read_urls(tx, site, &new, &mut ids).await?;
     }
     Ok(ids)
+}
+
+/// Adds the ids of the stored addresses among `urls` to `ids`.
+async fn read_urls(tx: &mut Tx, site: i64, urls: &[&str], ids: &mut HashMap<(i64, String), i64>) -> Result<()> {
+    for chunk in urls.chunks(500) {
+        let mut query = q("SELECT id, url FROM track_urls WHERE site_id = ");
+        query.push_bind(site).push(" AND url IN ");
+        crate::db::push_in_list(&mut query, chunk);
+        for (id, url) in query.fetch_all::<(i64, String)>(&mut *tx).await? {
+            ids.insert((site, url), id);
+        }
+    }
+    Ok(())
 }
 
 /// Writes a group of hits in one transaction, set-based: the group's
